@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 __all__ = [
     "stream_key",
@@ -129,14 +129,18 @@ def _mesh(devices: Sequence[jax.Device] | None) -> Mesh:
     return Mesh(np.array(devs), ("samples",))
 
 
-def run(fn: Callable[[jax.Array], Any], key: jax.Array, n_samples: int, *,
+def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
         bytes_per_sample: int, out_bytes_per_sample: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
         progress: bool = True, desc: str = "", min_chunks: int | None = None):
-    """Evaluate ``fn(key_i)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
+    """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
+
+    Compiled once per (fn, block, devices, argument shapes): pass data such as signal lag
+    profiles through ``args`` rather than closing over them, so that calls with new data of the
+    same shapes reuse the compilation.
 
     Args:
-      fn: pure measurement ``key -> pytree of arrays`` (one sample).
+      fn: pure measurement ``(key, *args) -> pytree of arrays`` (one sample).
       key: the measurement's base key (:func:`stream_key`).
       n_samples: S.
       bytes_per_sample: working-set estimate of one sample (sizes the blocks and chunks).
@@ -150,21 +154,12 @@ def run(fn: Callable[[jax.Array], Any], key: jax.Array, n_samples: int, *,
     mesh = _mesh(devices)
     ndev = mesh.devices.size
     if out_bytes_per_sample is None:
-        shapes = jax.eval_shape(fn, key)
+        shapes = jax.eval_shape(fn, key, *args)
         out_bytes_per_sample = sum(int(np.prod(s.shape)) * s.dtype.itemsize
                                    for s in jax.tree_util.tree_leaves(shapes))
     plan = plan_chunks(n_samples, bytes_per_sample, out_bytes_per_sample, max_memory, ndev,
                        min_chunks=min_chunks if min_chunks is not None else (8 if progress else 1))
-    block = plan.block
-
-    def local(key, idx):
-        blocks = idx.reshape(-1, block)
-        out = jax.lax.map(lambda ib: jax.vmap(fn)(sample_keys(key, ib)), blocks)
-        return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
-
-    sharded = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(P(), P("samples")),
-                                    out_specs=P("samples")))
-    from jax.sharding import NamedSharding
+    sharded = _compiled(fn, plan.block, mesh, len(args))
     idx_sharding = NamedSharding(mesh, P("samples"))
 
     results = []
@@ -173,7 +168,7 @@ def run(fn: Callable[[jax.Array], Any], key: jax.Array, n_samples: int, *,
         for c in range(plan.n_chunks):
             start = c * plan.chunk
             idx = jax.device_put(np.arange(start, start + plan.chunk, dtype=np.uint32), idx_sharding)
-            out = jax.tree_util.tree_map(np.asarray, sharded(key, idx))
+            out = jax.tree_util.tree_map(np.asarray, sharded(key, idx, *args))
             results.append(out)
             if bar is not None:
                 bar.update(min(plan.chunk, n_samples - start))
@@ -182,6 +177,30 @@ def run(fn: Callable[[jax.Array], Any], key: jax.Array, n_samples: int, *,
             bar.close()
     stacked = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n_samples], *results)
     return stacked
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(fn, block: int, mesh: Mesh, n_args: int):
+    """The jitted, sharded chunk function for one measurement (cached: compile once)."""
+    cache_key = (fn, block, tuple(d.id for d in mesh.devices.flat), n_args)
+    hit = _COMPILED.get(cache_key)
+    if hit is not None:
+        return hit
+
+    def local(key, idx, *args):
+        blocks = idx.reshape(-1, block)
+        out = jax.lax.map(lambda ib: jax.vmap(lambda k: fn(k, *args))(sample_keys(key, ib)),
+                          blocks)
+        return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
+
+    specs = (P(), P("samples")) + (P(),) * n_args
+    compiled = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P("samples")))
+    if len(_COMPILED) > 256:
+        _COMPILED.clear()
+    _COMPILED[cache_key] = compiled
+    return compiled
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -219,7 +238,10 @@ def summarize(samples, quantiles: Sequence[float] = (0.05, 0.95)) -> Summary:
     if n < 2:
         raise ValueError("need at least 2 samples to summarise")
     n_inf = int(np.sum(np.isinf(x)))
-    qs = {float(q): float(np.quantile(x, q)) for q in quantiles}
+    with np.errstate(invalid="ignore"):
+        qv = np.quantile(x, list(quantiles)) if quantiles else np.array([])
+    qv = np.where(np.isnan(qv), np.inf, qv)  # interpolating towards an infinite sample
+    qs = {float(q): float(v) for q, v in zip(quantiles, qv)}
     if n_inf:
         return Summary(n, float("inf"), float("nan"), float("nan"), float("nan"), float("nan"),
                        qs, n_inf)

@@ -1,0 +1,69 @@
+"""The ``rfbjax`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
+``run(args) -> int``. Bad input raises :class:`rfbjax.errors.InputError` (or an argparse
+error) and becomes one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import InputError
+
+#: subcommand modules, in the order ``rfbjax --help`` lists them
+COMMANDS = ["energy", "bounds"]
+_OPTIONAL_COMMANDS = ["predict", "sweep", "scaling_law", "reproduce", "audit", "attack"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage + message."""
+
+    def error(self, message):  # noqa: D401
+        prog = self.prog
+        sys.stderr.write(f"{prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _modules():
+    mods = []
+    for name in COMMANDS + _OPTIONAL_COMMANDS:
+        try:
+            mods.append(importlib.import_module(f"{__name__}.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rfbjax", description="Stability of random FIR filterbanks, in JAX.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"rfbjax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for mod in _modules():
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        sys.stderr.write(f"rfbjax {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("rfbjax: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""``rfbjax bounds``: Monte Carlo frame bounds A, B and condition number of random filterbanks."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import InputError
+from . import common
+
+COLUMNS = [("J", "J", 4), ("T", "T", 5), ("N", "N", 6), ("mean_A", "mean_A", 8), ("se_A", "se_A", 8),
+           ("mean_B", "mean_B", 8), ("se_B", "se_B", 8), ("mean_kappa", "mean_kappa", 10),
+           ("se_kappa", "se_kappa", 9), ("q05_kappa", "q05_kappa", 9), ("q95_kappa", "q95_kappa", 9)]
+
+
+def add_parser(sub):
+    p = sub.add_parser("bounds", help="frame bounds A, B and kappa = B/A: Monte Carlo",
+                       description="Per (J, T): Monte Carlo of the optimal frame bounds of "
+                       "Gaussian filterbanks (circular convolution on Z_N, stride 1, or linear "
+                       "convolution on l2(Z)).")
+    p.add_argument("--J", default="5,10,40", help="numbers of filters (default 5,10,40)")
+    p.add_argument("--T", default="8:1024:log2", help="filter lengths (default 8:1024:log2)")
+    p.add_argument("--N", type=int, default=1024, help="signal length / DFT grid (default 1024)")
+    p.add_argument("--boundary", choices=["circular", "linear"], default="circular",
+                   help="circular on Z_N (default) or linear on l2(Z) (continuous frequency)")
+    common.add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    common.setup_dtype(args)
+    common.check_common(args)
+    Js = common.parse_int_list(args.J, "--J")
+    Ts = common.parse_int_list(args.T, "--T")
+    if args.N < 2:
+        raise InputError(f"--N: must be >= 2, got {args.N}")
+    N = None if args.boundary == "linear" else args.N
+
+    from ..experiments import bounds_rows
+
+    rows = bounds_rows(Js, Ts, N, n_samples=args.samples, seed=args.seed, dtype=args.dtype,
+                       max_memory=args.max_memory_bytes, progress=not args.quiet)
+    config = {"J": Js, "T": Ts, "N": N, "boundary": args.boundary, "samples": args.samples,
+              "seed": args.seed, "dtype": args.dtype}
+    if args.json:
+        common.write_json(args.json, {"command": "bounds", "config": config, "rows": rows})
+    if not args.quiet:
+        cols = list(COLUMNS)
+        if rows and "pred_kappa" in rows[0]:
+            cols += [("pred_A", "pred_A", 8), ("pred_B", "pred_B", 8),
+                     ("pred_kappa", "pred_kappa", 10), ("kappa_tilde_paper", "kappa_paper", 11)]
+        common.print_table(rows, cols)
+        if N is not None and any(T > N for T in Ts):
+            sys.stdout.write("note: T > N for some rows: circular convolution wraps the filters "
+                             "around (rho folded mod N)\n")
+        if args.json:
+            sys.stdout.write(f"wrote {args.json}\n")
+    return 0

@@ -1,0 +1,132 @@
+"""Options and parsing shared by the subcommands (edges only: no algorithm here)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from ..errors import InputError
+from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
+from ..report import write_json  # noqa: F401  (re-exported for subcommands)
+
+
+def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
+    """--seed, --samples, --dtype, --quiet, --json, --max-memory."""
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--samples", type=int, default=samples,
+                   help=f"Monte Carlo filterbanks per setting (default {samples})")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="floating point precision (default float32)")
+    p.add_argument("--quiet", action="store_true", help="no table, no progress bar")
+    p.add_argument("--json", metavar="PATH", help="also write machine-readable results here")
+    p.add_argument("--max-memory", default=str(DEFAULT_MAX_MEMORY), metavar="SIZE",
+                   help="memory budget of one Monte Carlo chunk, e.g. 2GB, 512MB (default 2GB)")
+
+
+def setup_dtype(args) -> None:
+    """Turn on 64-bit floats in JAX when asked (must happen before any array is made)."""
+    if args.dtype == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def check_common(args) -> None:
+    if args.samples < 2:
+        raise InputError(f"--samples: need at least 2, got {args.samples}")
+    try:
+        args.max_memory_bytes = parse_memory(args.max_memory)
+    except ValueError as exc:
+        raise InputError(f"--max-memory: {exc}") from None
+
+
+def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
+    """Integers from a list: ``8,16,32``, a range ``8:1024:log2`` / ``8:64:8`` or ``8,16,...,1024``.
+
+    ``A:B:log2`` is the powers of two times A up to B; ``A:B:S`` an arithmetic range with
+    step S (B included when reached); ``A,B,...,C`` continues the geometric (B/A integer) or
+    arithmetic progression of its first two terms up to C.
+    """
+    s = str(text).replace(" ", "")
+    try:
+        if ":" in s:
+            parts = s.split(":")
+            if len(parts) not in (2, 3):
+                raise ValueError
+            a, b = int(parts[0]), int(parts[1])
+            step = parts[2] if len(parts) == 3 else "1"
+            m = re.fullmatch(r"log(\d+)", step)
+            if m:
+                base = int(m.group(1))
+                if base < 2 or a < 1:
+                    raise ValueError
+                vals, v = [], a
+                while v <= b:
+                    vals.append(v)
+                    v *= base
+            else:
+                st = int(step)
+                if st < 1:
+                    raise ValueError
+                vals = list(range(a, b + 1, st))
+        elif "..." in s:
+            head, _, tail = s.partition("...")
+            first = [int(t) for t in head.strip(",").split(",") if t]
+            last = int(tail.strip(","))
+            if len(first) < 2:
+                raise ValueError
+            a, b = first[0], first[1]
+            vals = list(first)
+            geometric = a > 0 and b % a == 0 and b // a > 1 and all(
+                first[i + 1] == first[i] * (b // a) for i in range(len(first) - 1))
+            arithmetic = b > a and all(first[i + 1] - first[i] == b - a for i in range(len(first) - 1))
+            if not (geometric or arithmetic):
+                raise ValueError
+            while True:
+                nxt = vals[-1] * (b // a) if geometric else vals[-1] + (b - a)
+                if nxt > last:
+                    break
+                vals.append(nxt)
+            if vals[-1] != last:
+                raise ValueError
+        else:
+            vals = [int(t) for t in s.split(",") if t != ""]
+    except ValueError:
+        raise InputError(f"{name}: cannot parse {text!r} (use e.g. 8,16,32 or 8:1024:log2)") from None
+    if not vals:
+        raise InputError(f"{name}: empty list {text!r}")
+    for v in vals:
+        if v < minimum:
+            raise InputError(f"{name}: values must be >= {minimum}, got {v}")
+    return vals
+
+
+def fmt(v, width: int = 10, prec: int = 4) -> str:
+    """Right-aligned number for tables (inf, nan and None readable)."""
+    if v is None:
+        return "-".rjust(width)
+    if isinstance(v, bool):
+        return str(v).rjust(width)
+    if isinstance(v, int):
+        return str(v).rjust(width)
+    if isinstance(v, float) and math.isinf(v):
+        return ("inf" if v > 0 else "-inf").rjust(width)
+    if isinstance(v, float) and math.isnan(v):
+        return "nan".rjust(width)
+    if isinstance(v, str):
+        return v.rjust(width)
+    a = abs(v)
+    if a != 0 and (a < 1e-3 or a >= 1e5):
+        return f"{v:.{prec - 1}e}".rjust(width)
+    return f"{v:.{prec}f}".rjust(width)
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None) -> None:
+    """Print ``rows`` with ``columns`` = [(key, header, width), ...]."""
+    import sys
+
+    out = out or sys.stdout
+    out.write(" ".join(h.rjust(w) for _, h, w in columns) + "\n")
+    for r in rows:
+        out.write(" ".join(fmt(r.get(k), w) for k, _, w in columns) + "\n")

@@ -1,0 +1,170 @@
+#!/usr/bin/env python
+"""Benchmarks of rfbjax against straightforward NumPy float64 baselines, with ratios in one run.
+
+Workloads (issue 2):
+  W1 frame bounds: N = 1024, J = 40, T = 8 … 1024, S filterbanks per T (default 1000).
+  W2 energy:       3 signals of N = 22050, J = 10, T = 8 … 1024, S filterbanks per T.
+Baselines zero-pad every filter to N and take J FFTs per filterbank (NumPy, float64).
+The RNG floor is the time JAX needs just to draw the J·T Gaussian taps of every filterbank.
+
+Each (workload, implementation) runs in its own subprocess so that its peak resident memory
+is its own; timings are steady state (a first run compiles, a second is timed).
+
+    python scripts/bench.py [--quick] [--samples 1000] [--json out/bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+# ----------------------------------------------------------------------------- workers
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _w2_signals(N):
+    from rfbjax.signals import make_signal
+
+    return [make_signal(name, N) for name in ("vowel", "flute", "snare")]
+
+
+def worker(workload: str, impl: str, Ts, S: int, max_memory: str) -> dict:
+    import numpy as np
+
+    J, N = (40, 1024) if workload == "W1" else (10, 22050)
+    if impl == "numpy":
+        rng = np.random.default_rng(0)
+        xs = _w2_signals(N) if workload == "W2" else None
+        t0 = time.perf_counter()
+        for T in Ts:
+            sigma = (1.0 / (J * T)) ** 0.5
+            if workload == "W1":
+                w = sigma * rng.standard_normal((S, J, T))
+                W = np.fft.rfft(w, n=N, axis=-1)
+                P = np.sum(W.real ** 2 + W.imag ** 2, axis=1)
+                A, B = P.min(-1), P.max(-1)
+                _ = B / A
+            else:
+                X = np.fft.rfft(np.stack(xs), axis=-1)
+                chunk = 50  # keeps the (chunk, J, N) FFT buffers near 200 MB
+                for s0 in range(0, S, chunk):
+                    w = sigma * rng.standard_normal((min(chunk, S - s0), J, T))
+                    W = np.fft.rfft(w, n=N, axis=-1)
+                    y = np.fft.irfft(W[:, :, None, :] * X[None, None], n=N, axis=-1)
+                    _ = np.sum(y * y, axis=(1, 3))
+        return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
+
+    import jax
+    import jax.numpy as jnp
+    from rfbjax import montecarlo as mc
+    from rfbjax.measure import sample_bounds, sample_energy
+
+    mem = mc.parse_memory(max_memory)
+    if impl == "rng":
+        def draw(T):
+            key = mc.stream_key(0, "bench", J, T)
+            f = jax.jit(lambda idx: jax.vmap(
+                lambda k: jax.random.normal(k, (J, T), jnp.float32))(mc.sample_keys(key, idx)))
+            return f
+
+        fs = {T: draw(T) for T in Ts}
+        idx = jnp.arange(S, dtype=jnp.uint32)
+        for T in Ts:
+            fs[T](idx).block_until_ready()
+        t0 = time.perf_counter()
+        for T in Ts:
+            fs[T](idx).block_until_ready()
+        return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
+
+    xs = _w2_signals(N) if workload == "W2" else None
+
+    def once():
+        for T in Ts:
+            if workload == "W1":
+                sample_bounds(J, T, N, S, seed=0, max_memory=mem)
+            else:
+                sample_energy(xs, J, T, S, seed=0, max_memory=mem)
+
+    t0 = time.perf_counter()
+    once()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    once()
+    return {"seconds": time.perf_counter() - t0, "first_seconds": first, "peak_mb": _peak_mb()}
+
+
+# ----------------------------------------------------------------------------- driver
+def _run_worker(workload, impl, Ts, S, max_memory):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", workload, "--impl", impl,
+           "--T", ",".join(map(str, Ts)), "--samples", str(S), "--max-memory", max_memory]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="T up to 256 and 200 samples")
+    ap.add_argument("--samples", type=int, default=None)
+    ap.add_argument("--T", default=None, help="comma list of T (default 8,16,...,1024)")
+    ap.add_argument("--max-memory", default="2GB")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--workloads", default="W1,W2")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.T:
+        Ts = [int(t) for t in args.T.split(",")]
+    else:
+        Ts = [8 << k for k in range(6 if args.quick else 8)]
+    S = args.samples or (200 if args.quick else 1000)
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.impl, Ts, S, args.max_memory)))
+        return 0
+
+    import jax
+
+    info = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "backend": jax.default_backend(),
+            "device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
+            "T": Ts, "samples": S}
+    print(f"# rfbjax benchmark {info['date']} backend={info['backend']} ({info['device']}), "
+          f"{info['cpus']} CPUs, T={Ts[0]}..{Ts[-1]}, {S} filterbanks per T")
+    results = {"info": info, "rows": []}
+    header = f"{'workload':<18}{'rfbjax s':>10}{'numpy s':>10}{'speedup':>9}{'rng s':>9}{'x rng':>7}{'rfb MB':>8}{'np MB':>8}"
+    print(header)
+    for wl in args.workloads.split(","):
+        r = _run_worker(wl, "rfbjax", Ts, S, args.max_memory)
+        b = _run_worker(wl, "numpy", Ts, S, args.max_memory)
+        g = _run_worker(wl, "rng", Ts, S, args.max_memory)
+        name = {"W1": "W1 frame bounds", "W2": "W2 energy"}[wl]
+        row = {"workload": name, "rfbjax_s": r["seconds"], "rfbjax_first_s": r["first_seconds"],
+               "numpy_s": b["seconds"], "speedup": b["seconds"] / r["seconds"],
+               "rng_s": g["seconds"], "ratio_to_rng": r["seconds"] / g["seconds"],
+               "rfbjax_peak_mb": r["peak_mb"], "numpy_peak_mb": b["peak_mb"]}
+        results["rows"].append(row)
+        print(f"{name:<18}{row['rfbjax_s']:>10.3f}{row['numpy_s']:>10.3f}{row['speedup']:>8.1f}x"
+              f"{row['rng_s']:>9.3f}{row['ratio_to_rng']:>7.2f}{row['rfbjax_peak_mb']:>8.0f}"
+              f"{row['numpy_peak_mb']:>8.0f}")
+        sys.stdout.flush()
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

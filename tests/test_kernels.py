@@ -1,0 +1,174 @@
+"""Every fast kernel against its brute-force reference (float64, small sizes, tight tolerances)."""
+
+import warnings
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+import pytest
+
+from rfbjax import autocorr, energy, filters, frames
+import reference as ref
+
+RNG = np.random.default_rng(1234)
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 16])
+def test_filterbank_autocorr_matches_loops(T):
+    w = RNG.standard_normal((3, T))
+    rho = np.asarray(autocorr.filterbank_autocorr(jnp.asarray(w)))
+    expect = sum(ref.autocorr_filter(wj) for wj in w)
+    np.testing.assert_allclose(rho, expect, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("N", [7, 16])
+def test_signal_autocorr_matches_loops(N):
+    x = RNG.standard_normal(N)
+    Rc = np.asarray(autocorr.signal_autocorr(jnp.asarray(x), boundary="circular"))
+    Rl = np.asarray(autocorr.signal_autocorr(jnp.asarray(x), boundary="linear"))
+    np.testing.assert_allclose(Rc, ref.autocorr_signal_circular(x), atol=1e-12)
+    np.testing.assert_allclose(Rl, ref.autocorr_signal_linear(x), atol=1e-12)
+
+
+def test_fft_size_is_smallest_5_smooth():
+    def smooth(n):
+        for p in (2, 3, 5):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    for n in range(1, 300):
+        m = autocorr.fft_size(n)
+        assert m >= n and smooth(m)
+        assert all(not smooth(k) for k in range(n, m))
+
+
+@pytest.mark.parametrize("boundary,N,T", [("circular", 12, 5), ("circular", 9, 9),
+                                          ("circular", 8, 13), ("linear", 10, 4),
+                                          ("linear", 6, 9)])
+def test_energy_formula_matches_explicit_convolution(boundary, N, T):
+    J, S = 3, 4
+    ws = RNG.standard_normal((S, J, T))
+    xs = RNG.standard_normal((2, N))
+    R = np.stack([np.asarray(autocorr.lag_profile(autocorr.signal_autocorr(jnp.asarray(x),
+                  boundary=boundary), T, boundary=boundary)) for x in xs])
+    rho = autocorr.filterbank_autocorr(jnp.asarray(ws))
+    E = np.asarray(energy.energy_response(rho, jnp.asarray(R)))
+    expect = np.array([[ref.energy_explicit(w, x, boundary) for x in xs] for w in ws])
+    np.testing.assert_allclose(E, expect, rtol=1e-11)
+    conv = np.stack([np.asarray(energy.energy_by_convolution(jnp.asarray(ws), jnp.asarray(x),
+                                                             boundary=boundary)) for x in xs], -1)
+    np.testing.assert_allclose(conv, expect, rtol=1e-11)
+
+
+@pytest.mark.parametrize("boundary,N,T", [("circular", 16, 4), ("circular", 6, 11),
+                                          ("linear", 8, 5), ("linear", 5, 9)])
+def test_analytic_variance_matches_explicit_trace(boundary, N, T):
+    x = RNG.standard_normal(N)
+    J = 4
+    R = autocorr.lag_profile(autocorr.signal_autocorr(jnp.asarray(x), boundary=boundary), T,
+                             boundary=boundary)
+    mean, var = energy.energy_moments(R, J, T, scale=1.7)
+    assert float(mean) == pytest.approx(1.7 * np.sum(x ** 2), rel=1e-12)
+    assert float(var) == pytest.approx(ref.energy_variance_explicit(x, J, T, boundary, 1.7),
+                                       rel=1e-10)
+
+
+@pytest.mark.parametrize("N,T,J", [(16, 3, 2), (15, 15, 3), (12, 8, 4), (8, 20, 2), (9, 5, 1)])
+def test_frame_bounds_match_singular_values(N, T, J):
+    ws = RNG.standard_normal((J, T))
+    A_ref, B_ref = ref.frame_bounds_explicit(ws, N)
+    w = jnp.asarray(ws)
+    for P in (frames.power_response(autocorr.filterbank_autocorr(w), N),
+              frames.power_response_from_filters(w, N), frames.circular_power_response(w, N)):
+        A, B = frames.frame_bounds(P, T)
+        assert float(B) == pytest.approx(B_ref, rel=1e-10)
+        assert float(A) == pytest.approx(A_ref, rel=1e-8, abs=1e-10)
+    A, B = frames.circular_frame_bounds(w, N)
+    assert float(B) == pytest.approx(B_ref, rel=1e-10)
+
+
+def test_power_response_matches_dense_evaluation():
+    ws = RNG.standard_normal((5, 7))
+    N = 32
+    P = np.asarray(frames.power_response(autocorr.filterbank_autocorr(jnp.asarray(ws)), N))
+    omegas = 2 * np.pi * np.arange(N // 2 + 1) / N
+    np.testing.assert_allclose(P, ref.power_response_dense(ws, omegas), rtol=1e-11)
+
+
+@pytest.mark.parametrize("T", [2, 6, 31])
+def test_linear_frame_bounds_match_dense_grid(T):
+    ws = RNG.standard_normal((3, T))
+    A, B = frames.linear_frame_bounds(autocorr.filterbank_autocorr(jnp.asarray(ws)))
+    omegas = np.linspace(0, np.pi, 200_001)
+    P = ref.power_response_dense(ws, omegas)
+    assert float(B) == pytest.approx(P.max(), rel=1e-9)
+    assert float(A) == pytest.approx(P.min(), rel=1e-7, abs=1e-9)
+    # the linear bounds of l2(Z) bracket the circular ones on any grid
+    for N in (2 * T, 64):
+        Ac, Bc = frames.circular_frame_bounds(jnp.asarray(ws), N)
+        assert float(A) <= float(Ac) + 1e-12 and float(Bc) <= float(B) + 1e-12
+
+
+def test_linear_bounds_approach_explicit_matrix_for_long_signals():
+    # ||Φx||² for full linear convolution of a length-N signal lies in [A, B] of l2(Z)
+    ws = RNG.standard_normal((2, 4))
+    A, B = frames.linear_frame_bounds(autocorr.filterbank_autocorr(jnp.asarray(ws)))
+    s = np.linalg.svd(ref.linear_analysis_matrix(ws, 60), compute_uv=False) ** 2
+    assert float(A) <= s.min() + 1e-12 and s.max() <= float(B) + 1e-12
+    assert s.max() == pytest.approx(float(B), rel=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_dead_band_gives_infinite_kappa_without_warnings(dtype):
+    # one filter [1, 1] has a zero of its transfer function at ω = π (N even)
+    w = jnp.asarray([[1.0, 1.0]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A, B = frames.circular_frame_bounds(w, 16)
+        kappa = frames.condition_number(A, B)
+        Al, Bl = frames.linear_frame_bounds(autocorr.filterbank_autocorr(w))
+        kl = frames.condition_number(Al, Bl)
+    assert float(A) == 0.0 and np.isinf(float(kappa)) and float(B) == pytest.approx(4.0)
+    assert float(Al) == 0.0 and np.isinf(float(kl))
+
+
+def test_condition_number_finite_case_and_batching():
+    A = jnp.asarray([0.5, 0.0, 2.0])
+    B = jnp.asarray([1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(frames.condition_number(A, B)), [2.0, np.inf, 1.0])
+
+
+def test_float32_and_float64_agree():
+    key = jax.random.PRNGKey(3)
+    w64 = filters.gaussian_filterbank(key, 8, 100, dtype=jnp.float64)
+    w32 = w64.astype(jnp.float32)
+    A64, B64 = frames.circular_frame_bounds(w64, 256)
+    A32, B32 = frames.circular_frame_bounds(w32, 256)
+    assert A32.dtype == jnp.float32 and A64.dtype == jnp.float64
+    assert float(A32) == pytest.approx(float(A64), rel=1e-4)
+    assert float(B32) == pytest.approx(float(B64), rel=1e-5)
+
+
+def test_gaussian_filterbank_scale_and_shape():
+    w = filters.gaussian_filterbank(jax.random.PRNGKey(0), 40, 500, scale=2.0, dtype=jnp.float64)
+    assert w.shape == (40, 500)
+    n = w.size
+    var = float(jnp.var(w))
+    expect = 2.0 / (40 * 500)
+    # sample variance of n Gaussians: relative s.e. sqrt(2/n)
+    assert abs(var / expect - 1) < 4 * np.sqrt(2 / n)
+
+
+def test_kernels_jit_and_vmap():
+    keys = jax.random.split(jax.random.PRNGKey(0), 5)
+
+    @jax.jit
+    def f(k):
+        w = filters.gaussian_filterbank(k, 4, 16)
+        return frames.circular_frame_bounds(w, 64)
+
+    A, B = jax.vmap(f)(keys)
+    for i in range(5):
+        a, b = f(keys[i])
+        assert float(a) == pytest.approx(float(A[i]), rel=1e-6)
