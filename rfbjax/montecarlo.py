@@ -125,14 +125,25 @@ def plan_chunks(n_samples: int, bytes_per_sample: int, out_bytes_per_sample: int
 
 
 def _mesh(devices: Sequence[jax.Device] | None) -> Mesh:
-    devs = list(devices) if devices is not None else jax.local_devices()
+    """1-D mesh over the given devices, by default every device of every process."""
+    devs = list(devices) if devices is not None else jax.devices()
     return Mesh(np.array(devs), ("samples",))
+
+
+def _to_host(a) -> np.ndarray:
+    """A (possibly multi-process) sharded result as a full NumPy array on every process."""
+    if getattr(a, "is_fully_addressable", True):
+        return np.asarray(a)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
 
 
 def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
         bytes_per_sample: int, out_bytes_per_sample: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
-        progress: bool = True, desc: str = "", min_chunks: int | None = None):
+        progress: bool = True, desc: str = "", min_chunks: int | None = None,
+        on_chunk: Callable[[int], None] | None = None):
     """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
 
     Compiled once per (fn, block, devices, argument shapes): pass data such as signal lag
@@ -146,8 +157,11 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
       bytes_per_sample: working-set estimate of one sample (sizes the blocks and chunks).
       out_bytes_per_sample: size of one sample's outputs (default: from ``jax.eval_shape``).
       max_memory: budget in bytes for one chunk.
-      devices: devices to shard the sample axis over (default: all local devices).
+      devices: devices to shard the sample axis over (default: every device of every process;
+        in a multi-process run — after ``jax.distributed.initialize`` — each process computes
+        the blocks of its own devices and the results are gathered on every process).
       progress: show a tqdm bar (it appears only if the run lasts more than 2 seconds).
+      on_chunk: called with the number of samples finished after each chunk (outer progress).
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
@@ -167,11 +181,16 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
     try:
         for c in range(plan.n_chunks):
             start = c * plan.chunk
-            idx = jax.device_put(np.arange(start, start + plan.chunk, dtype=np.uint32), idx_sharding)
-            out = jax.tree_util.tree_map(np.asarray, sharded(key, idx, *args))
+            host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
+            idx = jax.make_array_from_callback(host_idx.shape, idx_sharding,
+                                               lambda sl: host_idx[sl])
+            out = jax.tree_util.tree_map(_to_host, sharded(key, idx, *args))
             results.append(out)
+            done = min(plan.chunk, n_samples - start)
             if bar is not None:
-                bar.update(min(plan.chunk, n_samples - start))
+                bar.update(done)
+            if on_chunk is not None:
+                on_chunk(done)
     finally:
         if bar is not None:
             bar.close()

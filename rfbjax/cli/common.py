@@ -78,17 +78,19 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
                 raise ValueError
             a, b = first[0], first[1]
             vals = list(first)
-            geometric = a > 0 and b % a == 0 and b // a > 1 and all(
-                first[i + 1] == first[i] * (b // a) for i in range(len(first) - 1))
-            arithmetic = b > a and all(first[i + 1] - first[i] == b - a for i in range(len(first) - 1))
-            if not (geometric or arithmetic):
-                raise ValueError
-            while True:
-                nxt = vals[-1] * (b // a) if geometric else vals[-1] + (b - a)
-                if nxt > last:
+            ratio, step = (b // a if a > 0 and b % a == 0 else 0), b - a
+            candidates = []
+            if ratio > 1 and all(first[i + 1] == first[i] * ratio for i in range(len(first) - 1)):
+                candidates.append(lambda v: v * ratio)
+            if step > 0 and all(first[i + 1] - first[i] == step for i in range(len(first) - 1)):
+                candidates.append(lambda v: v + step)
+            for nxt in candidates:  # geometric first, then arithmetic: the one that ends on C
+                vals = list(first)
+                while nxt(vals[-1]) <= last:
+                    vals.append(nxt(vals[-1]))
+                if vals[-1] == last:
                     break
-                vals.append(nxt)
-            if vals[-1] != last:
+            else:
                 raise ValueError
         else:
             vals = [int(t) for t in s.split(",") if t != ""]

@@ -1,0 +1,236 @@
+r"""Frame-bound sweeps over a (J, T) grid: resumable, sharded, one atomic file per cell.
+
+Layout of a sweep directory::
+
+    DIR/config.json            the configuration (a different one is refused, never mixed)
+    DIR/cells/J{J}_T{T}.npz    raw samples of A and B (kappa = B/A is derived)
+    DIR/cells/J{J}_T{T}.json   the cell's summary; its presence marks the cell complete
+    DIR/summary.json           every completed cell's summary, rewritten after each cell
+
+A cell is computed whole and written atomically (temporary file + rename, samples before
+summary), so an interrupted run (even ``kill -9``) leaves only complete cells; running the same
+command again skips them. Every cell's samples are a deterministic function of (seed, J, T, …)
+(see :mod:`rfbjax.montecarlo`), so a resumed sweep is bit-identical to an uninterrupted one,
+whatever the number of devices or processes. In a multi-process run every process computes its
+share of every cell's samples and only process 0 writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from . import montecarlo as mc
+from .errors import InputError
+from .measure import bounds_measurement
+from .report import atomic_write_bytes, write_json
+
+__all__ = ["SweepConfig", "resolve_N", "run_sweep", "load_sweep", "cell_name"]
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What a sweep computes. ``N`` is an int, or ``"kT"`` (k times T, e.g. ``"4T"``)."""
+
+    J: tuple
+    T: tuple
+    samples: int
+    N: str = "4T"
+    boundary: str = "circular"
+    seed: int = 0
+    dtype: str = "float32"
+    init: str = "gaussian"
+    stride: int = 1
+    scale: float = 1.0
+    format: int = FORMAT
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["J"], d["T"] = list(self.J), list(self.T)
+        return d
+
+    def cells(self):
+        return [(J, T) for J in self.J for T in self.T]
+
+
+def resolve_N(spec: str, T: int, boundary: str) -> int | None:
+    """N for a cell: ``None`` for linear convolution; ``"4T"`` -> 4T; ``"1024"`` -> 1024."""
+    if boundary == "linear":
+        return None
+    s = str(spec).strip()
+    try:
+        if s.upper().endswith("T"):
+            k = s[:-1]
+            return int(float(k) * T) if k else T
+        return int(s)
+    except ValueError:
+        raise InputError(f"--N: cannot read {spec!r} (use an integer or kT such as 4T)") from None
+
+
+def validate(cfg: SweepConfig) -> None:
+    if not cfg.J or min(cfg.J) < 1:
+        raise InputError("--J: values must be >= 1")
+    if not cfg.T or min(cfg.T) < 1:
+        raise InputError("--T: values must be >= 1")
+    if cfg.samples < 2:
+        raise InputError(f"--samples: need at least 2, got {cfg.samples}")
+    if cfg.boundary not in ("circular", "linear"):
+        raise InputError(f"--boundary: unknown {cfg.boundary!r}")
+    for T in cfg.T:
+        N = resolve_N(cfg.N, T, cfg.boundary)
+        if N is not None and N < 2:
+            raise InputError(f"--N: resolves to {N} for T={T}; need N >= 2")
+        if N is not None and cfg.stride > 1 and N % cfg.stride:
+            raise InputError(f"--stride: {cfg.stride} does not divide N={N} (T={T})")
+
+
+def cell_name(J: int, T: int) -> str:
+    return f"J{J}_T{T}"
+
+
+def _describe_difference(old: dict, new: dict) -> str:
+    keys = sorted(set(old) | set(new))
+    diffs = [k for k in keys if old.get(k) != new.get(k)]
+    k = diffs[0]
+    return f"{k} is {old.get(k)!r} there, {new.get(k)!r} here"
+
+
+def prepare_dir(out: str, cfg: SweepConfig, *, write: bool = True) -> None:
+    """Create DIR with config.json, or check that DIR holds the same configuration."""
+    path = os.path.join(out, "config.json")
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            raise InputError(f"{out}: config.json is unreadable; use a fresh directory") from None
+        if old != cfg.to_json():
+            raise InputError(f"{out}: holds a sweep with a different configuration "
+                             f"({_describe_difference(old, cfg.to_json())}); use another --out")
+        return
+    if os.path.isdir(out) and os.path.exists(os.path.join(out, "cells")):
+        raise InputError(f"{out}: has cells but no config.json; use a fresh directory")
+    if write:
+        os.makedirs(os.path.join(out, "cells"), exist_ok=True)
+        write_json(path, cfg.to_json())
+
+
+def cell_paths(out: str, J: int, T: int):
+    base = os.path.join(out, "cells", cell_name(J, T))
+    return base + ".npz", base + ".json"
+
+
+def summarize_cell(J, T, N, A, B) -> dict:
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    kappa = np.where(A > 0, B / np.where(A > 0, A, 1.0), np.inf)
+    sA, sB, sK = mc.summarize(A), mc.summarize(B), mc.summarize(kappa)
+    return {"J": J, "T": T, "N": N, "samples": int(A.size), "mean_A": sA.mean, "se_A": sA.se,
+            "mean_B": sB.mean, "se_B": sB.se, "mean_kappa": sK.mean, "se_kappa": sK.se,
+            "q05_kappa": sK.quantiles[0.05], "q95_kappa": sK.quantiles[0.95],
+            "frac_kappa_inf": sK.n_inf / sK.n}
+
+
+def _write_cell(out, J, T, N, A, B, seconds):
+    npz, js = cell_paths(out, J, T)
+    buf = io.BytesIO()
+    np.savez(buf, A=np.asarray(A), B=np.asarray(B))
+    atomic_write_bytes(npz, buf.getvalue())
+    summary = summarize_cell(J, T, N, A, B)
+    summary["seconds"] = seconds
+    write_json(js, summary)
+    return summary
+
+
+def _measure_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, devices):
+    m = bounds_measurement(J, T, N, scale=cfg.scale, dtype=jnp.dtype(cfg.dtype))
+    out = mc.run(m.fn, mc.stream_key(cfg.seed, *m.tags), cfg.samples, *m.args,
+                 bytes_per_sample=m.bytes_per_sample, max_memory=max_memory, progress=False,
+                 on_chunk=on_chunk, devices=devices)
+    return out["A"], out["B"]
+
+
+def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_MEMORY,
+              progress: bool = True, devices=None, log=None) -> list[dict]:
+    """Run (or resume) the sweep into ``out``; returns the summaries of all cells."""
+    validate(cfg)
+    writer = jax.process_index() == 0
+    prepare_dir(out, cfg, write=writer)
+    cells = cfg.cells()
+    todo = [(J, T) for J, T in cells if not os.path.exists(cell_paths(out, J, T)[1])]
+    bar = None
+    if progress and writer:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo) * cfg.samples, unit="sample", desc="sweep",
+                   dynamic_ncols=True)
+        bar.set_postfix_str(f"cells {len(cells) - len(todo)}/{len(cells)}")
+    done_cells = len(cells) - len(todo)
+    try:
+        for J, T in todo:
+            N = resolve_N(cfg.N, T, cfg.boundary)
+            t0 = time.perf_counter()
+            A, B = _measure_cell(cfg, J, T, N, max_memory=max_memory, devices=devices,
+                                 on_chunk=bar.update if bar is not None else None)
+            if writer:
+                _write_cell(out, J, T, N, A, B, time.perf_counter() - t0)
+                write_json(os.path.join(out, "summary.json"),
+                           {"config": cfg.to_json(), "cells": _completed(out, cfg)})
+            done_cells += 1
+            if bar is not None:
+                bar.set_postfix_str(f"cells {done_cells}/{len(cells)}")
+            if log is not None:
+                log(J, T)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _completed(out, cfg)
+
+
+def _completed(out: str, cfg: SweepConfig) -> list[dict]:
+    rows = []
+    for J, T in cfg.cells():
+        js = cell_paths(out, J, T)[1]
+        if os.path.exists(js):
+            with open(js) as f:
+                rows.append(json.load(f))
+    return rows
+
+
+@dataclass
+class SweepData:
+    """A loaded sweep: the configuration and, per completed cell, the raw samples."""
+
+    config: dict
+    samples: dict = field(default_factory=dict)  # (J, T) -> (A, B) float64 arrays
+    summaries: list = field(default_factory=list)
+
+
+def load_sweep(out: str) -> SweepData:
+    """Read a sweep directory (only completed cells)."""
+    path = os.path.join(out, "config.json")
+    if not os.path.exists(path):
+        raise InputError(f"{out}: not a sweep directory (no config.json)")
+    with open(path) as f:
+        config = json.load(f)
+    data = SweepData(config)
+    for J in config["J"]:
+        for T in config["T"]:
+            npz, js = cell_paths(out, J, T)
+            if os.path.exists(js):
+                with np.load(npz) as z:
+                    data.samples[(J, T)] = (z["A"].astype(np.float64), z["B"].astype(np.float64))
+                with open(js) as f:
+                    data.summaries.append(json.load(f))
+    if not data.samples:
+        raise InputError(f"{out}: no completed cells yet")
+    return data
