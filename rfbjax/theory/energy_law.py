@@ -195,8 +195,7 @@ class EnergyLaw:
         return np.exp(self.cgf(s))
 
     def _K(self, s):
-        z = 1.0 - 2.0 * s[:, None] * self.weights[None, :]
-        return s * self.shift - 0.5 * np.sum(self.dof * np.log(z), axis=1)
+        return s * self.shift - 0.5 * (np.log1p(-2.0 * np.multiply.outer(s, self.weights)) @ self.dof)
 
     def _K1(self, s):
         z = 1.0 - 2.0 * s[:, None] * self.weights[None, :]
@@ -240,6 +239,12 @@ class EnergyLaw:
     def ppf(self, p):
         return self.quantile(p)
 
+    def isf(self, q):
+        """Inverse survival function: x with :math:`P(Y > x) = q` (accurate for tiny q)."""
+        q = np.asarray(q, dtype=np.float64)
+        out = np.array([self._quantile1(1.0 - float(v), q=float(v)) for v in q.reshape(-1)])
+        return out.reshape(q.shape)[()] if q.ndim else float(out[0])
+
     # -- deviation bounds -------------------------------------------------------------------
 
     def alpha(self, p, method: str = "exact", tail: str = "upper"):
@@ -277,7 +282,7 @@ class EnergyLaw:
 
     def _alpha_exact(self, p, tail):
         if tail == "upper":
-            return self._quantile1(1.0 - p) - 1.0
+            return self._quantile1(1.0 - p, q=p) - 1.0
         return 1.0 - self._quantile1(p)
 
     def _alpha_cantelli(self, p, tail):
@@ -409,9 +414,12 @@ class EnergyLaw:
             ds = 2.0 * a * u + 1j
             # log M(s) = -1/2 Σ d log(1 - 2 s w), principal branch (Im(1 - 2sw) ≠ 0 for u > 0),
             # with real arithmetic: log|z| and arg z (much faster than a complex log + matvec)
-            zr = 1.0 - 2.0 * np.multiply.outer(s.real, w)
-            zi = -2.0 * np.multiply.outer(s.imag, w)
-            logM = -0.25 * (np.log(zr * zr + zi * zi) @ d) - 0.5j * (np.arctan2(zi, zr) @ d)
+            # |z|² - 1 = -4 Re(s) w (1 - Re(s) w) + 4 Im(s)² w², fed to log1p (no cancellation
+            # for the many tiny weights)
+            rw = np.multiply.outer(s.real, w)
+            iw = np.multiply.outer(s.imag, w)
+            q = 4.0 * (iw * iw - rw * (1.0 - rw))
+            logM = -0.25 * (np.log1p(q) @ d) - 0.5j * (np.arctan2(-2.0 * iw, 1.0 - 2.0 * rw) @ d)
             e = np.exp(logM - s * y - Kc) * ds
             gF = (e / s).imag
             gf = e.imag
@@ -434,28 +442,31 @@ class EnergyLaw:
         cdf = min(max(-tot_F * scale, 0.0), 1.0)
         return cdf, 1.0 - cdf, pdf
 
-    def _quantile1(self, p):
-        if not (0.0 < p < 1.0):
-            if p == 0.0:
-                return self.shift
-            if p == 1.0:
-                return math.inf
+    def _quantile1(self, p, q=None):
+        """x with P(Y <= x) = p; ``q`` = 1 - p given exactly keeps upper-tail accuracy."""
+        if q is None:
+            q = 1.0 - p
+        if not (0.0 <= p <= 1.0 and 0.0 <= q <= 1.0):
             raise ValueError(f"p must lie in [0, 1], got {p}")
+        if p <= 0.0:
+            return self.shift
+        if q <= 0.0:
+            return math.inf
         w, d = self.weights, self.dof
         s1 = float(np.sum(d * w))
         s2 = float(np.sum(d * w * w))
+        lower_side = p < 0.5
         # Satterthwaite: Y0 ≈ g χ²_ν, ν = s1²/s2, g = s2/s1; Wilson–Hilferty for the χ² quantile
         nu, g = s1 * s1 / s2, s2 / s1
-        z = NormalDist().inv_cdf(p)
+        z = NormalDist().inv_cdf(p) if lower_side else -NormalDist().inv_cdf(q)
         base = 1.0 - 2.0 / (9.0 * nu) + z * math.sqrt(2.0 / (9.0 * nu))
         x = self.shift + g * nu * max(base, 0.05) ** 3
-        lower_side = p < 0.5
-        target = math.log(p) if lower_side else math.log1p(-p)
+        target = math.log(p) if lower_side else math.log(q)
         lo, hi = self.shift, math.inf
         for _ in range(100):
             F, S, f = self._dist(x)
             val = F if lower_side else S
-            if (F < p):
+            if (F < p) if lower_side else (S > q):
                 lo = max(lo, x)
             else:
                 hi = min(hi, x)
