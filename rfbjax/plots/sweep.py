@@ -1,6 +1,8 @@
-"""Figures (matplotlib, Agg backend: no display needed). Reused by the CLI, reports and notebooks."""
+"""Sweep figures: heat map of E[kappa] over (J, T) and E[kappa] against T."""
 
 from __future__ import annotations
+
+from .common import pyplot, save_figure
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -12,13 +14,10 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
       data: :class:`rfbjax.sweep.SweepData`; laws: results of :func:`rfbjax.scaling.scaling_law`.
     Returns the paths written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
-    from .theory.predictor import kappa_tilde_paper, predict
+    from ..theory.predictor import kappa_tilde_paper, predict
 
     Js = sorted({J for J, _ in data.samples})
     Ts = sorted({T for _, T in data.samples})
@@ -53,7 +52,7 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
     ax.set_ylim(np.log2(min(Js)) - 0.5, np.log2(max(Js)) + 0.5)
     ax.set_title("E[kappa] of Gaussian filterbanks; red: J*(T), log law (—), power law (···)",
                  fontsize=9)
-    paths += _save(fig, out_dir, "kappa_heatmap", pdf)
+    paths += save_figure(fig, out_dir, "kappa_heatmap", pdf)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     N_spec = data.config.get("N", "4T")
@@ -66,9 +65,9 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
                 label=f"J={J} Monte Carlo")
         kt = [kappa_tilde_paper(J, T) for T in Ts]
         ax.plot(Ts, [np.nan if v is None else v for v in kt], "--", color=color, alpha=0.6)
-        from .sweep import resolve_N
+        from ..sweep import resolve_N
 
-        pred = [predict(J, T, resolve_N(N_spec, T, boundary))["kappa"] for T in Ts]
+        pred = [predict(J, T, resolve_N(N_spec, T, boundary))["E_kappa"] for T in Ts]
         ax.plot(Ts, pred, ":", color=color, lw=2)
     ax.plot([], [], "k--", alpha=0.6, label="paper's kappa-tilde (where defined)")
     ax.plot([], [], "k:", lw=2, label="rfbjax predictor")
@@ -77,21 +76,6 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
     ax.set_xlabel("T")
     ax.set_ylabel("E[kappa]")
     ax.legend(fontsize=7)
-    paths += _save(fig, out_dir, "kappa_vs_T", pdf)
+    paths += save_figure(fig, out_dir, "kappa_vs_T", pdf)
     return paths
 
-
-def _save(fig, out_dir, name, pdf=False):
-    import os
-
-    import matplotlib.pyplot as plt
-
-    os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, name + ".png")]
-    fig.tight_layout()
-    fig.savefig(paths[0], dpi=120)
-    if pdf:
-        paths.append(os.path.join(out_dir, name + ".pdf"))
-        fig.savefig(paths[-1])
-    plt.close(fig)
-    return paths
