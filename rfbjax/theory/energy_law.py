@@ -42,7 +42,7 @@ singularity (pole at 0, branch point at :math:`s_{\max}`) for a target error ~1e
 truncated once terms fall below 1e-18 of it. The density uses the same nodes without the
 :math:`1/s`.
 
-Measured accuracy (tests/test_energy_law.py and notes/energy_law.md): against the closed forms
+Measured accuracy (tests/test_energy_law.py): against the closed forms
 :math:`\chi^2_J/J` (one eigenvalue) and :math:`\chi^2_{JT}/(JT)` (all eigenvalues equal) from
 SciPy, and against a two-eigenvalue law by numerical convolution, the CDF/SF agree to
 ``≤ 3e-14`` absolute and ``≤ 1e-11`` relative in the tails (down to 1e-12), and quantiles to

@@ -84,7 +84,7 @@ spread of :math:`\log(\rho(0)/\rho(0)')`, variance about :math:`4/(JT)`, which i
 process (the pseudo-covariance :math:`\propto \varepsilon(\omega)` is dropped except at the two
 endpoint nodes); the chain is first-order Markov (each step conditions on the previous bin only);
 :math:`\tilde A` and :math:`\tilde B` are independent. All constants come from the formulas above;
-nothing is fitted to Monte Carlo. Measured accuracy: ``notes/predictor.md``.
+nothing is fitted to Monte Carlo. Measured accuracy: ``scripts/predictor_accuracy.py`` (summary in README.md).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ __all__ = [
 ]
 
 # Documented model error of predict()["E_kappa"] (relative), measured against Monte Carlo on
-# the issue-3 grid (notes/predictor.md); tests use it as their tolerance floor.
+# the issue-3 grid (scripts/predictor_accuracy.py, README.md).
 MODEL_REL_ERROR = 0.03
 
 _LOGFACT = np.zeros(1)
