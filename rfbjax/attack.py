@@ -52,9 +52,10 @@ contains :math:`x_0`, whose spectrum the band does not restrict, so there every 
 
 Constraints: projection, not parametrisation
 --------------------------------------------
-The optimiser moves an internal variable z: the signal at unit RMS, :math:`z = \sqrt N\, x` (or,
-with ``near``, :math:`z = \sqrt N\, \delta`), so a learning rate is a step relative to the RMS
-whatever N is. After every optimiser step z is projected exactly onto the feasible set:
+The optimiser moves an internal variable z of norm :math:`\sqrt N` (RMS 1): the signal itself,
+:math:`z = \sqrt N\, x/\|x\|`, or with ``near`` the perturbation in units of the ball's radius,
+:math:`z = \sqrt N\, \delta/(\varepsilon\|x_0\|)`. So a learning rate is a step relative to the
+RMS of the signal (or of the largest allowed perturbation), whatever N and ε. After every optimiser step z is projected exactly onto the feasible set:
 
 * allowed bands: zero the forbidden rfft bins (orthogonal projection onto a subspace);
 * a time support ``[start, stop)``: zero the samples outside it;
@@ -92,6 +93,7 @@ where its spectrum starts. ``fixed`` is a Rayleigh quotient of the circulant mat
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -107,7 +109,7 @@ from .autocorr import filterbank_autocorr, lag_profile, signal_autocorr
 from .energy import energy_moments, energy_response
 from .errors import InputError
 from .filters import gaussian_filterbank
-from .frames import circular_frame_bounds
+from .frames import circular_frame_bounds, condition_number, power_response
 
 __all__ = [
     "OBJECTIVES",
@@ -138,6 +140,7 @@ __all__ = [
     "certificate",
     "spectral_peak",
     "builtin_values",
+    "frame_summary",
     "attack",
 ]
 
@@ -195,7 +198,8 @@ class Objective:
     K: int | None = None
 
     def value(self, x, params=None) -> jax.Array:
-        return self.fn(self.params if params is None else params, jnp.asarray(x))
+        """The objective at x ``(N,)`` (jitted: one compilation per shape)."""
+        return jax.jit(self.fn)(self.params if params is None else params, jnp.asarray(x))
 
 
 def _variance_fn(J, T):
@@ -225,7 +229,7 @@ def fixed_objective(w, *, dtype=jnp.float32) -> Objective:
     if w.ndim != 2:
         raise InputError(f"fixed: expected filters of shape (J, T), got {w.shape}")
     J, T = w.shape
-    rho = filterbank_autocorr(jnp.asarray(w, dtype=dtype))
+    rho = _jit_rho(jnp.asarray(w, dtype=dtype))
     return Objective("fixed", J, T, _fixed_fn, {"rho": rho}, weights=np.asarray(w, np.float64))
 
 
@@ -265,15 +269,16 @@ def sample_population(seed: int, J: int, T: int, K: int, *, dtype=jnp.float32,
     _check_JT(J, T)
     K, size = int(K), int(min(chunk, K))
     key = mc.stream_key(seed, *filterbank_tags(J, T, 1.0, dtype))
-
-    @jax.jit
-    def rhos(start):
-        keys = mc.sample_keys(key, start + jnp.arange(size, dtype=jnp.uint32))
-        return jax.vmap(lambda k: filterbank_autocorr(gaussian_filterbank(k, J, T, dtype=dtype))
-                        )(keys)
-
-    parts = [rhos(jnp.uint32(s)) for s in range(0, K, size)]
+    name = jnp.dtype(dtype).name
+    parts = [_population_chunk(key, jnp.uint32(s), int(J), int(T), size, name)
+             for s in range(0, K, size)]
     return jnp.concatenate(parts, axis=0)[:K]
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _population_chunk(key, start, J, T, size, dtype):
+    keys = mc.sample_keys(key, start + jnp.arange(size, dtype=jnp.uint32))
+    return jax.vmap(lambda k: filterbank_autocorr(gaussian_filterbank(k, J, T, dtype=dtype)))(keys)
 
 
 def load_weights(path: str, *, population: bool = False) -> np.ndarray:
@@ -509,23 +514,24 @@ def _subspace_projection(c: Constraints, dtype):
 def make_projection(c: Constraints, dtype=jnp.float32):
     """``(proj, to_signal)`` for the internal variable z (module docstring).
 
-    ``proj(z)`` maps ``(N,)`` onto the feasible set (in z units: ‖z‖ = √N, or the ball of radius
-    ε‖x₀‖√N with ``near``); ``to_signal(z)`` gives x (unit energy, or x₀ + δ with ``near``).
+    ``proj(z)`` maps ``(N,)`` onto the feasible set in z units (the sphere ‖z‖ = √N, or with
+    ``near`` the ball ‖z‖ ≤ √N); ``to_signal(z)`` gives x (unit energy, or x₀ + δ with
+    δ = ε‖x₀‖ z/√N).
     """
     rootN = math.sqrt(c.N)
     sub = _subspace_projection(c, dtype)
 
     if c.near:
         x0 = jnp.asarray(c.x0, dtype=dtype)
-        radius = c.eps * float(np.linalg.norm(c.x0)) * rootN
+        unit = c.eps * float(np.linalg.norm(c.x0)) / rootN  # δ per unit of z
 
         def proj(z):
             z = sub(z)
             nz = jnp.sqrt(jnp.sum(z * z))
-            return z * jnp.minimum(1.0, radius / jnp.maximum(nz, 1e-30))
+            return z * jnp.minimum(1.0, rootN / jnp.maximum(nz, 1e-30))
 
         def to_signal(z):
-            return x0 + z / rootN
+            return x0 + z * unit
     else:
         def proj(z):
             z = sub(z)
@@ -540,10 +546,14 @@ def make_projection(c: Constraints, dtype=jnp.float32):
 def initial_points(key, c: Constraints, restarts: int, dtype=jnp.float32) -> jax.Array:
     """``(restarts, N)`` starting points z (before projection): Gaussian noise with power spectrum
     ∝ f^(−α), α spread over [−3, 3] across restarts (blue … white … brown), each jittered by
-    N(0, 0.25²). With ``near`` they are perturbations of norm ε‖x₀‖·U(0.05, 1) in x units
-    (restart 0 starts at 0.001 of that: almost at x₀).
+    N(0, 0.25²). With ``near`` they are perturbations of norm ε‖x₀‖·U(0.05, 1) (restart 0 starts
+    at 0.001 of that: almost at x₀).
     """
-    N = c.N
+    return _initial_points(key, c.N, int(restarts), c.support, c.near, jnp.dtype(dtype).name)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _initial_points(key, N, restarts, support, near, dtype):
     k1, k2, k3 = jax.random.split(key, 3)
     alpha = jnp.linspace(-3.0, 3.0, restarts) if restarts > 1 else jnp.zeros((1,))
     alpha = alpha + 0.25 * jax.random.normal(k1, (restarts,))
@@ -552,13 +562,12 @@ def initial_points(key, c: Constraints, restarts: int, dtype=jnp.float32) -> jax
     amp = f[None, :] ** (-alpha[:, None] / 2.0)
     amp = amp / jnp.max(amp, axis=-1, keepdims=True)
     z = jnp.fft.irfft(jnp.fft.rfft(white, axis=-1) * amp, n=N, axis=-1)
-    if c.support is not None:
-        z = z.at[:, :c.support[0]].set(0.0).at[:, c.support[1]:].set(0.0)
+    if support is not None:
+        z = z.at[:, :support[0]].set(0.0).at[:, support[1]:].set(0.0)
     z = z / jnp.linalg.norm(z, axis=-1, keepdims=True) * math.sqrt(N)
-    if c.near:
-        radius = c.eps * float(np.linalg.norm(c.x0))
+    if near:
         r = jax.random.uniform(k3, (restarts,), minval=0.05, maxval=1.0).at[0].set(1e-3)
-        z = z * (radius * r)[:, None]
+        z = z * r[:, None]
     return z.astype(dtype)
 
 
@@ -603,8 +612,8 @@ def make_optimizer(name: str = "adam", lr: float = 0.1, schedule: str | None = N
         tx = factory(learning_rate=rate)
         if not isinstance(tx, optax.GradientTransformation):
             raise TypeError
-        p = jnp.ones((2,), jnp.float32)
-        tx.update(p, tx.init(p), p)
+        p = jax.ShapeDtypeStruct((2,), jnp.float32)
+        jax.eval_shape(lambda q: tx.update(q, tx.init(q), q), p)  # traced, not compiled
     except Exception:  # noqa: BLE001 - anything that is not a plain gradient optimiser
         raise InputError(f"--optimizer: optax.{name} is not a gradient optimiser taking a "
                          f"learning_rate ({hint})") from None
@@ -729,6 +738,21 @@ def search_many(obj: Objective, params_batch, c: Constraints, *, maximize: bool 
 
 
 # ----------------------------------------------------------------------------- certificates
+_jit_rho = jax.jit(filterbank_autocorr)
+_jit_bounds = jax.jit(circular_frame_bounds, static_argnums=1)
+_jit_power = jax.jit(power_response, static_argnums=1)
+
+
+def frame_summary(w, N: int, dtype=jnp.float32) -> dict:
+    """Circular frame bounds of one filterbank ``w (J, T)`` on Z_N (stride 1): ``{"A", "B",
+    "kappa", "P"}`` with P the power response on the rfft bins (NumPy ``(N//2+1,)``)."""
+    w = jnp.asarray(w, dtype=dtype)
+    A, B = _jit_bounds(w, int(N))
+    P = _jit_power(_jit_rho(w), int(N))
+    return {"A": float(A), "B": float(B), "kappa": float(condition_number(A, B)),
+            "P": np.asarray(P, dtype=np.float64)}
+
+
 def _fold_fft(g: np.ndarray, N: int) -> np.ndarray:
     r""":math:`G[m] = \sum_{\tau=0}^{T-1} g(\tau) \cos(2\pi m\tau/N)` for m = 0 … N-1 (float64).
 
@@ -799,7 +823,7 @@ def certificate(obj: Objective, c: Constraints, maximize: bool) -> dict | None:
     elif obj.name == "fixed":
         note = f"{'B = max' if maximize else 'A = min'} of the power response P over the {band}DFT bins"
         if not band:
-            A, B = circular_frame_bounds(jnp.asarray(obj.weights), c.N)
+            A, B = _jit_bounds(jnp.asarray(obj.weights), c.N)
             value = float(B) if maximize else float(A)
             note += " (rfbjax.frames.circular_frame_bounds)"
     else:

@@ -43,28 +43,29 @@ def test_objectives_match_brute_force():
     assert float(pop.value(jnp.asarray(3.7 * x))) == pytest.approx(np.mean((e - 1) ** 2), rel=1e-10)
 
 
-@pytest.mark.parametrize("J,T,N", [(3, 8, 32), (4, 20, 16), (2, 5, 33)])
+@pytest.mark.parametrize("J,T,N", [(4, 20, 16), (2, 5, 33)])
 def test_tone_values_and_vertex_certificate(J, T, N):
     """tone_values = the objective at each cosine; no random signal beats the vertex value
-    (convexity in the power spectrum), and for `fixed` the certificate is circular_frame_bounds."""
+    (convexity in the power spectrum), and for `fixed` the certificate is circular_frame_bounds.
+    (T > N: the filters wrap around; odd N: no Nyquist bin.)"""
     w = np.asarray(at.sample_filterbanks(1, J, T, 1, dtype=F64)[0])
     rhos = at.sample_population(2, J, T, 30, dtype=F64, chunk=7)
-    n = np.arange(N)
+    n, k = np.arange(N), np.arange(N // 2 + 1)
+    tones = np.cos(2 * np.pi * np.outer(k, n) / N + np.where((0 < 2 * k) & (2 * k < N), 0.3, 0)[:, None])
     rng = np.random.default_rng(3)
     xs = rng.standard_normal((200, N)) * np.linspace(0.1, 3, 200)[:, None] ** rng.integers(0, 3, 200)[:, None]
     mask = at.band_mask(N, [(0.1, 0.4)])
     sub = at._subspace_projection(at.make_constraints(N, allowed=mask), F64)
     for obj in (at.variance_objective(J, T), at.fixed_objective(w, dtype=F64),
                 at.population_objective(rhos, J)):
+        many = jax.jit(jax.vmap(lambda x: obj.value(x)))
         tv = at.tone_values(obj, N)
-        direct = [float(obj.value(jnp.cos(2 * np.pi * k * n / N + (0.3 if 0 < 2 * k < N else 0))))
-                  for k in range(N // 2 + 1)]
-        np.testing.assert_allclose(tv, direct, rtol=0, atol=1e-12)
-        vals = np.asarray(jax.vmap(lambda x: obj.value(x))(jnp.asarray(xs)))
+        np.testing.assert_allclose(tv, np.asarray(many(jnp.asarray(tones))), rtol=0, atol=1e-12)
+        vals = np.asarray(many(jnp.asarray(xs)))
         assert vals.max() <= tv.max() + 1e-12
         if obj.name == "fixed":
             assert vals.min() >= tv.min() - 1e-12
-        banded = np.asarray(jax.vmap(lambda x: obj.value(sub(x)))(jnp.asarray(xs)))
+        banded = np.asarray(many(jax.vmap(sub)(jnp.asarray(xs))))
         assert banded.max() <= tv[mask].max() + 1e-12
     A, B = circular_frame_bounds(jnp.asarray(w), N)
     fixed = at.fixed_objective(w, dtype=F64)
@@ -109,28 +110,37 @@ def test_constraint_validation():
             at.make_optimizer(bad)
     with pytest.raises(InputError, match="--steps"):
         at.make_solver(lambda p, x: x.sum(), at.make_constraints(8), steps=0)
-    for name in ("adam", "adamw", "sgd", "lion", "rmsprop"):
-        for sched in at.SCHEDULES:
-            at.make_optimizer(name, 0.1, sched, 10)
+    for name in ("adamw", "sgd", "lion", "rmsprop"):
+        at.make_optimizer(name, 0.1)
+    for sched in at.SCHEDULES:
+        at.make_optimizer("adam", 0.1, sched, 10)
 
 
 # ----------------------------------------------------------------------------- search
 def test_fixed_reaches_frame_bounds_20_filterbanks():
     """Issue 7: 20 random filterbanks, J=10, T=64, N=1024: >= 0.999 B maximising, <= 1.001 A
-    minimising. One compiled search per direction, vmapped over the 20 filterbanks."""
+    minimising.
+
+    One compilation for all 40 searches: the objective is linear in rho, so minimising with rho
+    is maximising with -rho; the 20 rho's and their negatives are one batch of 40 for the
+    vmapped solver (8 restarts x 300 steps each)."""
     J, T, N = 10, 64, 1024
     ws = at.sample_filterbanks(7, J, T, 20)
     A, B = (np.asarray(v, np.float64) for v in jax.vmap(lambda w: circular_frame_bounds(w, N))(ws))
     obj = at.fixed_objective(np.asarray(ws[0]))
-    params = {"rho": filterbank_autocorr(ws)}
-    c = at.make_constraints(N)
-    kw = dict(restarts=8, steps=300, lr=0.2, seed=0)
-    hi = at.search_many(obj, params, c, maximize=True, **kw)
-    lo = at.search_many(obj, params, c, maximize=False, **kw)
-    assert np.all(hi["values"] >= 0.999 * B), hi["values"] / B
-    assert np.all(lo["values"] <= 1.001 * A), lo["values"] / A
+    rho = filterbank_autocorr(ws)
+    out = at.search_many(obj, {"rho": jnp.concatenate([rho, -rho])}, at.make_constraints(N),
+                         maximize=True, restarts=8, steps=300, lr=0.2, seed=0)
+    hi, lo = out["values"][:20], -out["values"][20:]
+    assert np.all(hi >= 0.999 * B), hi / B
+    assert np.all(lo <= 1.001 * A), lo / A
     # and the certificate holds the other way (up to float32 rounding)
-    assert np.all(hi["values"] <= B * (1 + 1e-5)) and np.all(lo["values"] >= A * (1 - 1e-5))
+    assert np.all(hi <= B * (1 + 1e-5)) and np.all(lo >= A * (1 - 1e-5))
+    # the signals found are (nearly) pure tones at the arg-max / arg-min bins of P
+    P = np.asarray(jax.vmap(lambda w: jnp.sum(jnp.abs(jnp.fft.rfft(w, n=N)) ** 2, axis=0))(ws))
+    peaks = np.array([at.spectral_peak(x)["bin"] for x in out["x"]])
+    assert np.all(P[np.arange(20), peaks[:20]] >= 0.999 * B)
+    assert np.all(P[np.arange(20), peaks[20:]] <= 1.001 * A)
 
 
 def test_variance_unconstrained_reaches_2_over_J():

@@ -99,6 +99,8 @@ def _file_rate(spec: str) -> float | None:
     if is_builtin(spec):
         return None
     path = spec if os.path.exists(spec) else spec.rpartition("@")[0]
+    if not path or not os.path.isfile(path):
+        return None  # parse_signal_spec says what is wrong with the spec
     return float(audio_info(path)[1])
 
 
@@ -180,12 +182,9 @@ def _build(args):
                                                  dtype=dtype)[0], dtype=np.float64)
             info["filterbanks"] = {"source": "gaussian", "seed": args.seed, "index": args.index}
         obj = at.fixed_objective(w, dtype=dtype)
-        from ..frames import circular_frame_bounds, condition_number, power_response
-
-        A, B = circular_frame_bounds(jnp.asarray(w, dtype=dtype), N)
-        info["filterbanks"].update({"A": float(A), "B": float(B),
-                                    "kappa": float(condition_number(A, B))})
-        extra["power"] = np.asarray(power_response(obj.params["rho"], N), dtype=np.float64)
+        fs = at.frame_summary(w, N, dtype)
+        extra["power"] = fs.pop("P")
+        info["filterbanks"].update(fs)
         extra["weights"] = w
     else:
         if args.weights is not None:
