@@ -1,8 +1,8 @@
 """``report.md`` of ``rfbjax reproduce``: figures and tables in reading order, one paragraph per
 experiment, the configuration, the seed and the package versions.
 
-:func:`render_report` is a pure function of the results dict (:func:`rfbjax.reproduce.run_experiments`)
-and the figures' relative paths; it holds no date or timing, so the same run gives the same text.
+:func:`render_report` is a pure function of the results dict
+(:func:`rfbjax.reproduce.run_experiments`) and the figures' relative paths; it holds no date or timing, so the same run gives the same text.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def _energy_paragraph(energy: dict, cols: list[dict], what: str) -> str:
     widest = max(cols, key=lambda c: _spread(c, -1))
     narrowest = min(cols, key=lambda c: _spread(c, -1))
     return (
-        f"Each panel follows one {what}, normalised to unit energy, through J = {energy['J']} Gaussian filters "
-        f"of length T (taps of variance 1/(JT), so that ‖Φx‖² = ‖x‖² on average) and plots the "
+        f"Each panel follows one {what}, normalised to unit energy, through J = {energy['J']} "
+        "Gaussian filters of length T (taps of variance 1/(JT), so that ‖Φx‖² = ‖x‖² on average) and plots the "
         f"relative deviation (‖Φx‖² − ‖x‖²)/‖x‖² over {energy['samples']} draws per T. The "
         "orange band holds the central 90 % of the draws (Monte Carlo 5 % to 95 % quantiles) "
         "around their mean (orange line); the black dashed lines are the exact 5 % and 95 % "
@@ -129,8 +129,9 @@ def _hist_paragraph(energy: dict) -> str:
         f"Histograms of ‖Φx‖²/‖x‖² over the {energy['samples']} draws at T = {hs[0]['T']}, "
         f"J = {energy['J']}, with the exact density of the generalised chi-square law (black) "
         "and its 5 % and 95 % quantiles (dashed). Energy is preserved on average (the grey line "
-        "at 1), yet one draw in ten amplifies "
-        f"{widest['label']} by more than {up:.0f} % or attenuates it by more than {down:.0f} %; "
+        "at 1), yet one draw in twenty amplifies "
+        f"{widest['label']} by more than {up:.0f} % and one in twenty attenuates it by more than "
+        f"{down:.0f} %; "
         "the law, a weighted sum of chi-squares, is skewed to the right. "
         + "; ".join(parts) + ".")
 
@@ -154,12 +155,15 @@ def _bounds_paragraph(bounds: dict) -> str:
     c = next(c for c in bounds["curves"] if c["J"] == J)
     i = len(bounds["T"]) - 1
     T = bounds["T"][i]
-    err = lambda k: max(_rel(c[k][j], c[f"mean_{k[-1]}"][j]) for j in range(len(bounds["T"])))  # noqa: E731
+
+    def err(k):
+        return max(_rel(c[k][j], c[f"mean_{k[-1]}"][j]) for j in range(len(bounds["T"])))
+
     return (
         f"Mean optimal frame bounds A (lower) and B (upper) of J = {J} Gaussian filters, over the "
         f"N = {bounds['N']} frequencies of circular convolution, {bounds['samples']} draws per T "
         "(error bars ±2 standard errors). The paper models A and B as the minimum and maximum of "
-        "T independent χ²_J/J values (dashed) and then by the Gaussian asymptotics "
+        "T independent `χ²_J/J` values (dashed) and then by the Gaussian asymptotics "
         "1 ± 2√(log T/J) (dash-dotted); rfbjax's predictor (dotted) instead counts level "
         "crossings of the smooth random power response (Rice's formula) and treats the "
         f"frequencies 0 and π apart. At T = {T}: Ā = {_f(c['mean_A'][i])}, "
@@ -181,17 +185,29 @@ def _kappa_table(bounds: dict) -> str:
                    "κ̃ (paper)"], rows)
 
 
+def _worst(at) -> str:
+    if at is None:
+        return ""
+    J, T, mc, se, pred = at
+    z = (pred - mc) / se if se else float("nan")
+    return (f" (largest gap at J = {J}, T = {T}: {_f(pred)} against {_f(mc)} ± {_f(se, 2)}, "
+            f"{z:+.1f} standard errors)")
+
+
 def _kappa_paragraph(bounds: dict) -> str:
     parts, undefined, over = [], 0, []
     n = 0
     above = 0
-    worst_pred = 0.0
+    worst_pred, worst_at = 0.0, None
     for c in bounds["curves"]:
         parts.append(f"J = {c['J']}: {_f(c['mean_kappa'][0])} → {_f(c['mean_kappa'][-1])}")
         for i in range(len(bounds["T"])):
             n += 1
             above += c["mean_kappa"][i] >= c["ratio_B_A"][i]
-            worst_pred = max(worst_pred, _rel(c["pred_kappa"][i], c["mean_kappa"][i]))
+            gap = _rel(c["pred_kappa"][i], c["mean_kappa"][i])
+            if gap > worst_pred:
+                worst_pred, worst_at = gap, (c["J"], bounds["T"][i], c["mean_kappa"][i],
+                                             c["se_kappa"][i], c["pred_kappa"][i])
             kt = c["kappa_tilde"][i]
             if kt is None or (isinstance(kt, float) and math.isnan(kt)):
                 undefined += 1
@@ -207,7 +223,7 @@ def _kappa_paragraph(bounds: dict) -> str:
         "filters are worse conditioned than many short ones, and keeping κ fixed needs J to grow "
         f"with T. E[κ] ≥ B̄/Ā in {above} of {n} settings (E[κ] ≠ E[B]/E[A]: A and κ are "
         f"correlated). The predictor is within {100 * worst_pred:.1f} % of the Monte Carlo "
-        f"everywhere. κ̃ is undefined (J ≤ 4 log T; null in results.json) in {undefined} of {n} "
+        f"everywhere{_worst(worst_at)}. κ̃ is undefined (J ≤ 4 log T; null in results.json) in {undefined} of {n} "
         "settings")
     if over:
         text += (f", and where it is defined it is {_f(min(over))}–{_f(max(over))} times the "
@@ -227,12 +243,12 @@ def _check_paragraph(check: dict) -> str:
     s = check["summary"]
     return (
         f"For every signal and T ({s['rows']} settings, J = {check['J']}, {check['samples']} "
-        "draws each), the exact mean (1) and variance (2/(JT²) Σ_{|τ|<T} (T − |τ|) R_x(τ)²) of "
+        "draws each), the exact mean (1) and variance (`2/(JT²) Σ_{|τ|<T} (T − |τ|) R_x(τ)²`) of "
         "‖Φx‖²/‖x‖² against the Monte Carlo, as z-scores (Monte Carlo − exact)/(standard error "
         "of the Monte Carlo). If the theory and the sampler agree, the z-scores behave like "
         f"standard normal draws: here the largest |z| is {s['max_abs_z_mean']:.2f} for the mean "
-        f"and {s['max_abs_z_var']:.2f} for the variance, and {100 * s['frac_abs_z_var_below_2']:.0f} "
-        f"% of the variance z-scores (expected about 95 %) lie within ±2. All signals see the same "
+        f"and {s['max_abs_z_var']:.2f} for the variance, and "
+        f"{100 * s['frac_abs_z_var_below_2']:.0f} % of the variance z-scores (expected about 95 %) lie within ±2. All signals see the same "
         "filterbank draws, so the z-scores at one T are correlated across signals. The Monte "
         f"Carlo 95 % quantiles are within {100 * s['max_abs_rel_q95']:.1f} % of the exact ones.")
 
@@ -242,9 +258,8 @@ def render_report(results: dict, figures: dict) -> str:
     cfg = results["config"]
     energy, bounds, check = results["energy"], results["bounds"], results["theory_check"]
     synth, sounds = _cols(energy, "synthetic"), _cols(energy, "sound")
-    sound_src = ("the built-in stand-ins" if all(s["source"] == "builtin" for s in results["signals"]
-                                                 if s["kind"] == "sound")
-                 else "the audio files given with --audio")
+    builtin = all(s["source"] == "builtin" for s in results["signals"] if s["kind"] == "sound")
+    sound_src = "the built-in stand-ins" if builtin else "the audio files given with --audio"
     cmd = f"rfbjax reproduce{' --full' if cfg['mode'] == 'full' else ''} --seed {results['seed']}"
     if any(s["source"] == "file" for s in results["signals"]):
         cmd += " --audio FILE ..."
@@ -272,8 +287,9 @@ def render_report(results: dict, figures: dict) -> str:
         "",
         _figure(figures, "energy_sounds", "spectrograms and energy deviation of sounds"),
         "",
-        f"The same experiment for three sounds ({sound_src}: "
-        f"{', '.join(c['label'] for c in sounds)}), whose spectrograms are on the top row. "
+        f"The same experiment for {len(sounds)} sound{'s' if len(sounds) != 1 else ''} "
+        f"({sound_src}: {', '.join(c['label'] for c in sounds)}), whose spectrograms are on "
+        "the top row. "
         + _energy_paragraph(energy, sounds, "sound"),
         "",
         _energy_table(energy, sounds),

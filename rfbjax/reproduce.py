@@ -217,11 +217,9 @@ def load_signals(cfg: ReproduceConfig, audio: Sequence[str] | None = None) -> li
         sounds = [(name, make_signal(name, n, cfg.sample_rate), float(cfg.sample_rate), "builtin")
                   for name in cfg.sounds]
     labels = _dedupe([s[0] for s in synth] + [s[0] for s in sounds])
-    out = []
-    for lab, (_, x, rate, source), kind in zip(labels, synth + sounds,
-                                               ["synthetic"] * len(synth) + ["sound"] * len(sounds)):
-        out.append(Signal(lab, np.asarray(x, dtype=np.float64), rate, kind, source))
-    return out
+    kinds = ["synthetic"] * len(synth) + ["sound"] * len(sounds)
+    return [Signal(lab, np.asarray(x, dtype=np.float64), rate, kind, source)
+            for lab, (_, x, rate, source), kind in zip(labels, synth + sounds, kinds)]
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -240,9 +238,10 @@ def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | 
     Returns ``{"J", "T", "p", "samples", "signals": [per-signal columns], "histograms": [...]}``;
     each per-signal entry holds one list per quantity, indexed like ``T``.
     """
+    import jax
     import jax.numpy as jnp
 
-    from .measure import sample_energy, signal_lags
+    from .measure import energy_measurement, signal_lags
     from .theory.energy_law import energy_law
 
     on_step = on_step or _noop
@@ -251,9 +250,15 @@ def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | 
     cols = [{"label": s.label, "kind": s.kind, "N": int(s.x.shape[0])} for s in signals]
     hists = []
     for T in Ts:
-        E = sample_energy(xs, J, T, cfg.samples, seed=cfg.seed, dtype=jnp.dtype(cfg.dtype),
-                          max_memory=max_memory, progress=False)
-        R = signal_lags(xs, T)
+        # lag profiles in float64 (whatever jax_enable_x64 says), shared by the sampler (which
+        # rounds them to cfg.dtype) and the exact law
+        with jax.enable_x64(True):
+            R = signal_lags(xs, T)
+        # the same draws as rfbjax.measure.sample_energy (same measurement, same stream key)
+        meas = energy_measurement(R, J, T, dtype=jnp.dtype(cfg.dtype))
+        E = mc.run(meas.fn, mc.stream_key(cfg.seed, *meas.tags), cfg.samples, *meas.args,
+                   bytes_per_sample=meas.bytes_per_sample, max_memory=max_memory,
+                   progress=False)
         for m, s in enumerate(signals):
             e = np.asarray(E[:, m], dtype=np.float64)
             sm = mc.summarize(e, (P_TAIL, 1.0 - P_TAIL))

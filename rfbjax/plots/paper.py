@@ -178,7 +178,8 @@ def frame_bounds_figure(bounds: dict, J: int | None = None):
     for key, color, name in (("B", "C3", "B"), ("A", "C0", "A")):
         ax.errorbar(T, _arr(c[f"mean_{key}"]), yerr=2 * _arr(c[f"se_{key}"]), fmt="o-",
                     color=color, ms=4, capsize=2, label=f"Monte Carlo mean {name} (±2 s.e.)")
-        ax.plot(T, _arr(c[f"pred_{key}"]), ":", color=color, lw=2, label=f"rfbjax predictor E[{name}]")
+        ax.plot(T, _arr(c[f"pred_{key}"]), ":", color=color, lw=2,
+                label=f"rfbjax predictor E[{name}]")
         ax.plot(T, _arr(c[f"chi2_{key}"]), "--", color=color, lw=1,
                 label=f"{'max' if key == 'B' else 'min'} of T i.i.d. χ²_J/J (paper)")
         ax.plot(T, _arr(c[f"gauss_{key}"]), "-.", color=color, lw=0.8, alpha=0.7,
@@ -234,7 +235,8 @@ def theory_check_figure(check: dict):
     for ax, key, name in ((axes[0], "z_mean", "mean"), (axes[1], "z_var", "variance")):
         for i, lab in enumerate(labels):
             rs = [r for r in rows if r["signal"] == lab]
-            T = np.array([r["T"] for r in rs], dtype=np.float64) * (1.0 + 0.04 * (i - len(labels) / 2))
+            jitter = 1.0 + 0.04 * (i - len(labels) / 2)   # side by side, not on top
+            T = np.array([r["T"] for r in rs], dtype=np.float64) * jitter
             ax.plot(T, [r[key] for r in rs], "o", ms=4, color=f"C{i}", label=lab)
         for lev, st in ((2, ":"), (4, "--")):
             ax.axhline(lev, color="0.4", ls=st, lw=0.8)
