@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import jax.numpy as jnp
 
+from . import initializers as inits
 from . import montecarlo as mc
 from .energy import energy_moments
 from .measure import sample_bounds, sample_energy, signal_lags
+from .strided import strided_energy_moments, strided_gram, stride_support
 from .theory.energy_law import energy_law_from_eigenvalues, toeplitz_eigenvalues
 from .theory.predictor import kappa_tilde_paper, predict
 
@@ -19,7 +21,8 @@ __all__ = ["energy_rows", "bounds_rows"]
 
 def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str = "circular",
                 dtype="float32", p: float = 0.05, max_memory: int = mc.DEFAULT_MAX_MEMORY,
-                progress: bool = False, quantiles=(0.05, 0.95), theory: bool = True) -> list[dict]:
+                progress: bool = False, quantiles=(0.05, 0.95), theory: bool = True,
+                init: str = "gaussian", stride: int = 1, rescale: bool = False) -> list[dict]:
     """One row per (signal, J, T): exact mean/variance of E/||x||^2 and its Monte Carlo.
 
     With ``theory`` (default) the rows also carry the exact law's columns
@@ -28,9 +31,17 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     ``_lower`` tail, ``*_valid`` flags) and ``alpha_mc`` = the Monte Carlo (1 - p) quantile - 1.
     The eigenvalues of the Toeplitz matrix depend on (signal, T) only and are computed once.
 
+    With ``stride`` d > 1 or another ``init`` (:mod:`rfbjax.initializers`) the rows come from
+    :func:`_energy_rows_general` (strided moments, the exact law only for Gaussian taps).
+
     Args:
       signals: list of ``(label, x)`` with 1-D float arrays (any lengths).
     """
+    if init != "gaussian" or int(stride) != 1:
+        return _energy_rows_general(signals, Js, Ts, n_samples=n_samples, seed=seed,
+                                    boundary=boundary, dtype=dtype, p=p, max_memory=max_memory,
+                                    progress=progress, quantiles=quantiles, theory=theory,
+                                    init=init, stride=int(stride), rescale=rescale)
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     rows = []
@@ -65,21 +76,93 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     return rows
 
 
+def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p, max_memory,
+                         progress, quantiles, theory, init, stride, rescale) -> list[dict]:
+    r"""Energy rows for a stride d and/or a non-Gaussian initialiser.
+
+    * ``mean_analytic``, ``var_analytic``: exact, from :func:`rfbjax.strided.strided_energy_moments`
+      with the initialiser's tap variance σ² and fourth moment β σ⁴ (``tight``: A = B = c, so
+      the energy is c‖x‖² for every draw: mean c, variance 0).
+    * exact-law columns (``q05_exact`` … ``*_valid``): only for Gaussian taps (``gaussian``,
+      ``glorot_normal``, ``he_normal``), from the eigenvalues of :math:`Q_d`
+      (:func:`rfbjax.strided.strided_gram`) with σ²; absent for other initialisers (the
+      generalised chi-square law needs Gaussian taps) and ``exact_law`` is False.
+    * ``init``, ``stride``, ``filter_length``, ``tap_variance`` describe the setting.
+    """
+    labels = [lab for lab, _ in signals]
+    xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
+    rows = []
+    law_cache: dict = {}
+    for T in Ts:
+        supports = [stride_support(x, T, stride, boundary) for x in xs]
+        law_cache.clear()
+        for J in Js:
+            E = sample_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
+                              dtype=jnp.dtype(dtype), max_memory=max_memory, progress=progress,
+                              init=init, stride=stride, rescale=rescale)
+            for m, label in enumerate(labels):
+                x = supports[m]
+                N = xs[m].shape[0]
+                info = inits.describe(init, J, T, stride=stride, rescale=rescale, N=x.shape[0])
+                r0 = float(np.sum(x * x))
+                if info["family"] == "tight":
+                    mean_th, var_th = 1.0, 0.0
+                else:
+                    mean_th, var_th = strided_energy_moments(
+                        x, J, T, stride, tap_variance=info["tap_variance"],
+                        kurtosis=info["kurtosis"])
+                    mean_th, var_th = mean_th / r0, var_th / r0 ** 2
+                s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
+                row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
+                       "init": init, "stride": stride, "filter_length": info["filter_length"],
+                       "tap_variance": info["tap_variance"],
+                       "mean_analytic": mean_th, "var_analytic": var_th,
+                       "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
+                       "se_var_mc": s.se_var,
+                       "z_var": ((s.var - var_th) / s.se_var if s.se_var > 0 and var_th > 0
+                                 else None),   # no z-score for a degenerate (constant) energy
+                       "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
+                       "folded": bool(boundary == "circular" and info["filter_length"] > N),
+                       "samples": n_samples,
+                       "exact_law": bool(theory and info["family"] == "gaussian")}
+                if row["exact_law"]:
+                    if m not in law_cache:
+                        law_cache[m] = np.linalg.eigvalsh(strided_gram(x, T, stride))
+                    law = energy_law_from_eigenvalues(law_cache[m], J, T, r0,
+                                                      info["tap_variance"] * J * T)
+                    row.update(law.theory_row(p))
+                if theory:
+                    row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
+                rows.append(row)
+    return rows
+
+
 def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
                 max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
-                theory: bool = True) -> list[dict]:
+                theory: bool = True, init: str = "gaussian", stride: int = 1,
+                rescale: bool = False) -> list[dict]:
     """One row per (J, T): Monte Carlo mean and s.e. of A, B, kappa and quantiles of kappa.
 
     ``N=None`` is linear convolution on l2(Z) (continuous frequency). With ``theory`` (default)
     the rows also carry rfbjax's sampling-free predictions ``pred_A``, ``pred_B``, ``pred_kappa``,
     ``pred_q05_kappa``, ``pred_q95_kappa`` (:func:`rfbjax.theory.predictor.predict`) and the
     paper's ``kappa_tilde_paper`` (None where undefined, J <= 4 log T).
+
+    ``stride`` d > 1 (circular, d | N) and ``init`` (:mod:`rfbjax.initializers`) change the
+    filterbank distribution. The predictor models i.i.d. Gaussian taps at stride 1; κ does not
+    depend on the variance, so for ``glorot_normal`` and ``he_normal`` at stride 1 the
+    predictions carry over (A and B times σ²JT). Otherwise the ``pred_*`` and
+    ``kappa_tilde_paper`` columns are None (no prediction for strides or non-Gaussian taps).
+    Rows of non-default settings also carry ``init``, ``stride``, ``filter_length``.
     """
+    default = init == "gaussian" and int(stride) == 1
     rows = []
     for J in Js:
         for T in Ts:
             out = sample_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
-                                max_memory=max_memory, progress=progress)
+                                max_memory=max_memory, progress=progress,
+                                **({} if default else {"init": init, "stride": int(stride),
+                                                       "rescale": rescale}))
             sA, sB = mc.summarize(out["A"]), mc.summarize(out["B"])
             sK = mc.summarize(out["kappa"])
             rows.append({"J": J, "T": T, "N": N, "mean_A": sA.mean, "mean_B": sB.mean,
@@ -88,10 +171,22 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
                          "frac_kappa_inf": sK.n_inf / sK.n, "ratio_mean_B_mean_A":
                          sB.mean / sA.mean if sA.mean > 0 else float("inf"),
                          "folded": bool(N is not None and T > N), "samples": n_samples})
+            if not default:
+                info = inits.describe(init, J, T, stride=int(stride), rescale=rescale, N=N)
+                rows[-1].update({"init": init, "stride": int(stride),
+                                 "filter_length": info["filter_length"],
+                                 "tap_variance": info["tap_variance"]})
+                rows[-1]["folded"] = bool(N is not None and info["filter_length"] > N)
+                if theory and not (int(stride) == 1 and info["family"] == "gaussian"):
+                    rows[-1].update({k: None for k in ("pred_A", "pred_B", "pred_kappa",
+                                                       "pred_q05_kappa", "pred_q95_kappa",
+                                                       "kappa_tilde_paper")})
+                    continue
             if theory:
+                gain = 1.0 if default else info["tap_variance"] * J * T
                 pr = predict(J, T, N)
                 kt = float(kappa_tilde_paper(J, T))
-                rows[-1].update({"pred_A": pr["E_A"], "pred_B": pr["E_B"],
+                rows[-1].update({"pred_A": pr["E_A"] * gain, "pred_B": pr["E_B"] * gain,
                                  "pred_kappa": pr["E_kappa"], "pred_q05_kappa": pr["kappa_q05"],
                                  "pred_q95_kappa": pr["kappa_q95"],
                                  "kappa_tilde_paper": kt if np.isfinite(kt) else None})

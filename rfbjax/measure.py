@@ -4,7 +4,9 @@ Each ``*_measurement`` returns the pieces the driver (:mod:`rfbjax.montecarlo`) 
 function ``key -> outputs`` for one sample, the tags of its random stream and a per-sample
 memory estimate. The stream tags name the *filterbank distribution* only — ``("filterbank",
 init, J, T, scale, dtype)`` — so the energy and the frame bounds of the same (seed, J, T) are
-measured on the same draws.
+measured on the same draws. Non-default initialisers and strides add to the tags
+(``init`` is already there; ``("stride", d)`` and ``("rescale",)`` are appended only when not
+default), so the default streams are unchanged and different settings never share draws.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import jax.numpy as jnp
 from . import montecarlo as mc
 from .autocorr import fft_size, filterbank_autocorr, lag_profile, signal_autocorr
 from .energy import energy_response
+from . import initializers as inits
 from .filters import gaussian_filterbank
 from .frames import circular_frame_bounds, condition_number, linear_frame_bounds
+from .strided import check_stride, strided_energy, strided_frame_bounds, stride_support
 
 __all__ = ["Measurement", "filterbank_tags", "energy_measurement", "bounds_measurement",
-           "sample_energy", "sample_bounds"]
+           "strided_energy_measurement", "sample_energy", "sample_bounds"]
 
 
 @dataclass(frozen=True)
@@ -37,23 +41,85 @@ class Measurement:
     args: tuple = ()
 
 
-def filterbank_tags(J: int, T: int, scale: float, dtype, init: str = "gaussian") -> tuple:
-    return ("filterbank", init, int(J), int(T), float(scale), jnp.dtype(dtype).name)
+def filterbank_tags(J: int, T: int, scale: float, dtype, init: str = "gaussian",
+                    stride: int = 1, rescale: bool = False) -> tuple:
+    tags = ("filterbank", init, int(J), int(T), float(scale), jnp.dtype(dtype).name)
+    if int(stride) != 1:
+        tags += ("stride", int(stride))
+    if rescale:
+        tags += ("rescale",)
+    return tags
+
+
+def _is_default(init: str, stride: int) -> bool:
+    return init == "gaussian" and int(stride) == 1
 
 
 def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
-                       dtype=jnp.float32) -> Measurement:
-    r"""Normalised energies :math:`\|\Phi x_m\|^2/\|x_m\|^2` of M signals for one filterbank.
+                       dtype=jnp.float32, init: str = "gaussian",
+                       rescale: bool = False) -> Measurement:
+    r"""Normalised energies :math:`\|\Phi x_m\|^2/\|x_m\|^2` of M signals for one filterbank (stride 1).
 
     Args:
       R_lags: ``(M, T)`` lag profiles of the signals (:func:`~rfbjax.autocorr.lag_profile`).
+      init: an initialiser with T-tap filters (:mod:`rfbjax.initializers`); ``tight`` and
+        strides go through :func:`strided_energy_measurement`.
     """
     R = jnp.asarray(R_lags, dtype=dtype)
-    fn = _energy_fn(J, T, float(scale), jnp.dtype(dtype).name)
     itemsize = jnp.dtype(dtype).itemsize
     L = fft_size(2 * T - 1)
-    return Measurement(fn, filterbank_tags(J, T, scale, dtype), itemsize * (J * T + 3 * J * L),
-                       (R,))
+    if _is_default(init, 1):
+        fn = _energy_fn(J, T, float(scale), jnp.dtype(dtype).name)
+        tags = filterbank_tags(J, T, scale, dtype)
+    else:
+        rescale = inits.effective_rescale(init, rescale)
+        fn = _energy_init_fn(J, T, float(scale), jnp.dtype(dtype).name, init, rescale)
+        tags = filterbank_tags(J, T, scale, dtype, init, 1, rescale)
+    return Measurement(fn, tags, itemsize * (J * T + 3 * J * L), (R,))
+
+
+@functools.lru_cache(maxsize=None)
+def _energy_init_fn(J, T, scale, dtype, init, rescale):
+    def fn(key, R):
+        w = inits.draw(init, key, J, T, dtype=dtype, scale=scale, rescale=rescale)
+        return energy_response(filterbank_autocorr(w), R) / R[:, 0]
+
+    return fn
+
+
+def strided_energy_measurement(X, r0, N: int, J: int, T: int, *, stride: int = 1,
+                               scale: float = 1.0, dtype=jnp.float32, init: str = "gaussian",
+                               rescale: bool = False) -> Measurement:
+    r"""Normalised energies with stride d (every d-th output kept) of M signals on :math:`\mathbb Z_N`.
+
+    The frequency route of :func:`rfbjax.strided.strided_energy`: J FFTs of length N per
+    filterbank, then a multiply-and-alias-sum per signal. Also serves ``tight`` (N-tap filters).
+
+    Args:
+      X: ``(M, N)`` complex DFTs of the signals (zero-padded for linear convolution, see
+        :func:`rfbjax.strided.stride_support`); r0: ``(M,)`` their energies.
+    """
+    cdtype = jnp.result_type(jnp.dtype(dtype), jnp.complex64)
+    X = jnp.asarray(X, dtype=cdtype)
+    r0 = jnp.asarray(r0, dtype=dtype)
+    rescale = inits.effective_rescale(init, rescale)
+    fn = _strided_energy_fn(J, T, N, int(stride), float(scale), jnp.dtype(dtype).name, init,
+                            rescale)
+    itemsize = jnp.dtype(dtype).itemsize
+    M = X.shape[0]
+    work = J * max(T, N) + 2 * J * N * (3 + 2 * M)
+    return Measurement(fn, filterbank_tags(J, T, scale, dtype, init, stride, rescale),
+                       itemsize * work, (X, r0))
+
+
+@functools.lru_cache(maxsize=None)
+def _strided_energy_fn(J, T, N, stride, scale, dtype, init, rescale):
+    def fn(key, X, r0):
+        w = inits.draw(init, key, J, T, dtype=dtype, stride=stride, scale=scale, rescale=rescale,
+                       N=N)
+        return strided_energy(w, X, stride) / r0
+
+    return fn
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,15 +144,49 @@ def _bounds_fn(J, T, N, scale, dtype):
     return fn
 
 
+@functools.lru_cache(maxsize=None)
+def _bounds_init_fn(J, T, N, scale, dtype, init, stride, rescale):
+    def fn(key):
+        w = inits.draw(init, key, J, T, dtype=dtype, stride=stride, scale=scale, rescale=rescale,
+                       N=N)
+        if N is None:
+            A, B = linear_frame_bounds(filterbank_autocorr(w))
+        else:
+            A, B = strided_frame_bounds(w, N, stride)
+        return {"A": A, "B": B, "kappa": condition_number(A, B)}
+
+    return fn
+
+
 def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
-                       dtype=jnp.float32) -> Measurement:
-    """Frame bounds A, B and kappa of one filterbank; ``N=None`` means linear (l2(Z))."""
-    fn = _bounds_fn(J, T, N, float(scale), jnp.dtype(dtype).name)
+                       dtype=jnp.float32, init: str = "gaussian", stride: int = 1,
+                       rescale: bool = False) -> Measurement:
+    """Frame bounds A, B and kappa of one filterbank; ``N=None`` means linear (l2(Z)).
+
+    ``stride`` d > 1 (circular only, d | N) uses the polyphase eigenvalues
+    (:func:`rfbjax.strided.strided_frame_bounds`); ``init`` names an initialiser of
+    :mod:`rfbjax.initializers`. The defaults (Gaussian, stride 1) are the original measurement.
+    """
     itemsize = jnp.dtype(dtype).itemsize
     L = fft_size(2 * T - 1)
     grid = N if N is not None else 8 * T
     work = J * T + 3 * J * max(L, grid) + 3 * grid
-    return Measurement(fn, filterbank_tags(J, T, scale, dtype), itemsize * work)
+    if _is_default(init, stride):
+        fn = _bounds_fn(J, T, N, float(scale), jnp.dtype(dtype).name)
+        return Measurement(fn, filterbank_tags(J, T, scale, dtype), itemsize * work)
+    inits.validate(init, J, stride=stride, N=N)
+    if int(stride) != 1:
+        if N is None:
+            raise ValueError("strided frame bounds need circular convolution (N)")
+        check_stride(N, stride)
+        K = min(J, int(stride))
+        work += 3 * J * N + 4 * (N // (2 * int(stride)) + 1) * K * K   # spectra, G, Gram
+    if not inits.get(init).t_taps:
+        work += 4 * J * N
+    rescale = inits.effective_rescale(init, rescale)
+    fn = _bounds_init_fn(J, T, N, float(scale), jnp.dtype(dtype).name, init, int(stride), rescale)
+    return Measurement(fn, filterbank_tags(J, T, scale, dtype, init, stride, rescale),
+                       itemsize * work)
 
 
 def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64) -> np.ndarray:
@@ -101,20 +201,49 @@ def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64
 def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                   boundary: str = "circular", scale: float = 1.0, dtype=jnp.float32,
                   max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
-                  devices=None) -> np.ndarray:
-    """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals."""
-    m = energy_measurement(signal_lags(signals, T, boundary=boundary), J, T, scale=scale,
-                           dtype=dtype)
-    return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
-                  bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                  progress=progress, devices=devices, desc=f"energy J={J} T={T}")
+                  devices=None, init: str = "gaussian", stride: int = 1,
+                  rescale: bool = False) -> np.ndarray:
+    """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals.
+
+    With ``stride`` d > 1 (every d-th output kept) or an initialiser whose filters are not T
+    taps (``tight``), the signals are grouped by the length of the group they live on (N, or the
+    zero-padded length for linear convolution, :func:`rfbjax.strided.stride_support`) and each
+    group runs the frequency-route measurement; the filterbank of sample i is the same in every
+    group (same tags).
+    """
+    if int(stride) == 1 and inits.get(init).t_taps:
+        m = energy_measurement(signal_lags(signals, T, boundary=boundary), J, T, scale=scale,
+                               dtype=dtype, init=init, rescale=rescale)
+        return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
+                      bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
+                      progress=progress, devices=devices, desc=f"energy J={J} T={T}")
+    if inits.get(init).family == "tight" and boundary != "circular":
+        inits.validate(init, J, stride=stride, N=None)
+    supports = [stride_support(x, T, stride, boundary) for x in signals]
+    groups: dict = {}
+    for m_idx, xs in enumerate(supports):
+        groups.setdefault(xs.shape[0], []).append(m_idx)
+    out = np.empty((n_samples, len(supports)), dtype=jnp.dtype(dtype))
+    for N, idx in groups.items():
+        inits.validate(init, J, stride=stride, N=N)
+        xs = np.stack([supports[i] for i in idx])
+        X = np.fft.fft(xs, axis=-1)
+        m = strided_energy_measurement(X, np.sum(xs * xs, axis=-1), N, J, T, stride=stride,
+                                       scale=scale, dtype=dtype, init=init, rescale=rescale)
+        E = mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
+                   bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
+                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}")
+        out[:, idx] = E
+    return out
 
 
 def sample_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int = 0,
                   scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
-                  progress: bool = False, devices=None) -> dict:
+                  progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
+                  rescale: bool = False) -> dict:
     """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples."""
-    m = bounds_measurement(J, T, N, scale=scale, dtype=dtype)
+    m = bounds_measurement(J, T, N, scale=scale, dtype=dtype, init=init, stride=stride,
+                           rescale=rescale)
     return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples,
                   bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
                   progress=progress, devices=devices, desc=f"bounds J={J} T={T}")

@@ -137,14 +137,9 @@ def polyphase_factors(w: jax.Array, N: int, stride: int, *, half: bool = True) -
 def _gram(G: jax.Array, d: int) -> jax.Array:
     r"""The smaller of :math:`G^H G/d` (K×K) and :math:`G G^H/d` (J×J): same non-zero eigenvalues."""
     J, K = G.shape[-2], G.shape[-1]
-    Gr, Gi = jnp.real(G), jnp.imag(G)
-    if J >= K:   # (G^H G)[a,b] = sum_j conj(G[j,a]) G[j,b]
-        re = jnp.einsum("...ja,...jb->...ab", Gr, Gr) + jnp.einsum("...ja,...jb->...ab", Gi, Gi)
-        im = jnp.einsum("...ja,...jb->...ab", Gr, Gi) - jnp.einsum("...ja,...jb->...ab", Gi, Gr)
-    else:        # (G G^H)[j,k] = sum_a G[j,a] conj(G[k,a])
-        re = jnp.einsum("...ja,...ka->...jk", Gr, Gr) + jnp.einsum("...ja,...ka->...jk", Gi, Gi)
-        im = jnp.einsum("...ja,...ka->...jk", Gi, Gr) - jnp.einsum("...ja,...ka->...jk", Gr, Gi)
-    return jax.lax.complex(re, im) / d
+    if J >= K:
+        return jnp.einsum("...ja,...jb->...ab", jnp.conj(G), G) / d
+    return jnp.einsum("...ja,...ka->...jk", G, jnp.conj(G)) / d
 
 
 def polyphase_eigenvalues(w: jax.Array, N: int, stride: int, *, layer: bool = False) -> jax.Array:

@@ -39,7 +39,12 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What a sweep computes. ``N`` is an int, or ``"kT"`` (k times T, e.g. ``"4T"``)."""
+    """What a sweep computes. ``N`` is an int, or ``"kT"`` (k times T, e.g. ``"4T"``).
+
+    ``init`` (:mod:`rfbjax.initializers`), ``stride`` and ``rescale`` select the filterbank
+    distribution; ``rescale`` is written to config.json only when set, so directories made
+    before it existed keep their configuration.
+    """
 
     J: tuple
     T: tuple
@@ -52,10 +57,13 @@ class SweepConfig:
     stride: int = 1
     scale: float = 1.0
     format: int = FORMAT
+    rescale: bool = False
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["J"], d["T"] = list(self.J), list(self.T)
+        if not self.rescale:
+            del d["rescale"]
         return d
 
     def cells(self):
@@ -85,12 +93,22 @@ def validate(cfg: SweepConfig) -> None:
         raise InputError(f"--samples: need at least 2, got {cfg.samples}")
     if cfg.boundary not in ("circular", "linear"):
         raise InputError(f"--boundary: unknown {cfg.boundary!r}")
+    from . import initializers
+
+    initializers.get(cfg.init)
+    if int(cfg.stride) != cfg.stride or cfg.stride < 1:
+        raise InputError(f"--stride: must be an integer >= 1, got {cfg.stride}")
+    if cfg.stride > 1 and cfg.boundary == "linear":
+        raise InputError("--stride: strided frame bounds are computed on Z_N; use "
+                         "--boundary circular")
     for T in cfg.T:
         N = resolve_N(cfg.N, T, cfg.boundary)
         if N is not None and N < 2:
             raise InputError(f"--N: resolves to {N} for T={T}; need N >= 2")
         if N is not None and cfg.stride > 1 and N % cfg.stride:
             raise InputError(f"--stride: {cfg.stride} does not divide N={N} (T={T})")
+        for J in cfg.J:
+            initializers.validate(cfg.init, J, stride=cfg.stride, N=N)
 
 
 def cell_name(J: int, T: int) -> str:
@@ -152,7 +170,9 @@ def _write_cell(out, J, T, N, A, B, seconds):
 
 
 def _measure_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, devices):
-    m = bounds_measurement(J, T, N, scale=cfg.scale, dtype=jnp.dtype(cfg.dtype))
+    extra = {} if (cfg.init == "gaussian" and cfg.stride == 1) else \
+        {"init": cfg.init, "stride": cfg.stride, "rescale": cfg.rescale}
+    m = bounds_measurement(J, T, N, scale=cfg.scale, dtype=jnp.dtype(cfg.dtype), **extra)
     out = mc.run(m.fn, mc.stream_key(cfg.seed, *m.tags), cfg.samples, *m.args,
                  bytes_per_sample=m.bytes_per_sample, max_memory=max_memory, progress=False,
                  on_chunk=on_chunk, devices=devices)

@@ -146,6 +146,18 @@ def main(argv=None):
     header = f"{'workload':<18}{'rfbjax s':>10}{'numpy s':>10}{'speedup':>9}{'rng s':>9}{'x rng':>7}{'rfb MB':>8}{'np MB':>8}"
     print(header)
     for wl in args.workloads.split(","):
+        if wl == "W4":  # attack throughput (issue 7; not a default): scripts/bench_attack.py
+            sys.path.insert(0, HERE)
+            from bench_attack import run_w4
+
+            results["rows"] += run_w4(args.quick)
+            continue
+        if wl == "W3":  # strided frame bounds (issue 6; not a default): scripts/bench_strided.py
+            sys.path.insert(0, HERE)
+            from bench_strided import run_w3
+
+            results["rows"] += run_w3(args.quick, args.samples, args.max_memory)
+            continue
         r = _run_worker(wl, "rfbjax", Ts, S, args.max_memory)
         b = _run_worker(wl, "numpy", Ts, S, args.max_memory)
         g = _run_worker(wl, "rng", Ts, S, args.max_memory)

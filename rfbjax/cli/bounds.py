@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
+from ..initializers import NAMES as INIT_NAMES
 from . import common
 
 COLUMNS = [("J", "J", 4), ("T", "T", 5), ("N", "N", 6), ("mean_A", "mean_A", 8), ("se_A", "se_A", 8),
@@ -15,13 +16,19 @@ COLUMNS = [("J", "J", 4), ("T", "T", 5), ("N", "N", 6), ("mean_A", "mean_A", 8),
 def add_parser(sub):
     p = sub.add_parser("bounds", help="frame bounds A, B and kappa = B/A: Monte Carlo",
                        description="Per (J, T): Monte Carlo of the optimal frame bounds of "
-                       "Gaussian filterbanks (circular convolution on Z_N, stride 1, or linear "
-                       "convolution on l2(Z)).")
+                       "random filterbanks (circular convolution on Z_N with stride D, or linear "
+                       "convolution on l2(Z)); Gaussian taps by default, --init for others.")
     p.add_argument("--J", default="5,10,40", help="numbers of filters (default 5,10,40)")
     p.add_argument("--T", default="8:1024:log2", help="filter lengths (default 8:1024:log2)")
     p.add_argument("--N", type=int, default=1024, help="signal length / DFT grid (default 1024)")
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular",
                    help="circular on Z_N (default) or linear on l2(Z) (continuous frequency)")
+    p.add_argument("--stride", type=int, default=1, metavar="D",
+                   help="keep every D-th output (D must divide N; circular only; default 1)")
+    p.add_argument("--init", choices=INIT_NAMES, default="gaussian",
+                   help="filter initialiser (default gaussian, the paper's)")
+    p.add_argument("--rescale", action="store_true",
+                   help="rescale the taps to the energy-preserving variance D/(J T)")
     common.add_common(p)
     p.set_defaults(func=run)
 
@@ -34,13 +41,17 @@ def run(args) -> int:
     if args.N < 2:
         raise InputError(f"--N: must be >= 2, got {args.N}")
     N = None if args.boundary == "linear" else args.N
+    check_setting(args, Js, N)
+    extra = {} if (args.init == "gaussian" and args.stride == 1) else \
+        {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 
     from ..experiments import bounds_rows
 
     rows = bounds_rows(Js, Ts, N, n_samples=args.samples, seed=args.seed, dtype=args.dtype,
-                       max_memory=args.max_memory_bytes, progress=not args.quiet)
+                       max_memory=args.max_memory_bytes, progress=not args.quiet, **extra)
     config = {"J": Js, "T": Ts, "N": N, "boundary": args.boundary, "samples": args.samples,
-              "seed": args.seed, "dtype": args.dtype}
+              "seed": args.seed, "dtype": args.dtype, "stride": args.stride, "init": args.init,
+              "rescale": args.rescale}
     if args.json:
         common.write_json(args.json, {"command": "bounds", "config": config, "rows": rows})
     if not args.quiet:
@@ -52,6 +63,35 @@ def run(args) -> int:
         if N is not None and any(T > N for T in Ts):
             sys.stdout.write("note: T > N for some rows: circular convolution wraps the filters "
                              "around (rho folded mod N)\n")
+        for line in setting_notes(args, rows):
+            sys.stdout.write(line + "\n")
         if args.json:
             sys.stdout.write(f"wrote {args.json}\n")
     return 0
+
+
+def check_setting(args, Js, N) -> None:
+    """--stride / --init against the rest (shared with ``rfbjax sweep``)."""
+    from .. import initializers
+    from ..strided import check_stride
+
+    check_stride(None, args.stride)
+    if args.stride > 1 and N is None:
+        raise InputError("--stride: strided frame bounds are computed on Z_N; use "
+                         "--boundary circular")
+    if N is not None:
+        check_stride(N, args.stride)
+    for J in Js:
+        initializers.validate(args.init, J, stride=args.stride, N=N)
+
+
+def setting_notes(args, rows) -> list[str]:
+    """One-line notes on what a non-default --stride / --init changes in the table."""
+    notes = []
+    if args.init == "tight":
+        notes.append("note: --init tight: canonical tight frame of a Gaussian draw; its filters "
+                     "are N taps long (periodic on Z_N), not T, and kappa = 1 by construction")
+    if args.init != "gaussian" or args.stride > 1:
+        notes.append("note: pred_* / kappa_paper model Gaussian taps at stride 1; shown as '-' "
+                     "where they do not apply")
+    return notes

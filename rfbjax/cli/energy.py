@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from ..errors import InputError
+from ..initializers import NAMES as INIT_NAMES
 from . import common
 
 COLUMNS = [("signal", "signal", 14), ("J", "J", 4), ("T", "T", 5), ("N", "N", 6),
@@ -29,6 +30,12 @@ def add_parser(sub):
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
     p.add_argument("--p", type=float, default=0.05,
                    help="tail level of the deviation columns (default 0.05)")
+    p.add_argument("--stride", type=int, default=1, metavar="D",
+                   help="keep every D-th output (circular: D must divide N; default 1)")
+    p.add_argument("--init", choices=INIT_NAMES, default="gaussian",
+                   help="filter initialiser (default gaussian, the paper's)")
+    p.add_argument("--rescale", action="store_true",
+                   help="rescale the taps to the energy-preserving variance D/(J T)")
     common.add_common(p)
     p.set_defaults(func=run)
 
@@ -52,21 +59,34 @@ def run(args) -> int:
         raise InputError(f"--N: must be >= 2, got {args.N}")
     if not (0.0 < args.p < 1.0):
         raise InputError(f"--p: must be in (0, 1), got {args.p}")
+    from .. import initializers
+    from ..strided import check_stride
+
+    check_stride(None, args.stride)
     signals = _load_signals(args.signals, args.N)
+    for label, x in signals:
+        if args.boundary == "circular":
+            check_stride(x.shape[0], args.stride, what=f"N (signal {label})")
+        for J in Js:
+            initializers.validate(args.init, J, stride=args.stride,
+                                  N=x.shape[0] if args.boundary == "circular" else None)
+    extra = {} if (args.init == "gaussian" and args.stride == 1) else \
+        {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 
     from ..experiments import energy_rows
 
     rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
                        boundary=args.boundary, dtype=args.dtype, p=args.p,
-                       max_memory=args.max_memory_bytes, progress=not args.quiet)
+                       max_memory=args.max_memory_bytes, progress=not args.quiet, **extra)
     config = {"J": Js, "T": Ts, "N": args.N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "p": args.p,
-              "signals": [label for label, _ in signals]}
+              "signals": [label for label, _ in signals], "stride": args.stride,
+              "init": args.init, "rescale": args.rescale}
     if args.json:
         common.write_json(args.json, {"command": "energy", "config": config, "rows": rows})
     if not args.quiet:
         cols = list(COLUMNS)
-        if rows and "alpha_exact" in rows[0]:
+        if rows and any("alpha_exact" in r for r in rows):
             cols += [("q05_exact", "q05_ex", 8), ("q95_exact", "q95_ex", 8),
                      ("alpha_exact", "a_exact", 8), ("alpha_cantelli", "a_cant", 8),
                      ("alpha_chernoff", "a_chern", 8), ("alpha_bernstein", "a_bern", 8)]
@@ -75,6 +95,13 @@ def run(args) -> int:
         if folded:
             sys.stdout.write(f"note: {len(folded)} (signal, T) settings have T > N: circular "
                              "convolution wraps the filters around (rho folded mod N)\n")
+        if args.init == "tight":
+            sys.stdout.write("note: --init tight: canonical tight frame of a Gaussian draw; its "
+                             "filters are N taps long (periodic on Z_N), not T: the energy is "
+                             "||x||^2 for every draw\n")
+        elif rows and not rows[0].get("exact_law", True):
+            sys.stdout.write(f"note: the exact-law columns need Gaussian taps; not computed for "
+                             f"--init {args.init} (mean_th/var_th use its fourth moment)\n")
         if args.json:
             sys.stdout.write(f"wrote {args.json}\n")
     return 0
