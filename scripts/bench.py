@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """Benchmarks of rfbjax against straightforward NumPy float64 baselines, with ratios in one run.
 
-Workloads (issue 2):
+Workloads (W1, W2 by default; W3, W4 with --workloads):
   W1 frame bounds: N = 1024, J = 40, T = 8 … 1024, S filterbanks per T (default 1000).
   W2 energy:       3 signals of N = 22050, J = 10, T = 8 … 1024, S filterbanks per T.
+  W3 strided frame bounds, J = 40, T = 1024, N = 4096, d = 8 and 64 (scripts/bench_strided.py).
+  W4 adversarial search throughput, J = 10, T = 256, N = 4096 (scripts/bench_attack.py).
 Baselines zero-pad every filter to N and take J FFTs per filterbank (NumPy, float64).
 The RNG floor is the time JAX needs just to draw the J·T Gaussian taps of every filterbank.
 
@@ -133,6 +135,12 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(worker(args.worker, args.impl, Ts, S, args.max_memory)))
         return 0
+    workloads = args.workloads.split(",")
+    unknown = sorted(set(workloads) - {"W1", "W2", "W3", "W4"})
+    if unknown:
+        sys.stderr.write(f"bench.py: error: --workloads: unknown {','.join(unknown)} "
+                         "(choose from W1, W2, W3, W4)\n")
+        return 2
 
     import jax
 
@@ -144,8 +152,9 @@ def main(argv=None):
           f"{info['cpus']} CPUs, T={Ts[0]}..{Ts[-1]}, {S} filterbanks per T")
     results = {"info": info, "rows": []}
     header = f"{'workload':<18}{'rfbjax s':>10}{'numpy s':>10}{'speedup':>9}{'rng s':>9}{'x rng':>7}{'rfb MB':>8}{'np MB':>8}"
-    print(header)
-    for wl in args.workloads.split(","):
+    if {"W1", "W2"} & set(workloads):
+        print(header)  # W3 and W4 print their own tables
+    for wl in workloads:
         if wl == "W4":  # attack throughput (issue 7; not a default): scripts/bench_attack.py
             sys.path.insert(0, HERE)
             from bench_attack import run_w4
