@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import jax
 import jax.numpy as jnp
 
 from . import montecarlo as mc

@@ -20,7 +20,6 @@ fastest of 3 timed runs counts (the eager baseline is timed once, over a few ste
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -148,16 +147,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="50 steps instead of 200")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    import jax
+    from benchlib import machine_info, save_results
 
-    info = {"date": time.strftime("%Y-%m-%d"), "backend": jax.default_backend(),
-            "device": str(jax.devices()[0].device_kind), "cpus": os.cpu_count(),
-            "jax": jax.__version__}
+    info = machine_info()
     rows = run_w4(args.quick)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({"info": info, "rows": rows}, f, indent=2)
+    save_results(args.json, info, rows)
     return 0
 
 

@@ -156,16 +156,11 @@ def main(argv=None) -> int:
         S = args.samples or 200
         print(json.dumps(worker(args.worker, args.stride, S, args.max_memory)))
         return 0
-    import jax
+    from benchlib import machine_info, save_results
 
-    info = {"date": time.strftime("%Y-%m-%d"), "backend": jax.default_backend(),
-            "device": str(jax.devices()[0].device_kind), "cpus": os.cpu_count(),
-            "jax": jax.__version__}
+    info = machine_info()
     rows = run_w3(args.quick, args.samples, args.max_memory)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({"info": info, "rows": rows}, f, indent=2)
+    save_results(args.json, info, rows)
     return 0
 
 

@@ -3,11 +3,9 @@
 import json
 import math
 
-import numpy as np
 import pytest
 
 from rfbjax.cli import main
-from rfbjax.theory.energy_law import energy_law
 from rfbjax.theory.predictor import kappa_tilde_paper, predict
 
 THEORY_KEYS = {"q05_exact", "q95_exact", "alpha_exact", "alpha_cantelli", "alpha_chernoff",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from ..initializers import NAMES as INIT_NAMES
 from . import common
 
 COLUMNS = [("J", "J", 4), ("T", "T", 5), ("N", "N", 6), ("mean_A", "mean_A", 8), ("se_A", "se_A", 8),
@@ -23,12 +22,7 @@ def add_parser(sub):
     p.add_argument("--N", type=int, default=1024, help="signal length / DFT grid (default 1024)")
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular",
                    help="circular on Z_N (default) or linear on l2(Z) (continuous frequency)")
-    p.add_argument("--stride", type=int, default=1, metavar="D",
-                   help="keep every D-th output (D must divide N; circular only; default 1)")
-    p.add_argument("--init", choices=INIT_NAMES, default="gaussian",
-                   help="filter initialiser (default gaussian, the paper's)")
-    p.add_argument("--rescale", action="store_true",
-                   help="rescale the taps to the energy-preserving variance D/(J T)")
+    common.add_layer_options(p, stride_note="D must divide N; circular only")
     common.add_common(p)
     p.set_defaults(func=run)
 

@@ -24,6 +24,18 @@ def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
                    help="memory budget of one Monte Carlo chunk, e.g. 2GB, 512MB (default 2GB)")
 
 
+def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must divide N") -> None:
+    """--stride, --init, --rescale: the layer being modelled (strided conv1d, its initialiser)."""
+    from ..initializers import NAMES
+
+    p.add_argument("--stride", type=int, default=1, metavar="D",
+                   help=f"keep every D-th output ({stride_note}; default 1)")
+    p.add_argument("--init", choices=NAMES, default="gaussian",
+                   help="filter initialiser (default gaussian, the paper's)")
+    p.add_argument("--rescale", action="store_true",
+                   help="rescale the taps to the energy-preserving variance D/(J T)")
+
+
 def setup_dtype(args) -> None:
     """Turn on 64-bit floats in JAX when asked (must happen before any array is made)."""
     if args.dtype == "float64":

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 
 from ..errors import InputError
-from ..initializers import NAMES as INIT_NAMES
 from . import common
 
 COLUMNS = [("signal", "signal", 14), ("J", "J", 4), ("T", "T", 5), ("N", "N", 6),
@@ -30,12 +29,7 @@ def add_parser(sub):
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
     p.add_argument("--p", type=float, default=0.05,
                    help="tail level of the deviation columns (default 0.05)")
-    p.add_argument("--stride", type=int, default=1, metavar="D",
-                   help="keep every D-th output (circular: D must divide N; default 1)")
-    p.add_argument("--init", choices=INIT_NAMES, default="gaussian",
-                   help="filter initialiser (default gaussian, the paper's)")
-    p.add_argument("--rescale", action="store_true",
-                   help="rescale the taps to the energy-preserving variance D/(J T)")
+    common.add_layer_options(p, stride_note="circular: D must divide N")
     common.add_common(p)
     p.set_defaults(func=run)
 

@@ -6,7 +6,6 @@ import os
 import sys
 
 from ..errors import InputError
-from ..initializers import NAMES as INIT_NAMES
 from . import common
 
 
@@ -19,12 +18,7 @@ def add_parser(sub):
     p.add_argument("--T", default="8:4096:log2", help="filter lengths (default 8:4096:log2)")
     p.add_argument("--N", default="4T", help="signal length: an integer or kT, e.g. 4T (default)")
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
-    p.add_argument("--stride", type=int, default=1, metavar="D",
-                   help="keep every D-th output (D must divide every N; circular only; default 1)")
-    p.add_argument("--init", choices=INIT_NAMES, default="gaussian",
-                   help="filter initialiser (default gaussian, the paper's)")
-    p.add_argument("--rescale", action="store_true",
-                   help="rescale the taps to the energy-preserving variance D/(J T)")
+    common.add_layer_options(p, stride_note="D must divide every N; circular only")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
     p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="multi-process run: address of process 0 (jax.distributed)")
