@@ -34,7 +34,6 @@ def grid_N(T: int, stride: int) -> int:
 
 
 def run(J, Ts, S, stride, seed, progress=True):
-
     from rfbjax import initializers as inits
     from rfbjax import montecarlo as mc
     from rfbjax.measure import sample_bounds
