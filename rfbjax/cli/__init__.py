@@ -60,6 +60,10 @@ def main(argv=None) -> int:
     except InputError as exc:
         sys.stderr.write(f"rfbjax {args.command}: error: {exc}\n")
         return 2
+    except OSError as exc:  # a file system refusal at write time: one line, not a traceback
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"rfbjax {args.command}: error: {where}{exc.strerror or exc}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("rfbjax: interrupted\n")
         return 130

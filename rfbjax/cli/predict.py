@@ -51,6 +51,8 @@ def run(args) -> int:
     Js = common.parse_int_list(args.J, "--J")
     Ts = common.parse_int_list(args.T, "--T")
     Ns = [_resolve_N(args.N, T) for T in Ts]
+    if args.json:
+        common.check_writable(args.json, "--json")
 
     from ..theory.predictor import kappa_tilde_paper, predict
 

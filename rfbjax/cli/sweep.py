@@ -64,6 +64,7 @@ def run(args) -> int:
                       boundary=args.boundary, seed=args.seed, dtype=args.dtype, init=args.init,
                       stride=args.stride, rescale=effective_rescale(args.init, args.rescale))
     validate(cfg)
+    common.check_writable(args.out, "--out", directory=True)
     init_distributed(args)
     import jax
 
