@@ -9,7 +9,9 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["to_jsonable", "write_json", "atomic_write_bytes"]
+from .errors import InputError
+
+__all__ = ["to_jsonable", "write_json", "atomic_write_bytes", "check_writable"]
 
 
 def to_jsonable(obj):
@@ -57,3 +59,24 @@ def write_json(path: str, payload: dict) -> None:
     """Strict JSON (inf/nan become null), indented, written atomically."""
     text = json.dumps(to_jsonable(payload), indent=2, allow_nan=False)
     atomic_write_bytes(path, (text + "\n").encode())
+
+
+def check_writable(path: str, name: str, *, directory: bool = False) -> None:
+    """Fail early (before any computation) when ``path`` cannot be written.
+
+    Walks up to the first existing ancestor: it must be a writable directory; an existing
+    ``path`` must be a directory when ``directory`` and a file otherwise.
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        if directory and not os.path.isdir(path):
+            raise InputError(f"{name}: {path!r} exists and is not a directory")
+        if not directory and os.path.isdir(path):
+            raise InputError(f"{name}: {path!r} is a directory")
+    parent = path if directory and os.path.isdir(path) else os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise InputError(f"{name}: cannot create {path!r}: {parent!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{name}: cannot write to {parent!r} (permission denied)")

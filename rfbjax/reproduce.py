@@ -42,6 +42,7 @@ import numpy as np
 
 from . import montecarlo as mc
 from .errors import InputError
+from .report import check_writable
 
 __all__ = [
     "ReproduceConfig",
@@ -429,16 +430,7 @@ def results_bytes(results: dict) -> bytes:
 
 def check_out_dir(out: str) -> None:
     """Refuse an output path that is a file or cannot be created (before any computation)."""
-    out = os.path.abspath(os.fspath(out))
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"--out: '{out}' exists and is not a directory")
-    parent = out
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise InputError(f"--out: '{parent}' is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out: cannot write in '{parent}'")
+    check_writable(out, "--out", directory=True)
 
 
 FIGURE_DIR = "figures"

@@ -131,8 +131,7 @@ def _check_args(args):
         raise InputError(f"--wav-seconds: must be in [0, 600], got {args.wav_seconds:g}")
     if args.weights is not None and args.objective == "variance":
         raise InputError("--weights: only for --objective fixed or population")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise InputError(f"--out: '{args.out}' exists and is not a directory")
+    common.check_writable(args.out, "--out", directory=True)
 
 
 def _shape_from_weights(args, J, T):

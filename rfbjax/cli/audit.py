@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from ..errors import InputError
+from . import common
 
 
 def add_parser(sub):
@@ -40,8 +39,7 @@ def add_parser(sub):
 def run(args) -> int:
     from ..audit import audit, format_table, write_audit
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise InputError(f"--out: '{args.out}' exists and is not a directory")
+    common.check_writable(args.out, "--out", directory=True)
     result = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
                    draws=args.draws, seed=args.seed)
     paths = write_audit(result, args.out, pdf=args.pdf)

@@ -8,7 +8,7 @@ import re
 
 from ..errors import InputError
 from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
-from ..report import write_json  # noqa: F401  (re-exported for subcommands)
+from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
 
 
 def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
@@ -53,29 +53,6 @@ def check_common(args) -> None:
         raise InputError(f"--max-memory: {exc}") from None
     if getattr(args, "json", None):
         check_writable(args.json, "--json")
-
-
-def check_writable(path: str, name: str, *, directory: bool = False) -> None:
-    """Fail early (before any computation) when ``path`` cannot be written.
-
-    Walks up to the first existing ancestor: it must be a writable directory; an existing
-    ``path`` must be a directory when ``directory`` and a file otherwise.
-    """
-    import os
-
-    path = os.path.abspath(path)
-    if os.path.exists(path):
-        if directory and not os.path.isdir(path):
-            raise InputError(f"{name}: {path!r} exists and is not a directory")
-        if not directory and os.path.isdir(path):
-            raise InputError(f"{name}: {path!r} is a directory")
-    parent = path if directory and os.path.isdir(path) else os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise InputError(f"{name}: cannot create {path!r}: {parent!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{name}: cannot write to {parent!r} (permission denied)")
 
 
 def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
