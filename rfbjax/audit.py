@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .filters import fold_taps
 
 __all__ = ["load_conv1d", "default_N", "analyse", "reference_kappas", "percentile",
            "audit", "AuditResult", "write_audit", "format_table"]
@@ -232,11 +233,7 @@ def analyse(w, N: int, stride: int = 1) -> dict:
     w = np.asarray(w, dtype=np.float64)
     J, C, T = w.shape
     d = int(stride)
-    wf = w
-    if T > N:
-        pad = (-T) % N
-        wf = np.pad(w, [(0, 0), (0, 0), (0, pad)]).reshape(J, C, -1, N).sum(axis=-2)
-    W = np.fft.fft(wf, n=N, axis=-1)
+    W = np.fft.fft(fold_taps(w, N), n=N, axis=-1)
     channels = []
     for c in range(C):
         r = _extremes(W[:, c:c + 1, :], d, T)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from .autocorr import lag_weights
+from .filters import fold_taps
 
 __all__ = ["energy_response", "energy_by_convolution", "energy_moments"]
 
@@ -63,10 +64,7 @@ def energy_by_convolution(w: jax.Array, x: jax.Array, *, boundary: str = "circul
     T = w.shape[-1]
     if boundary == "circular":
         L = N
-        if T > N:
-            pad = (-T) % N
-            w = jnp.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, pad)])
-            w = w.reshape(w.shape[:-1] + (-1, N)).sum(axis=-2)
+        w = fold_taps(w, N)
     elif boundary == "linear":
         L = fft_size(N + T - 1)
     else:

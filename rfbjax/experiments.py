@@ -45,13 +45,10 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     rows = []
-    eig_cache: dict = {}
     for T in Ts:
+        R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
+        eigs = [toeplitz_eigenvalues(r) for r in R] if theory else None
         for J in Js:
-            R = signal_lags(xs, T, boundary=boundary)
-            if theory and (T not in eig_cache):
-                eig_cache.clear()
-                eig_cache[T] = [toeplitz_eigenvalues(R[m]) for m in range(len(xs))]
             mean_th, var_th = energy_moments(jnp.asarray(R), J, T)
             r0 = R[:, 0]
             mean_th = np.asarray(mean_th) / r0
@@ -69,7 +66,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                        "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
                        "folded": bool(boundary == "circular" and T > N), "samples": n_samples}
                 if theory:
-                    law = energy_law_from_eigenvalues(eig_cache[T][m], J, T, float(R[m, 0]))
+                    law = energy_law_from_eigenvalues(eigs[m], J, T, float(R[m, 0]))
                     row.update(law.theory_row(p))
                     row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
                 rows.append(row)

@@ -14,10 +14,11 @@ Every sampler takes an explicit PRNG key and is a pure function, so it composes 
 
 from __future__ import annotations
 
+import numpy as np
 import jax
 import jax.numpy as jnp
 
-__all__ = ["gaussian_sigma", "gaussian_filterbank"]
+__all__ = ["gaussian_sigma", "gaussian_filterbank", "fold_taps"]
 
 
 def gaussian_sigma(J: int, T: int, scale: float = 1.0) -> float:
@@ -39,3 +40,17 @@ def gaussian_filterbank(key: jax.Array, J: int, T: int, *, scale: float = 1.0,
       Array of shape ``(J, T)``.
     """
     return gaussian_sigma(J, T, scale) * jax.random.normal(key, (J, T), dtype=dtype)
+
+
+def fold_taps(w, N: int):
+    r"""Taps folded mod N: the filter that circular convolution on :math:`\mathbb Z_N` applies.
+
+    :math:`\tilde w[n] = \sum_k w[n + kN]`, shape ``(..., L) -> (..., min(L, N))``; unchanged
+    when L <= N. NumPy in, NumPy out (float64 kept); JAX arrays otherwise.
+    """
+    L = w.shape[-1]
+    if L <= N:
+        return w
+    xp = np if isinstance(w, np.ndarray) else jnp
+    w = xp.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, (-L) % N)])
+    return w.reshape(w.shape[:-1] + (-1, N)).sum(axis=-2)

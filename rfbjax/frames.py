@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from .autocorr import fft_size, filterbank_autocorr, symmetric_extension
+from .filters import fold_taps
 
 __all__ = [
     "power_response",
@@ -53,12 +54,7 @@ def power_response_from_filters(w: jax.Array, N: int) -> jax.Array:
     :math:`\mathbb Z_N` actually applies). J real FFTs of length N; cheaper than the
     :math:`\rho` route when :math:`2T-1` is close to or above N. Shape ``(..., J, T) -> (..., N//2+1)``.
     """
-    T = w.shape[-1]
-    if T > N:
-        pad = (-T) % N
-        w = jnp.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, pad)])
-        w = w.reshape(w.shape[:-1] + (-1, N)).sum(axis=-2)
-    W = jnp.fft.rfft(w, n=N, axis=-1)
+    W = jnp.fft.rfft(fold_taps(w, N), n=N, axis=-1)
     return jnp.sum(W.real ** 2 + W.imag ** 2, axis=-2)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import jax
 import jax.numpy as jnp
 
 from . import montecarlo as mc
@@ -189,11 +190,16 @@ def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
 
 
 def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64) -> np.ndarray:
-    """``(M, T)`` lag profiles of a list of 1-D signals (any lengths), in float64 by default."""
+    """``(M, T)`` lag profiles of a list of 1-D signals (any lengths), in float64 by default.
+
+    Computed in 64-bit whatever ``jax_enable_x64`` says (they feed the exact theory), then cast
+    to ``dtype``.
+    """
     rows = []
-    for x in signals:
-        R = signal_autocorr(jnp.asarray(np.asarray(x, dtype=np.float64)), boundary=boundary)
-        rows.append(np.asarray(lag_profile(R, T, boundary=boundary)))
+    with jax.enable_x64(True):
+        for x in signals:
+            R = signal_autocorr(jnp.asarray(np.asarray(x, dtype=np.float64)), boundary=boundary)
+            rows.append(np.asarray(lag_profile(R, T, boundary=boundary), dtype=np.float64))
     return np.stack(rows).astype(dtype)
 
 

@@ -67,6 +67,7 @@ import jax
 import jax.numpy as jnp
 
 from .errors import InputError
+from .filters import fold_taps  # noqa: F401  (re-exported: part of this module's API)
 from .frames import circular_frame_bounds, rounding_floor
 
 __all__ = [
@@ -92,16 +93,6 @@ def check_stride(N: int | None, stride: int, *, what: str = "N") -> None:
     if N is not None and N % stride:
         raise InputError(f"--stride: {stride} does not divide {what}={N} (the strided analysis "
                          f"on Z_N needs d | N)")
-
-
-def fold_taps(w: jax.Array, N: int) -> jax.Array:
-    """Taps folded mod N (what circular convolution on Z_N applies): ``(..., L) -> (..., min(L, N))``."""
-    L = w.shape[-1]
-    if L <= N:
-        return w
-    pad = (-L) % N
-    w = jnp.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, pad)])
-    return w.reshape(w.shape[:-1] + (-1, N)).sum(axis=-2)
 
 
 def _alias_index(N: int, d: int, half: bool):
