@@ -42,30 +42,39 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .errors import InputError
-from .filters import gaussian_filterbank
+
+if TYPE_CHECKING:  # JAX is imported where a filterbank is drawn: listing NAMES stays cheap
+    import jax
 
 __all__ = ["Initializer", "INITIALIZERS", "NAMES", "get", "draw", "tap_variance", "describe",
            "validate", "effective_rescale"]
 
 
 def _normal(var):
-    def f(key, J, T, dtype=jnp.float32):
+    def f(key, J, T, dtype=np.float32):
+        import jax
+
         return math.sqrt(var(J, T)) * jax.random.normal(key, (J, T), dtype=dtype)
     return f
 
 
 def _uniform(var):
-    def f(key, J, T, dtype=jnp.float32):
+    def f(key, J, T, dtype=np.float32):
+        import jax
+
         b = math.sqrt(3.0 * var(J, T))
         return jax.random.uniform(key, (J, T), dtype=dtype, minval=-b, maxval=b)
     return f
 
 
-def _rademacher(key, J, T, dtype=jnp.float32):
+def _rademacher(key, J, T, dtype=np.float32):
+    import jax
+
     return jax.random.rademacher(key, (J, T), dtype=dtype) / math.sqrt(J * T)
 
 
@@ -157,13 +166,15 @@ def validate(name: str, J: int, *, stride: int = 1, N: int | None = None) -> Ini
     return init
 
 
-def draw(name: str, key: jax.Array, J: int, T: int, *, dtype=jnp.float32, stride: int = 1,
+def draw(name: str, key: jax.Array, J: int, T: int, *, dtype=np.float32, stride: int = 1,
          scale: float = 1.0, rescale: bool = False, N: int | None = None) -> jax.Array:
     """One filterbank: ``(J, T)``, or ``(J, N)`` for ``tight``.
 
     ``gaussian`` is :func:`rfbjax.filters.gaussian_filterbank` with variance scale c·d (the same
     numbers for the same key at stride 1).
     """
+    from .filters import gaussian_filterbank
+
     init = get(name)
     d = int(stride)
     if init.name == "gaussian":

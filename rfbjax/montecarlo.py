@@ -27,6 +27,8 @@ import numpy as np
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from .memory import DEFAULT_MAX_MEMORY, parse_memory  # noqa: F401  (part of this module's API)
+
 __all__ = [
     "stream_key",
     "sample_keys",
@@ -39,7 +41,6 @@ __all__ = [
     "parse_memory",
 ]
 
-DEFAULT_MAX_MEMORY = 2 * 1024 ** 3
 _BLOCK_TARGET_BYTES = 4 * 1024 ** 2
 _MAX_BLOCK = 256
 
@@ -69,25 +70,6 @@ def block_size(bytes_per_sample: int) -> int:
     b = max(1, int(_BLOCK_TARGET_BYTES // max(1, int(bytes_per_sample))))
     b = 1 << (b.bit_length() - 1)
     return int(min(_MAX_BLOCK, b))
-
-
-def parse_memory(text: str | int | float) -> int:
-    """'2GB', '512MB', '1.5G', '300k' or a plain number of bytes -> bytes."""
-    if isinstance(text, (int, float)):
-        return int(text)
-    s = str(text).strip().upper().removesuffix("B").removesuffix("I")
-    mult = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
-    if s and s[-1] in mult:
-        value, factor = s[:-1], mult[s[-1]]
-    else:
-        value, factor = s, 1
-    try:
-        out = int(float(value) * factor)
-    except ValueError:
-        raise ValueError(f"cannot read a memory size from {text!r} (try 2GB, 512MB)") from None
-    if out <= 0:
-        raise ValueError(f"memory size must be positive, got {text!r}")
-    return out
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 import re
 
 from ..errors import InputError
-from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
+from ..memory import DEFAULT_MAX_MEMORY, parse_memory
 from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
 
 
