@@ -41,6 +41,20 @@ def analysis_matrix(ws, N, stride: int = 1):
     return np.vstack([circulant_matrix(w, N)[::stride] for w in ws])
 
 
+def layer_analysis_matrix(w, N, stride: int = 1):
+    """(J·N/d) × (C·N) of a conv1d layer w (J, C, T): block (j, c) is w_jc's circulant, every d-th row."""
+    return np.hstack([analysis_matrix(w[:, c, :], N, stride) for c in range(w.shape[1])])
+
+
+def layer_frame_bounds_explicit(w, N, stride: int = 1):
+    """Extreme squared singular values of :func:`layer_analysis_matrix` (C·N of them, zeros included)."""
+    C = w.shape[1]
+    s = np.linalg.svd(layer_analysis_matrix(w, N, stride), compute_uv=False)
+    full = np.zeros(C * N)
+    full[: s.size] = s
+    return float(np.min(full ** 2)), float(np.max(full ** 2))
+
+
 def linear_analysis_matrix(ws, N):
     """(J·(N+T-1)) × N: full linear convolution of every filter, stacked."""
     blocks = []

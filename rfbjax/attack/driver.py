@@ -47,6 +47,14 @@ class AttackResult:
             return None
         return float(self.value / self.certificate["value"])
 
+    def to_dict(self) -> dict:
+        """Every field, ``ratio`` and ``restart_steps_per_s``, JSON-ready (lists, None for inf)."""
+        from ..report import to_jsonable
+
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d.update(ratio=self.ratio, restart_steps_per_s=self.restart_steps_per_s)
+        return to_jsonable(d)
+
     @property
     def restart_steps_per_s(self) -> float:
         """Throughput of the compiled loop: restarts × loop iterations / run time."""
