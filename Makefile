@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test typecheck docs install install-dev install-docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +16,25 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 
+install-docs: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+
 demo: install
 	$(BIN)/python -m rfbjax.demo --out $(OUT)
 
 test: install-dev
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
+
+typecheck: install-dev
+	$(BIN)/python -m mypy
+
+# the API reference and the guide, built offline: open site/index.html
+docs: install-docs
+	$(BIN)/python scripts/build_docs.py
 
 bench: install-dev
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache .mypy_cache site build/docs

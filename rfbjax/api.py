@@ -125,7 +125,13 @@ def _probability(name: str, p: Any) -> float:
 
 def default_grid(T: int, stride: int = 1) -> int:
     """The grid used when ``N=None``: a multiple of ``stride``, at least ``max(1024, 8T)``,
-    5-smooth after division by the stride (fast FFTs). The same default as ``rfbjax audit``."""
+    5-smooth after division by the stride (fast FFTs). The same default as ``rfbjax audit``.
+
+    Examples:
+      >>> import rfbjax
+      >>> rfbjax.default_grid(64), rfbjax.default_grid(200, stride=2), rfbjax.default_grid(512, 3)
+      (1024, 1600, 4320)
+    """
     try:
         from .audits import default_N
     except ImportError:  # before the audit module's rename
@@ -139,6 +145,13 @@ class FrameBounds(NamedTuple):
 
     A NamedTuple (hence a JAX pytree): ``A, B = layer_frame_bounds(...)`` unpacks, ``jit`` and
     ``vmap`` return it whole.
+
+    Examples:
+      >>> import rfbjax
+      >>> rfbjax.FrameBounds(A=0.5, B=2.0).to_dict()
+      {'A': 0.5, 'B': 2.0, 'kappa': 4.0}
+      >>> rfbjax.FrameBounds(A=0.0, B=2.0).to_dict()["kappa"]
+      inf
     """
 
     A: Any
@@ -197,7 +210,7 @@ def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBoun
       InputError: ``w`` not real floating, of fewer than 2 dimensions, or with an empty axis;
         ``stride`` < 1 or not dividing ``N``; ``N`` < 2; ``N=math.inf`` with C > 1 or d > 1.
 
-    Example:
+    Examples:
       Two filters that only scale the input (by 1 and by 1/2) form a tight frame with
       A = B = 1 + 1/4 at stride 1; at stride 2 they keep one sample in two of the same
       product, so half the inputs are lost (A = 0):
@@ -339,8 +352,7 @@ class ScalingLawResult:
 def _signals(signals: Any, N: GridSize, sample_rate: float) -> tuple[list, bool]:
     """(label, x) pairs and whether the convolution is linear."""
     linear = _is_inf(N)
-    if not linear and N is not None:
-        N = _int("N", N, 2)
+    n: int | None = None if (linear or N is None) else _int("N", N, 2)
     if isinstance(signals, (str, np.ndarray)) or hasattr(signals, "shape"):
         items: list = [signals]
     elif isinstance(signals, Mapping):
@@ -357,7 +369,7 @@ def _signals(signals: Any, N: GridSize, sample_rate: float) -> tuple[list, bool]
         if isinstance(item, str):
             from .signals import parse_signal_spec
 
-            lab, x = parse_signal_spec(item, None if linear else N, sample_rate)
+            lab, x = parse_signal_spec(item, n, sample_rate)
             out.append((label or lab, np.asarray(x, dtype=np.float64)))
             continue
         x = np.asarray(item)
@@ -370,8 +382,8 @@ def _signals(signals: Any, N: GridSize, sample_rate: float) -> tuple[list, bool]
     for label, x in out:
         if x.shape[-1] < 2:
             raise InputError(f"signals: {label} has {x.shape[-1]} samples, need >= 2")
-        if N is not None and not linear and x.shape[-1] != N:
-            raise InputError(f"N: {N} differs from the length {x.shape[-1]} of signal {label} "
+        if n is not None and x.shape[-1] != n:
+            raise InputError(f"N: {n} differs from the length {x.shape[-1]} of signal {label} "
                              f"(N=None takes each signal's own length)")
         if not np.any(x):
             raise InputError(f"signals: {label} is all zeros")
@@ -608,15 +620,27 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
 
     Returns:
       :class:`ScalingLawResult`, one :class:`rfbjax.scaling.LawResult` per κ₀.
+
+    Examples:
+      Samples where :math:`\mathbb E[\kappa] = 1 + 2T/J` (A = 1 and B = κ in every draw):
+      :math:`J^* = 2T/(\kappa_0 - 1)`, read off the grid by interpolation in log J.
+
+      >>> import numpy as np, rfbjax
+      >>> raw = {(J, T): (np.ones(3), np.full(3, 1 + 2 * T / J)) for J in (4, 8, 16, 32)
+      ...        for T in (4, 8)}
+      >>> law = rfbjax.fit_scaling_law(raw, kappa=3.0, bootstrap=0).laws[0]
+      >>> [round(j, 2) for j in law.Jstar]
+      [4.0, 8.0]
     """
     from .scaling import scaling_law
 
-    targets = (kappa,) if isinstance(kappa, numbers.Number) else tuple(kappa)
+    targets: list[float] = []
+    for k in ([kappa] if isinstance(kappa, numbers.Real) else list(kappa)):  # type: ignore[arg-type]
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or not 1 < float(k) < math.inf:
+            raise InputError(f"kappa: targets must be finite numbers > 1, got {k!r}")
+        targets.append(float(k))
     if not targets:
         raise InputError("kappa: empty list")
-    for k in targets:
-        if not (isinstance(k, numbers.Real) and k > 1 and math.isfinite(k)):
-            raise InputError(f"kappa: targets must be finite numbers > 1, got {k!r}")
     n_boot = _int("bootstrap", bootstrap, 0)
     level = _probability("ci", ci)
     config: dict = {}

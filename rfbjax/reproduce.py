@@ -247,7 +247,7 @@ def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | 
     on_step = on_step or _noop
     J, Ts = int(cfg.J_energy), [int(T) for T in cfg.T]
     xs = [s.x for s in signals]
-    cols = [{"label": s.label, "kind": s.kind, "N": int(s.x.shape[0])} for s in signals]
+    cols: list[dict] = [{"label": s.label, "kind": s.kind, "N": int(s.x.shape[0])} for s in signals]
     hists = []
     for T in Ts:
         # float64 lag profiles, shared by the sampler (which rounds them to cfg.dtype) and the

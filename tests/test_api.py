@@ -225,8 +225,26 @@ def test_no_module_shadows_a_top_level_function():
     assert not modules & present
 
 
-@pytest.mark.parametrize("module", ["rfbjax.api"])
+def _modules_with_examples() -> list[str]:
+    root = os.path.dirname(rfbjax.__file__)
+    found = []
+    for dirpath, _, files in os.walk(root):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
+                    if ">>> " in fh.read():
+                        rel = os.path.relpath(os.path.join(dirpath, f), os.path.dirname(root))
+                        found.append(rel[:-3].replace(os.sep, ".").removesuffix(".__init__"))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("module", _modules_with_examples())
 def test_docstring_examples(module):
+    """Every example in a docstring runs and prints what it says (doctest)."""
     mod = importlib.import_module(module)
-    failed, tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS).__iter__()
+    failed, tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failed == 0
+
+
+def test_api_has_examples():
+    assert "rfbjax.api" in _modules_with_examples()

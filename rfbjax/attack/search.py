@@ -153,8 +153,8 @@ def make_solver(fn: Callable, c: Constraints, *, maximize: bool = True, steps: i
         return {"best_z": best_z, "best": sign * best, "history": hist, "steps": nsteps,
                 "iterations": i}
 
-    solve.to_signal = to_signal
-    solve.proj = proj
+    solve.to_signal = to_signal  # type: ignore[attr-defined]
+    solve.proj = proj  # type: ignore[attr-defined]
     return solve
 
 
