@@ -27,6 +27,7 @@ level too (``rfbjax.predict``, ``rfbjax.audit``, ``rfbjax.cascade_bounds``, ``rf
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -245,23 +246,32 @@ def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBoun
     n = _grid("N", N, d)
     if n == -1:
         n = default_grid(T, d)
-    w = jnp.asarray(w)
-    if n is None:
-        if C != 1 or d != 1:
-            raise InputError("N: frame bounds on l2(Z) (N=math.inf) are implemented for one input "
-                             f"channel at stride 1, got C={C}, stride={d}; give a finite N")
-        from .autocorr import filterbank_autocorr
-        from .frames import linear_frame_bounds
+    if n is None and (C != 1 or d != 1):
+        raise InputError("N: frame bounds on l2(Z) (N=math.inf) are implemented for one input "
+                         f"channel at stride 1, got C={C}, stride={d}; give a finite N")
+    return FrameBounds(*_layer_bounds_jit()(jnp.asarray(w), n, d))
 
-        fb = w if len(shape) == 2 else w[..., 0, :]
-        return FrameBounds(*linear_frame_bounds(filterbank_autocorr(fb)))
-    from .strided import layer_frame_bounds as polyphase_layer_bounds, strided_frame_bounds
 
-    if len(shape) == 2:
-        return FrameBounds(*strided_frame_bounds(w, n, d))
-    if C == 1:  # a filterbank: the same bounds, through the cheaper (J, T) route
-        return FrameBounds(*strided_frame_bounds(w[..., 0, :], n, d))
-    return FrameBounds(*polyphase_layer_bounds(w, n, d))
+@functools.lru_cache(maxsize=None)
+def _layer_bounds_jit():
+    """The validated computation, compiled once per (shape, dtype, N, stride): called eagerly it
+    costs one compilation instead of one per primitive; under an outer jit it is inlined."""
+    import jax
+
+    def bounds(w, n, d):
+        from .strided import layer_frame_bounds as polyphase_layer_bounds, strided_frame_bounds
+
+        fb = w if w.ndim == 2 else (w[..., 0, :] if w.shape[-2] == 1 else None)
+        if n is None:
+            from .autocorr import filterbank_autocorr
+            from .frames import linear_frame_bounds
+
+            return linear_frame_bounds(filterbank_autocorr(fb))
+        if fb is not None:   # a filterbank (C = 1): the same bounds, by the cheaper (J, T) route
+            return strided_frame_bounds(fb, n, d)
+        return polyphase_layer_bounds(w, n, d)
+
+    return jax.jit(bounds, static_argnums=(1, 2))
 
 
 # ----------------------------------------------------------------------------- tables
@@ -744,16 +754,7 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
         raise InputError("weights: only for the 'fixed' or 'population' objective")
     w = None
     if weights is not None:
-        pop = objective == "population"
-        w = _real("weights", np.asarray(weights))
-        nd = 3 if pop else 2
-        if w.ndim == nd + 1 and w.shape[-2] == 1:
-            w = w[..., 0, :]
-        if w.ndim != nd or 0 in w.shape:
-            raise InputError(f"weights: expected shape {'(K, J, T)' if pop else '(J, T)'} or with "
-                             f"a conv1d input axis of 1, got {np.shape(weights)}")
-        if not np.any(w):
-            raise InputError("weights: all zeros")
+        w = at.as_weights(weights, population=objective == "population", name="weights: the array")
         for name, given, got in (("J", J, w.shape[-2]), ("T", T, w.shape[-1])):
             if given is not None and _int(name, given) != got:
                 raise InputError(f"{name}: {given} contradicts weights of shape {w.shape}")

@@ -25,6 +25,9 @@ RNG = np.random.default_rng(18)
 
 
 # ----------------------------------------------------------------------------- frame bounds
+LFB = jax.jit(rfbjax.layer_frame_bounds, static_argnames=("N", "stride"))   # one compile a shape
+
+
 @pytest.mark.parametrize("shape,N,d,dtype", [((4, 5), 12, 3, np.float64),
                                              ((5, 2, 4), 8, 2, np.float32),
                                              ((3, 2, 5), 12, 1, np.float64),
@@ -34,62 +37,58 @@ def test_layer_bounds_match_explicit_matrix(shape, N, d, dtype):
     w = RNG.standard_normal(shape)
     w3 = w if w.ndim == 3 else w[:, None, :]
     A_ref, B_ref = ref.layer_frame_bounds_explicit(w3, N, d)
-    for dtype, rtol in ((dtype, 1e-9 if dtype == np.float64 else 2e-4),):
-        A, B = rfbjax.layer_frame_bounds(w.astype(dtype), N, d)
-        assert A.dtype == B.dtype == dtype and A.shape == B.shape == ()
-        assert float(B) == pytest.approx(B_ref, rel=rtol)
-        if A_ref < 1e-8 * B_ref:   # J < C d or a dead frequency: exactly 0
-            assert float(A) == 0.0
-        else:
-            assert float(A) == pytest.approx(A_ref, rel=10 * rtol)
+    rtol = 1e-9 if dtype == np.float64 else 2e-4
+    A, B = LFB(w.astype(dtype), N=N, stride=d)
+    assert A.dtype == B.dtype == dtype and A.shape == B.shape == ()
+    assert float(B) == pytest.approx(B_ref, rel=rtol)
+    if A_ref < 1e-8 * B_ref:   # J < C d or a dead frequency: exactly 0
+        assert float(A) == 0.0
+    else:
+        assert float(A) == pytest.approx(A_ref, rel=10 * rtol)
 
 
-def test_batch_axes_vmap_and_jit_agree():
+def test_batch_axes_and_vmap_agree():
     w = RNG.standard_normal((2, 3, 4, 2, 5))          # (batch..., J, C, T)
-    A, B = rfbjax.layer_frame_bounds(w, 12, 2)
+    A, B = LFB(w, N=12, stride=2)
     assert A.shape == B.shape == (2, 3)
     for i in range(2):
         for k in range(3):
             A_ref, B_ref = ref.layer_frame_bounds_explicit(w[i, k], 12, 2)
             assert float(A[i, k]) == pytest.approx(A_ref, rel=1e-8)
             assert float(B[i, k]) == pytest.approx(B_ref, rel=1e-9)
-    f = jax.jit(rfbjax.layer_frame_bounds, static_argnames=("N", "stride"))
-    Av, Bv = jax.vmap(lambda x: f(x, N=12, stride=2))(w.reshape(6, 4, 2, 5))
+    Av, Bv = jax.vmap(lambda x: rfbjax.layer_frame_bounds(x, 12, 2))(w.reshape(6, 4, 2, 5))
     np.testing.assert_allclose(np.asarray(Av).reshape(2, 3), A, rtol=1e-10)
     np.testing.assert_allclose(np.asarray(Bv).reshape(2, 3), B, rtol=1e-10)
-    assert float(rfbjax.layer_frame_bounds(w[0, 0], 12, 2).kappa) == pytest.approx(
-        float(B[0, 0] / A[0, 0]))
+    kappa = rfbjax.FrameBounds(A, B).kappa
+    np.testing.assert_allclose(kappa, B / A, rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape,d", [((4, 2, 3), 2)])
-def test_gradient_matches_finite_differences(shape, d):
-    w = RNG.standard_normal(shape)
-    N = 8
-    for which in (0, 1):   # A, B: simple extreme eigenvalues for a generic draw
-        f = jax.jit(lambda v: rfbjax.layer_frame_bounds(v, N, d)[which])  # noqa: B023
-        g = np.asarray(jax.jit(jax.grad(f))(jnp.asarray(w)))
-        h = 1e-6
-        fd = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            e = np.zeros_like(w)
-            e[idx] = h
-            fd[idx] = (float(f(w + e)) - float(f(w - e))) / (2 * h)
-        np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+def test_gradient_matches_finite_differences():
+    w = RNG.standard_normal((4, 2, 3))    # C = 2, stride 2: the polyphase route
+    f = jax.jit(lambda v: jnp.stack(rfbjax.layer_frame_bounds(v, 8, 2)))
+    g = np.asarray(jax.jit(jax.jacrev(f))(jnp.asarray(w)))        # (2, J, C, T): dA, dB
+    h = 1e-6
+    fd = np.zeros_like(g)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = h
+        fd[(slice(None),) + idx] = (np.asarray(f(w + e)) - np.asarray(f(w - e))) / (2 * h)
+    assert np.all(np.abs(fd) > 0)         # A > 0 here: a generic draw with J >= C d
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
 
 
 def test_l2z_and_default_grid():
     w = RNG.standard_normal((3, 6))
-    A, B = jax.jit(rfbjax.layer_frame_bounds, static_argnums=1)(w, math.inf)
+    A, B = LFB(w, N=math.inf)
     P = ref.power_response_dense(w, np.linspace(0, np.pi, 20001))
     # the optimum over continuous omega: within the dense grid's range, and no worse than it
     assert float(A) <= P.min() * (1 + 1e-12) and float(A) == pytest.approx(P.min(), rel=1e-6)
     assert float(B) >= P.max() * (1 - 1e-12) and float(B) == pytest.approx(P.max(), rel=1e-6)
-    A3, B3 = jax.jit(rfbjax.layer_frame_bounds, static_argnums=1)(w[:, None, :], math.inf)
+    A3, B3 = LFB(w[:, None, :], N=math.inf)
     assert (float(A3), float(B3)) == (float(A), float(B))           # a C = 1 layer: the same
     N0 = rfbjax.default_grid(6, 2)
     assert N0 % 2 == 0 and N0 >= 1024
-    np.testing.assert_array_equal(rfbjax.layer_frame_bounds(w, None, 2),
-                                  rfbjax.layer_frame_bounds(w, N0, 2))
+    np.testing.assert_array_equal(LFB(w, stride=2), LFB(w, N=N0, stride=2))
 
 
 @pytest.mark.parametrize("w,kw,name", [
@@ -176,12 +175,13 @@ def test_fit_scaling_law_inputs_agree():
 
 
 def test_search_adversarial_certified_and_validated():
-    res = rfbjax.search_adversarial("variance", J=4, T=8, N=32, restarts=4, steps=40)
-    cert = res.certificate["value"]
-    assert cert == pytest.approx(2 / 4) and res.value <= cert * (1 + 1e-9)
-    assert res.value > 0.9 * cert        # the search finds the pure tone (a vertex)
+    w = RNG.standard_normal((3, 1, 8))             # a conv1d weight with one input channel
+    res = rfbjax.search_adversarial("fixed", weights=w, N=32, restarts=4, steps=60)
+    cert = res.certificate["value"]                # max of ||Phi x||^2/||x||^2: the bound B
+    assert cert == pytest.approx(float(rfbjax.layer_frame_bounds(w, 32).B), rel=1e-5)
+    assert 0.9 * cert < res.value <= cert * (1 + 1e-5)
     d = res.to_dict()
-    assert d["objective"] == "variance" and len(d["x"]) == 32
+    assert d["objective"] == "fixed" and len(d["x"]) == 32
     json.dumps(d)
     with pytest.raises(InputError, match="^objective:"):
         rfbjax.search_adversarial("worst")
@@ -189,6 +189,8 @@ def test_search_adversarial_certified_and_validated():
         rfbjax.search_adversarial("variance", weights=np.ones((2, 3)))
     with pytest.raises(InputError, match="^J: 5 contradicts"):
         rfbjax.search_adversarial("fixed", weights=np.ones((2, 3)), J=5)
+    with pytest.raises(InputError, match="^weights: the array has shape"):
+        rfbjax.search_adversarial("population", weights=np.ones((2, 3)))
     with pytest.raises(InputError, match="^N:"):
         rfbjax.search_adversarial(N=math.inf)
     with pytest.raises(InputError, match="^bands:"):

@@ -103,9 +103,10 @@ from .certify import (BASELINE_SIGNALS, builtin_values, certificate, frame_summa
 from .constraints import (Constraints, _subspace_projection, band_mask, initial_points,  # noqa: F401
                           make_constraints, make_projection, parse_bands, parse_support)
 from .driver import AttackResult, attack
-from .objectives import (OBJECTIVES, Objective, energy_ratio, fixed_objective, load_weights,
-                         population_objective, population_value, sample_filterbanks,
-                         sample_population, variance_objective, variance_value)
+from .objectives import (OBJECTIVES, Objective, as_weights, energy_ratio, fixed_objective,
+                         load_weights, population_objective, population_value,
+                         sample_filterbanks, sample_population, variance_objective,
+                         variance_value)
 from .search import SCHEDULES, make_optimizer, make_solver, search_many
 
 __all__ = [
@@ -124,6 +125,7 @@ __all__ = [
     "sample_filterbanks",
     "sample_population",
     "load_weights",
+    "as_weights",
     "parse_bands",
     "parse_support",
     "band_mask",

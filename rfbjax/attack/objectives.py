@@ -166,19 +166,30 @@ def load_weights(path: str, *, population: bool = False) -> np.ndarray:
         raise InputError(f"--weights: cannot read '{path}' as a .npy array ({reason})") from None
     if not isinstance(w, np.ndarray):
         raise InputError(f"--weights: '{path}' holds no single array (an .npz archive?)")
+    return as_weights(w, population=population, name=f"--weights: '{path}'")
+
+
+def as_weights(w, *, population: bool = False, name: str = "weights:") -> np.ndarray:
+    """Filters ``(J, T)`` or ``(J, 1, T)`` (with a leading K axis for a population) as a float64
+    ``(J, T)`` or ``(K, J, T)`` array.
+
+    Raises:
+      InputError: ``"{name} ..."``: wrong shape or dtype, non-finite or all-zero filters.
+    """
+    w = np.asarray(w)
     want = "(K, J, T) or (K, J, 1, T)" if population else "(J, T) or (J, 1, T)"
     nd = 3 if population else 2
     if w.ndim == nd + 1 and w.shape[-2] == 1:
         w = w[..., 0, :]
     if (w.ndim != nd or w.size == 0 or not np.issubdtype(w.dtype, np.number)
             or np.iscomplexobj(w)):
-        raise InputError(f"--weights: '{path}' has shape {w.shape} (dtype {w.dtype}), "
+        raise InputError(f"{name} has shape {w.shape} (dtype {w.dtype}), "
                          f"expected a real array of shape {want}")
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
-        raise InputError(f"--weights: '{path}' contains NaN or Inf")
+        raise InputError(f"{name} contains NaN or Inf")
     if not np.any(w):
-        raise InputError(f"--weights: '{path}' is all zeros")
+        raise InputError(f"{name} is all zeros")
     return w
 
 
