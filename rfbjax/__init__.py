@@ -19,6 +19,7 @@ line's ``--help``) does not load JAX.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from .errors import InputError
@@ -67,24 +68,29 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = ("api", "regularizers", "strided", "initializers", "montecarlo", "theory", "attack",
                "scaling", "sweep", "signals")
 
-__all__ = ["InputError", "__version__", *_EXPORTS, *_SUBMODULES]
+
+def _present(module: str) -> bool:
+    """Whether a module of this package exists (found on disk, not imported)."""
+    return importlib.util.find_spec(module) is not None
+
+
+__all__ = ["InputError", "__version__",
+           *(name for name, module in _EXPORTS.items() if _present(module)),
+           *(name for name in _SUBMODULES if _present(f"{__name__}.{name}"))]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is not None:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
-                                 f"({module} is not installed)") from None
-        value = getattr(mod, name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
+    module = _EXPORTS.get(name) or (f"{__name__}.{name}" if name in _SUBMODULES else None)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
+                             f"({module} is not part of this installation)") from None
+    value = mod if name in _SUBMODULES else getattr(mod, name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 

@@ -201,7 +201,8 @@ def test_search_adversarial_certified_and_validated():
 def test_import_is_lazy_and_every_name_resolves():
     code = ("import sys, rfbjax; assert 'jax' not in sys.modules, 'jax imported eagerly'; "
             "import rfbjax.cli; rfbjax.cli.build_parser(); "
-            "assert 'jax' not in sys.modules, 'the CLI parser imports jax'")
+            "assert 'jax' not in sys.modules, 'the CLI parser imports jax'; "
+            "from rfbjax import *; assert callable(layer_frame_bounds)")
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert set(rfbjax.__all__) <= set(dir(rfbjax))
