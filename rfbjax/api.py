@@ -509,9 +509,10 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
 
     Args:
       J, T: an int or a list of ints (every combination).
-      N: the grid :math:`\mathbb Z_N` (a multiple of ``stride``); ``None``: 1024, the
-        ``rfbjax bounds`` default; ``math.inf``: linear convolution on :math:`\ell^2(\mathbb Z)`
-        (stride 1 only).
+      N: the grid :math:`\mathbb Z_N` (a multiple of ``stride``); ``None``: per T,
+        :func:`default_grid` ``(T, stride)`` (1024 for T <= 128, as ``rfbjax bounds``; 8T and
+        up beyond, so that long filters neither wrap around nor see a coarse grid);
+        ``math.inf``: linear convolution on :math:`\ell^2(\mathbb Z)` (stride 1 only).
       stride, init, rescale, samples, seed, dtype, theory, max_memory: as in
         :func:`energy_statistics`.
 
@@ -530,17 +531,18 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
     dt = _float_dtype("dtype", dtype)
     budget = _memory(max_memory)
     n = _grid("N", N, d)
-    if n == -1:
-        n = 1024
-        if n % d:
-            raise InputError(f"stride: {d} does not divide the default N=1024; give N")
-    _layer_setting(init, d, Js, [n])
+    grids = {T: (default_grid(T, d) if n == -1 else n) for T in Ts}
+    _layer_setting(init, d, Js, sorted(set(grids.values()), key=lambda v: v or 0))
     extra: dict = {} if (init == "gaussian" and d == 1) else \
         {"init": init, "stride": d, "rescale": bool(rescale)}
-    rows = bounds_rows(Js, Ts, n, n_samples=n_samples, seed=int(seed), dtype=dt,
-                       max_memory=budget if budget else mc.DEFAULT_MAX_MEMORY,
-                       progress=progress, theory=theory, **extra)
-    config = {"J": list(Js), "T": list(Ts), "N": math.inf if n is None else n,
+    opts = dict(n_samples=n_samples, seed=int(seed), dtype=dt, progress=progress, theory=theory,
+                max_memory=budget if budget else mc.DEFAULT_MAX_MEMORY, **extra)
+    if n != -1:
+        rows = bounds_rows(Js, Ts, n, **opts)
+    else:   # one grid per T; rows in the same order (J outer, T inner)
+        by_T = {T: bounds_rows(Js, [T], grids[T], **opts) for T in Ts}
+        rows = [by_T[T][i] for i in range(len(Js)) for T in Ts]
+    config = {"J": list(Js), "T": list(Ts), "N": None if n == -1 else (math.inf if n is None else n),
               "boundary": "linear" if n is None else "circular", "samples": n_samples,
               "seed": int(seed), "dtype": dt, "stride": d, "init": init,
               "rescale": bool(rescale)}
@@ -623,8 +625,8 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
     (:mod:`rfbjax.scaling`).
 
     Args:
-      sweep: a :class:`SweepResult`, a sweep folder (path), or raw samples
-        ``{(J, T): (A, B)}`` on a complete grid.
+      sweep: a :class:`SweepResult`, a sweep folder (path), a loaded
+        :class:`rfbjax.sweep.SweepData`, or raw samples ``{(J, T): (A, B)}`` on a complete grid.
       kappa: target condition number(s) κ₀ > 1.
       bootstrap: replicates (>= 0); seed: their PRNG seed; ci: the interval's coverage.
 
@@ -654,8 +656,8 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
     n_boot = _int("bootstrap", bootstrap, 0)
     level = _probability("ci", ci)
     config: dict = {}
-    if isinstance(sweep, SweepResult):
-        raw, config = sweep.samples, dict(sweep.config)
+    if isinstance(sweep, SweepResult) or (hasattr(sweep, "samples") and hasattr(sweep, "config")):
+        raw, config = sweep.samples, dict(sweep.config)   # also a loaded rfbjax.sweep.SweepData
     elif isinstance(sweep, (str, os.PathLike)):
         from .sweep import load_sweep
 

@@ -125,8 +125,9 @@ def test_energy_and_bounds_results():
     np.testing.assert_allclose(r["mean_analytic"], 1.0)     # sigma^2 = 1/(JT): E = ||x||^2
     assert r.to_dict()["config"]["boundary"] == "circular" and r.rows[0]["signal"] == "noise"
     json.dumps(r.to_dict())
-    b = rfbjax.bounds_statistics(3, 4, 16, samples=16, stride=2)
-    assert b["mean_kappa"].shape == (1,) and b.config["N"] == 16 and b.rows[0]["stride"] == 2
+    b = rfbjax.bounds_statistics(3, 4, samples=16, stride=2)    # N=None: the default grid
+    assert b["mean_kappa"].shape == (1,) and b.rows[0]["stride"] == 2
+    assert b.config["N"] is None and b.rows[0]["N"] == rfbjax.default_grid(4, 2) == 1024
     with pytest.raises(InputError, match="^N: 16 differs"):
         rfbjax.energy_statistics(x, 3, 4, N=16)
     with pytest.raises(InputError, match="^stride: 5 does not divide"):

@@ -40,13 +40,13 @@ def run(args) -> int:
     kappas = _parse_kappas(args.kappa)
     if args.bootstrap < 0:
         raise InputError("--bootstrap: must be >= 0")
-    from ..scaling import scaling_law
+    from ..api import fit_scaling_law
     from ..sweep import load_sweep
 
     data = load_sweep(args.dir)
     try:
-        laws = scaling_law(data.samples, kappas, n_boot=args.bootstrap, seed=args.seed)
-    except ValueError as exc:
+        laws = fit_scaling_law(data, kappas, bootstrap=args.bootstrap, seed=args.seed).laws
+    except InputError as exc:
         raise InputError(f"{args.dir}: {exc}") from None
     payload = {"command": "scaling-law", "dir": os.path.abspath(args.dir),
                "config": data.config, "laws": [law.__dict__ for law in laws]}
