@@ -8,7 +8,7 @@ import re
 
 from ..errors import InputError
 from ..montecarlo import parse_memory
-from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
+from ..report import check_json_target, check_writable, write_json  # noqa: F401  (re-exported for subcommands)
 from ..resources import check_list_length, check_plan, default_budget  # noqa: F401
 
 
@@ -84,7 +84,7 @@ def check_common(args) -> None:
         raise InputError(f"--samples: need at least 2, got {args.samples}")
     args.max_memory_bytes = memory_budget(args.max_memory)
     if getattr(args, "json", None):
-        check_writable(args.json, "--json")
+        check_json_target(args.json, "--json")
 
 
 def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
