@@ -246,7 +246,7 @@ def bounds_plan(cells, *, samples: int, dtype: str = "float32", init: str = "gau
 
 
 def predict_plan(cells, *, budget: int) -> Plan:
-    """``rfbjax predict``: the largest cell's Poisson-mixture tables.
+    r"""``rfbjax predict``: the largest cell's Poisson-mixture tables.
 
     On :math:`\mathbb Z_N` the predictor (:mod:`rfbjax.theory.predictor`) tabulates Poisson
     laws of mean :math:`y = J u/(1-r)` on about 100 levels u (u up to about 25), with r the
