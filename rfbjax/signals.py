@@ -1,7 +1,7 @@
 r"""Test signals: deterministic built-ins and audio files, all normalised to unit energy.
 
 The energy response of a random filterbank depends on the signal only through its
-autocorrelation :math:`R_x` (THEORY.md §2), so the built-ins span the range from "no
+autocorrelation :math:`R_x` (docs/theory.md §2), so the built-ins span the range from "no
 correlation at any lag" to "perfect correlation at every lag":
 
 ===============  ==============================================================================

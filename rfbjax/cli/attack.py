@@ -29,7 +29,7 @@ def add_parser(sub):
         "attack", help="adversarial input search (optax): signals that destabilise filterbanks",
         description="Gradient search, many restarts at once in one compiled loop, for the input "
         "x that maximises (or minimises) an objective: 'variance' = V[||Phi x||^2]/||x||^4 over "
-        "Gaussian filterbanks (formula (3), exact), 'fixed' = ||Phi x||^2/||x||^2 for one "
+        "Gaussian filterbanks (docs/theory.md formula (3), exact), 'fixed' = ||Phi x||^2/||x||^2 for one "
         "filterbank (certified by its frame bounds A, B), 'population' = mean over K sampled "
         "filterbanks of (||Phi_k x||^2/||x||^2 - 1)^2. Writes the best signal (.npy, .wav), a "
         "figure and summary.json to --out.")

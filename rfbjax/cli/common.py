@@ -181,6 +181,9 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None)
     import sys
 
     out = out or sys.stdout
-    out.write(" ".join(h.rjust(w) for _, h, w in columns) + "\n")
-    for r in rows:
-        out.write(" ".join(fmt(r.get(k), w) for k, _, w in columns) + "\n")
+    cells = [[fmt(r.get(k), w).strip() for k, _, w in columns] for r in rows]
+    widths = [max([w, len(h)] + [len(c[i]) for c in cells])   # a long label widens its column
+              for i, (_, h, w) in enumerate(columns)]
+    out.write(" ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths)) + "\n")
+    for c in cells:
+        out.write(" ".join(v.rjust(w) for v, w in zip(c, widths)) + "\n")
