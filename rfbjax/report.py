@@ -98,7 +98,7 @@ def check_writable(path: str, name: str, *, directory: bool = False) -> None:
 
 
 #: files any command may leave while writing (temporary names, renamed when complete)
-SCRATCH = (".tmp-*", ".*.tmp.*")
+SCRATCH = (".tmp-*", ".*.tmp.*", ".*.tmp")
 
 
 def _files_under(folder: str) -> list[str]:

@@ -50,19 +50,28 @@ def _pm(v, se, sig: int = 2) -> str:
     return f"{v:.{decimals}f} ± {se:.{decimals}f}"
 
 
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     """A Markdown table with its columns padded to a common width (readable as plain text):
-    text in the first column left-aligned, numbers right-aligned."""
+    a first column of text left-aligned, numbers right-aligned."""
     cells = [list(header)] + [[c if isinstance(c, str) else _f(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     widths = [max(w, 3) for w in widths]
+    text = [i == 0 and not all(_numeric(r[0]) for r in cells[1:]) for i in range(len(header))]
 
     def line(r):
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(r, widths))) + " |"
+        return "| " + " | ".join(c.ljust(w) if t else c.rjust(w)
+                                 for c, w, t in zip(r, widths, text)) + " |"
 
-    rule = "| " + " | ".join((":" + "-" * (w - 1)) if i == 0 else ("-" * (w - 1) + ":")
-                             for i, w in enumerate(widths)) + " |"
+    rule = "| " + " | ".join((":" + "-" * (w - 1)) if t else ("-" * (w - 1) + ":")
+                             for w, t in zip(widths, text)) + " |"
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
