@@ -150,12 +150,10 @@ def check_out_dir(path: str, name: str, *, command: str, own, marker: str,
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError(f"{name}: cannot write to {path!r} (permission denied)")
     files = _files_under(path)
-    if not files and not os.listdir(path):
-        return "empty"
-    patterns = tuple(own) + SCRATCH + tuple(f"*/{p}" for p in SCRATCH)
-    foreign = [f for f in files if not _matches(f, patterns)]
-    if not foreign and not files:    # only empty sub-folders
-        foreign = sorted(os.listdir(path))[:1]
+    scratch = SCRATCH + tuple(f"*/{p}" for p in SCRATCH)
+    if all(_matches(f, scratch) for f in files):
+        return "empty"   # nothing, empty sub-folders, or a write of ours still in progress
+    foreign = [f for f in files if not _matches(f, tuple(own) + scratch)]
     if foreign:
         raise InputError(f"{name}: {path!r} holds files that rfbjax {command} did not write "
                          f"(e.g. {foreign[0]!r}); give a new or empty folder")
