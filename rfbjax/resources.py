@@ -29,7 +29,7 @@ from .errors import InputError
 __all__ = ["MAX_LIST", "EXACT_LAW_MAX_T", "physical_memory", "device_memory", "default_budget",
            "format_bytes", "Plan", "check_plan", "check_list_length", "signal_prep_bytes",
            "exact_law_bytes", "mc_chunk_min", "mc_output_bytes", "grid_size", "energy_plan",
-           "bounds_plan", "predict_plan", "attack_plan"]
+           "bounds_plan", "predict_plan", "attack_plan", "audit_plan"]
 
 #: most values a command-line list (``--J``, ``--T``) or a grid of settings may hold
 MAX_LIST = 100_000
@@ -282,4 +282,16 @@ def attack_plan(*, N: int, J: int, T: int, K: int, restarts: int, steps: int, bu
              12 * _F64 * int(restarts) * int(N))
     plan.add(f"{K:,} filterbanks (J={J}, T={T})", 2 * _F64 * int(K) * (int(J) * int(T) + 2 * int(T)))
     plan.add(f"the history of {steps:,} steps", 2 * _F64 * int(steps) * int(restarts))
+    return plan
+
+
+def audit_plan(*, J: int, C: int, T: int, N: int, stride: int = 1, budget: int) -> Plan:
+    """``rfbjax audit``: the layer's spectra (J × C × N complex) and the N/d polyphase Gram
+    matrices of size min(J, C d) with their eigenvalue workspace (the reference draws then run
+    through the Monte Carlo driver, chunked within what is left)."""
+    J, C, T, N, d = int(J), int(C), int(T), int(N), int(stride)
+    k = min(J, C * d)
+    plan = Plan(budget)
+    plan.add(f"the spectra of a {J} × {C} × {T} kernel on N = {N:,} bins", 3 * 16 * J * C * N)
+    plan.add(f"{N // d:,} polyphase matrices of size {k}", 3 * 16 * (N // d + 1) * k * k)
     return plan

@@ -74,6 +74,20 @@ def test_budget_defaults_and_plan_arithmetic():
         check_plan(plan)
 
 
+def test_accelerator_memory_bounds_the_chunks(monkeypatch):
+    from rfbjax import resources
+
+    plan = Plan(10_000)
+    plan.mc_min, plan.mc_what = 500, "J=1, T=1"
+    monkeypatch.setattr(resources, "device_memory", lambda: 1000)   # 80 % usable
+    assert check_plan(plan) == 800
+    plan.mc_min = 900
+    with pytest.raises(InputError, match="on the accelerator"):
+        check_plan(plan)
+    with pytest.raises(InputError, match="spectra"):   # audit's plan, for its command to call
+        check_plan(resources.audit_plan(J=4, C=1, T=64, N=4_000_000_000, budget=10_000))
+
+
 def test_results_identical_whatever_the_budget():
     from rfbjax.experiments import bounds_rows
     from rfbjax.measure import bounds_measurement
