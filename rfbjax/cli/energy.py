@@ -117,12 +117,12 @@ def run(args) -> int:
         if folded:
             sys.stdout.write(f"note: {len(folded)} (signal, T) settings have T > N: circular "
                              "convolution wraps the filters around (rho folded mod N)\n")
+        skipped = sorted({r["T"] for r in rows if r.get("exact_law_note")})
         if args.init == "tight":
             sys.stdout.write("note: --init tight: canonical tight frame of a Gaussian draw; its "
                              "filters are N taps long (periodic on Z_N), not T: the energy is "
                              "||x||^2 for every draw\n")
-        skipped = sorted({r["T"] for r in rows if r.get("exact_law_note")})
-        if skipped and args.no_exact_law:
+        elif skipped and args.no_exact_law:
             sys.stdout.write("note: exact law skipped (--no-exact-law)\n")
         elif skipped:
             sys.stdout.write(f"note: exact law skipped for T > {exact_max_T} (T = "
