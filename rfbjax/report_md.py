@@ -60,11 +60,12 @@ def _numeric(cell: str) -> bool:
 
 def _table(header: list[str], rows: list[list]) -> str:
     """A Markdown table with its columns padded to a common width (readable as plain text):
-    a first column of text left-aligned, numbers right-aligned."""
+    columns of text left-aligned, numbers (and "value ± s.e.") right-aligned."""
     cells = [list(header)] + [[c if isinstance(c, str) else _f(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     widths = [max(w, 3) for w in widths]
-    text = [i == 0 and not all(_numeric(r[0]) for r in cells[1:]) for i in range(len(header))]
+    text = [not all(_numeric(r[i]) or r[i] in ("—", "∞", "−∞") for r in cells[1:])
+            and not any("±" in r[i] for r in cells[1:]) for i in range(len(header))]
 
     def line(r):
         return "| " + " | ".join(c.ljust(w) if t else c.rjust(w)
