@@ -350,19 +350,38 @@ def _support(values: np.ndarray, u: np.ndarray, eps: float):
     return u[max(idx_lo, 0)], u[min(idx_hi, len(u) - 1)]
 
 
-def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129):
+DEFAULT_N = 1024  # the default DFT grid of predict() and ``rfbjax predict`` (N=None)
+
+
+def _model(J: int, T: int, N: int | None, stride: int):
+    if stride == 1:
+        return _Model(J, T, N)
+    from .polyphase import StridedModel
+
+    return StridedModel(J, T, stride, N)
+
+
+def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129, *,
+                        stride: int = 1):
     r"""The predicted laws of the frame bounds on adaptive grids.
 
     Returns a dict with ``u_B``, ``cdf_B`` (:math:`P(B \le u)`) and ``u_A``, ``cdf_A``
-    (:math:`P(A \le u)`); formulas in the module docstring. ``N=None``: linear convolution.
+    (:math:`P(A \le u)`); formulas in the module docstring (stride 1) and in
+    :mod:`rfbjax.theory.polyphase` (stride d > 1, which needs J > d). ``N=None``: linear
+    convolution on :math:`\ell^2(\mathbb Z)`.
     """
-    J, T = int(J), int(T)
-    if J < 1 or T < 1 or (N is not None and int(N) < 1):
-        raise ValueError(f"need J, T, N >= 1, got J={J}, T={T}, N={N}")
-    model = _Model(J, T, None if N is None else int(N))
-    log_odds = math.log(model.n_nodes) + 36.0
-    top = _tail_point(J / 2.0, log_odds)
-    bottom = _tail_point(J / 2.0, log_odds, lower=True)
+    J, T, d = int(J), int(T), int(stride)
+    if J < 1 or T < 1 or d < 1 or (N is not None and int(N) < 1):
+        raise ValueError(f"need J, T, N, stride >= 1, got J={J}, T={T}, N={N}, stride={d}")
+    if d > 1 and J <= d:
+        raise ValueError(f"the strided laws need J > stride, got J={J}, stride={d}")
+    model = _model(J, T, None if N is None else int(N), d)
+    if d == 1:
+        log_odds = math.log(model.n_nodes) + 36.0
+        top = _tail_point(J / 2.0, log_odds)
+        bottom = _tail_point(J / 2.0, log_odds, lower=True)
+    else:
+        top, bottom = model.t_hi / J, model.t_lo / J
     coarse = np.linspace(bottom, top, 97)
     FB, SA = model.laws(coarse)
     eps = 1e-13
@@ -372,8 +391,13 @@ def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129)
     uB = np.linspace(loB, hiB, n_grid)
     t = np.linspace(0.0, 1.0, n_grid)
     uA = loA + (hiA - loA) * (t * t if loA < 0.1 * hiA else t)
-    FBf, _ = model.laws(uB)
-    _, SAf = model.laws(uA)
+    if d == 1:
+        FBf, _ = model.laws(uB)
+        _, SAf = model.laws(uA)
+    else:  # one pass over both grids (the strided laws cost one quadrature per call)
+        FBf, SAf = model.laws(np.concatenate([uB, uA]))
+        FBf = np.maximum.accumulate(FBf[:n_grid])
+        SAf = np.minimum.accumulate(SAf[n_grid:])
     return {"u_B": uB, "cdf_B": FBf, "u_A": uA, "cdf_A": 1.0 - SAf}
 
 
@@ -401,7 +425,7 @@ def _kappa_quantiles(J, T, d, probs, n_x: int = 257):
     return {p: float(math.exp(med + (np.interp(p, cdf, lx) - med) * shrink)) for p in probs}
 
 
-def predict(J: int, T: int, N: int | None = None, *, quantiles=(0.05, 0.95)) -> dict:
+def predict(J: int, T: int, N: int | None = None, *, quantiles=(0.05, 0.95), stride: int = 1) -> dict:
     r"""Predicted E[A], E[B], E[κ] (and κ quantiles) of a Gaussian filterbank, without sampling.
 
     Args:
@@ -420,7 +444,7 @@ def predict(J: int, T: int, N: int | None = None, *, quantiles=(0.05, 0.95)) -> 
     Formulas and assumptions: module docstring.
     """
     J, T = int(J), int(T)
-    d = bound_distributions(J, T, N)
+    d = bound_distributions(J, T, N, stride=stride)
     uA, FA, uB, FB = d["u_A"], d["cdf_A"], d["u_B"], d["cdf_B"]
     EA = float(uA[0] + np.trapezoid(1.0 - FA, uA))
     EB = float(uB[0] + np.trapezoid(1.0 - FB, uB))
