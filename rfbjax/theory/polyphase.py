@@ -85,7 +85,8 @@ import numpy as np
 __all__ = ["StridedModel", "laguerre_functions"]
 
 _N_SERIES_MAX = 1200          # most Hille–Hardy terms before the continuous (Rice) step
-_SERIES_TOL = 1e-13
+_SERIES_TOL = 1e-9
+_DT = 0.2                     # grid step, in wavelengths/(2 pi) of the fastest q_n
 
 
 def laguerre_functions(alpha: float, n: int, t: np.ndarray) -> np.ndarray:
@@ -123,6 +124,26 @@ def _segment_cumsum(vals: np.ndarray, x: np.ndarray, idx: np.ndarray) -> np.ndar
     mid = 0.5 * (vals[..., 1:] + vals[..., :-1]) * dx
     c = np.concatenate([np.zeros(vals.shape[:-1] + (1,)), np.cumsum(mid, axis=-1)], axis=-1)
     return c[..., idx]
+
+
+def _partial_grams(p: np.ndarray, q: np.ndarray, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    r"""Trapezoid :math:`\int_{x_0}^{x_{idx_k}} p_i q_m` for every level k: ``(K, len(p), len(q))``.
+
+    One pair of matrix products per stretch between consecutive levels, then a running sum.
+    """
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    dx = np.diff(x)
+    out = np.empty((len(idx), p.shape[0], q.shape[0]))
+    acc = np.zeros((p.shape[0], q.shape[0]))
+    prev = 0
+    for k, e in zip(order, sidx):
+        if e > prev:
+            h = 0.5 * dx[prev:e]
+            acc = acc + (p[:, prev:e] * h) @ q[:, prev:e].T + (p[:, prev + 1:e + 1] * h) @ q[:, prev + 1:e + 1].T
+            prev = e
+        out[k] = acc
+    return out
 
 
 def _logdet_spd(a: np.ndarray) -> np.ndarray:
@@ -165,34 +186,23 @@ class StridedModel:
         self.t_hi = (sJ + sd) ** 2 + 18.0 * sJ + 10.0
         self.t_lo = max((sJ - sd) ** 2 - 18.0 * sJ - 10.0, 1e-9)
 
-    @property
-    def rice(self) -> bool:
-        return self.N is None or (self.n_edges and self.n_series == self.d)
+        self.rice = N is None or bool(self.n_edges and self.n_series == d)
 
-    def _grid(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _grid(self, levels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Fine grid on [t_lo, t_hi] holding the levels; returns (grid, indices of the levels)."""
-        n = self.n_series
         t_small = max((math.sqrt(self.J) - math.sqrt(self.d)) ** 2, 1.0)
-        dt = min(0.25, 0.12 * math.sqrt(t_small / n), 0.02 * math.sqrt(self.J))
+        dt = min(0.25, _DT * math.sqrt(t_small / n), 0.02 * math.sqrt(self.J))
         m = int(min(max((self.t_hi - self.t_lo) / dt, 400), 40000))
         base = np.linspace(self.t_lo, self.t_hi, m)
         lv = np.clip(levels, self.t_lo, self.t_hi)
         grid, inv = np.unique(np.concatenate([base, lv]), return_inverse=True)
         return grid, inv[m:]
 
-    def _complex_gaps(self, grid, idx):
+    def _complex_gaps(self, grid, idx, n, rice):
         """F, S (bulk complex-Wishart gap laws), their densities (t units) and the pair laws."""
-        d, n = self.d, self.n_series
+        d = self.d
         q = laguerre_functions(self.alpha, n, grid)                     # (n, X)
-        order = np.argsort(idx, kind="stable")
-        sidx = idx[order]
-        # a[k, i, m] = int_{t_lo}^{level_k} q_i q_m
-        a = np.empty((len(idx), d, n))
-        for i in range(d):
-            a[:, i, :] = _segment_cumsum(q[i][None, :] * q, grid, sidx).T
-        unsort = np.empty_like(order)
-        unsort[order] = np.arange(len(order))
-        a = a[unsort]
+        a = _partial_grams(q[:d], q, grid, idx)                          # (K, d, n)
         b = -a.copy()
         b[:, :, :d] += np.eye(d)[None]
         qa = q[:d, idx].T                                               # (K, d) at the levels
@@ -208,7 +218,7 @@ class StridedModel:
             if np.any(ok):
                 sol = np.linalg.solve(g1[ok], qa[ok][:, :, None])[..., 0]
                 dens_ratio[ok] = np.maximum(np.einsum("ki,ki->k", qa[ok], sol), 0.0)   # f / F
-                if self.n_edges and not self.rice and n > d:
+                if self.n_edges and not rice and n > d:
                     i_, m_ = np.arange(d), np.arange(d, n)
                     C = np.linalg.solve(g1[ok], g[ok][:, :, d:])          # (K, d, n-d)
                     Kmat = C * np.exp(0.5 * (m_[None, :] - i_[:, None]) * math.log(self.r))[None]
@@ -258,18 +268,24 @@ class StridedModel:
             res.append(np.where(sign > 0, 0.5 * (ld - ld_full), -np.inf))
         return res[0], res[1]
 
-    def laws(self, u: np.ndarray):
-        """(P(B <= u), P(A > u)) at the levels u (any order; in units of the mean eigenvalue)."""
+    def laws(self, u: np.ndarray, *, rough: bool = False):
+        """(P(B <= u), P(A > u)) at the levels u (any order; in units of the mean eigenvalue).
+
+        ``rough``: the continuous-limit (Rice) step on every grid (cheap; used to locate the
+        supports before the exact pass).
+        """
         u = np.maximum(np.asarray(u, dtype=np.float64), 1e-300)
         J = self.J
-        grid, idx = self._grid(J * u)
-        g = self._complex_gaps(grid, idx)
+        rice = self.rice or rough
+        n = self.d if rice else self.n_series
+        grid, idx = self._grid(J * u, n)
+        g = self._complex_gaps(grid, idx, n, rice)
         logF, logS = g["max_log"], g["min_log"]
         logF0, logS0 = self._real_gaps(grid, idx)
         k = self.n_end
         tl = J * u
         with np.errstate(all="ignore"):
-            if self.N is None or (self.n_edges and self.rice):
+            if self.N is None or (self.n_edges and rice):
                 # up-crossings of lambda_max (down-crossings of lambda_min) per unit omega, over f/F
                 speed = np.sqrt(2.0 * self.lam2 * u / J) / math.sqrt(2.0 * math.pi)
                 # density in lambda units: f_t * J; f_t / F = dens_ratio (t units)

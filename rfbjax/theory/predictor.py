@@ -383,7 +383,7 @@ def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129,
     else:
         top, bottom = model.t_hi / J, model.t_lo / J
     coarse = np.linspace(bottom, top, 97)
-    FB, SA = model.laws(coarse)
+    FB, SA = model.laws(coarse) if d == 1 else model.laws(coarse, rough=True)
     eps = 1e-13
     loB, hiB = _support(FB, coarse, eps)
     loA, hiA = _support(1.0 - SA, coarse, eps)
