@@ -159,7 +159,12 @@ class StridedModel:
 
     def __init__(self, J: int, T: int, d: int, N: int | None):
         self.J, self.T, self.d, self.N = J, T, d, N
-        self.alpha = J - d
+        # non-zero eigenvalues: those of the min(J, d)-square Wishart with max(J, d) degrees of
+        # freedom (G^H G and G G^H share them; J < d leaves d - J exact zeros, A = 0)
+        self.m, self.nu = min(J, d), max(J, d)
+        if self.nu - self.m - 1 < 0:
+            raise ValueError("the strided laws need J != stride")
+        self.alpha = self.nu - self.m
         self.lam2 = (T * T - 1.0) / 12.0
         if N is None:
             self.n_end, self.n_edges, self.r = 2, None, None
@@ -173,25 +178,25 @@ class StridedModel:
             s = math.sin(math.pi / N)
             self.r = (math.sin(math.pi * T / N) / (T * s)) ** 2 if N > 1 else 0.0
             if self.n_edges == 0:
-                self.n_series = d
+                self.n_series = self.m
             elif self.r < 1e-12:
-                self.n_series = d + 1
+                self.n_series = self.m + 1
             else:
-                need = d + int(math.ceil(math.log(_SERIES_TOL) / math.log(self.r))) if self.r < 1 else 10 ** 9
-                self.n_series = need if need <= _N_SERIES_MAX else d
+                need = self.m + int(math.ceil(math.log(_SERIES_TOL) / math.log(self.r))) if self.r < 1 else 10 ** 9
+                self.n_series = need if need <= _N_SERIES_MAX else self.m
         # the eigenvalue range (in Wishart units t = J*lambda) outside which every law is 0 or 1
         # (real-Wishart tails, the heavier ones: exp(-(t - edge)^2 / (8J)) beyond the edges
         # (sqrt J +- sqrt d)^2; 18 sqrt(J) is a log-odds of 40)
-        sJ, sd = math.sqrt(J), math.sqrt(d)
+        sJ, sd = math.sqrt(self.nu), math.sqrt(self.m)
         self.t_hi = (sJ + sd) ** 2 + 18.0 * sJ + 10.0
         self.t_lo = max((sJ - sd) ** 2 - 18.0 * sJ - 10.0, 1e-9)
 
-        self.rice = N is None or bool(self.n_edges and self.n_series == d)
+        self.rice = N is None or bool(self.n_edges and self.n_series == self.m)
 
     def _grid(self, levels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Fine grid on [t_lo, t_hi] holding the levels; returns (grid, indices of the levels)."""
-        t_small = max((math.sqrt(self.J) - math.sqrt(self.d)) ** 2, 1.0)
-        dt = min(0.25, _DT * math.sqrt(t_small / n), 0.02 * math.sqrt(self.J))
+        t_small = max((math.sqrt(self.nu) - math.sqrt(self.m)) ** 2, 1.0)
+        dt = min(0.25, _DT * math.sqrt(t_small / n), 0.02 * math.sqrt(self.nu))
         m = int(min(max((self.t_hi - self.t_lo) / dt, 400), 40000))
         base = np.linspace(self.t_lo, self.t_hi, m)
         lv = np.clip(levels, self.t_lo, self.t_hi)
@@ -200,7 +205,7 @@ class StridedModel:
 
     def _complex_gaps(self, grid, idx, n, rice):
         """F, S (bulk complex-Wishart gap laws), their densities (t units) and the pair laws."""
-        d = self.d
+        d = self.m
         q = laguerre_functions(self.alpha, n, grid)                     # (n, X)
         a = _partial_grams(q[:d], q, grid, idx)                          # (K, d, n)
         b = -a.copy()
@@ -229,8 +234,8 @@ class StridedModel:
 
     def _real_gaps(self, grid, idx):
         r"""log P(all eigenvalues of real W_d(J) <= level) and (> level): de Bruijn Pfaffians."""
-        d = self.d
-        phi = laguerre_functions(self.J - d - 1.0, d, grid)             # (d, X)
+        d = self.m
+        phi = laguerre_functions(self.nu - d - 1.0, d, grid)            # (d, X)
         X = grid.size
         Phi = _segment_cumsum(phi, grid, np.arange(X))                  # (d, X) running integrals
         # C[i, j](x) = int^x phi_j Phi_i
@@ -277,7 +282,7 @@ class StridedModel:
         u = np.maximum(np.asarray(u, dtype=np.float64), 1e-300)
         J = self.J
         rice = self.rice or rough
-        n = self.d if rice else self.n_series
+        n = self.m if rice else self.n_series
         grid, idx = self._grid(J * u, n)
         g = self._complex_gaps(grid, idx, n, rice)
         logF, logS = g["max_log"], g["min_log"]

@@ -90,6 +90,7 @@ nothing is fitted to Monte Carlo. Measured accuracy: ``scripts/predictor_accurac
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +99,8 @@ __all__ = [
     "order_statistics_baseline",
     "bound_distributions",
     "predict",
+    "Prediction",
+    "DEFAULT_N",
     "MODEL_REL_ERROR",
 ]
 
@@ -367,14 +370,17 @@ def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129,
 
     Returns a dict with ``u_B``, ``cdf_B`` (:math:`P(B \le u)`) and ``u_A``, ``cdf_A``
     (:math:`P(A \le u)`); formulas in the module docstring (stride 1) and in
-    :mod:`rfbjax.theory.polyphase` (stride d > 1, which needs J > d). ``N=None``: linear
-    convolution on :math:`\ell^2(\mathbb Z)`.
+    :mod:`rfbjax.theory.polyphase` (stride d > 1, J ≠ d; for J < d the A law is that of the
+    smallest *non-zero* eigenvalue). ``N=None`` or ``math.inf``: linear convolution on
+    :math:`\ell^2(\mathbb Z)`.
     """
     J, T, d = int(J), int(T), int(stride)
+    if N is not None and math.isinf(N):
+        N = None
     if J < 1 or T < 1 or d < 1 or (N is not None and int(N) < 1):
         raise ValueError(f"need J, T, N, stride >= 1, got J={J}, T={T}, N={N}, stride={d}")
-    if d > 1 and J <= d:
-        raise ValueError(f"the strided laws need J > stride, got J={J}, stride={d}")
+    if d > 1 and J == d:
+        raise ValueError(f"the strided laws need J != stride, got J={J}, stride={d}")
     model = _model(J, T, None if N is None else int(N), d)
     if d == 1:
         log_odds = math.log(model.n_nodes) + 36.0
@@ -425,46 +431,107 @@ def _kappa_quantiles(J, T, d, probs, n_x: int = 257):
     return {p: float(math.exp(med + (np.interp(p, cdf, lx) - med) * shrink)) for p in probs}
 
 
-def predict(J: int, T: int, N: int | None = None, *, quantiles=(0.05, 0.95), stride: int = 1) -> dict:
+@dataclass(frozen=True)
+class Prediction:
+    r"""Sampling-free prediction for one (J, T, N, stride) cell (:func:`predict`).
+
+    Attributes:
+      J, T, stride: the filterbank; N: DFT grid (int) or ``math.inf`` (ℓ²(Z)).
+      E_A, E_B: :math:`E[A]`, :math:`E[B]` at the energy-preserving tap variance
+        :math:`d/(JT)` (mean eigenvalue of the frame operator 1).
+      E_inv_A: :math:`E[1/A]`. E_kappa: :math:`E[\kappa]`. ratio_of_means: :math:`E[B]/E[A]`.
+      kappa_median: median of κ. kappa_quantiles: ``{p: quantile}`` for the requested p.
+      E_aliasing: expected aliasing energy relative to the passband,
+        :math:`E[\text{aliasing\_penalty}]` (:mod:`rfbjax.theory.aliasing`; 0 at stride 1).
+    """
+
+    J: int
+    T: int
+    N: float
+    stride: int
+    E_A: float
+    E_B: float
+    E_inv_A: float
+    E_kappa: float
+    ratio_of_means: float
+    kappa_median: float
+    kappa_quantiles: dict = field(default_factory=dict)
+    E_aliasing: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Flat JSON-ready dict: ``N`` is ``"inf"`` for ℓ²(Z); one ``kappa_qXX`` key per quantile."""
+        out = {"J": self.J, "T": self.T, "N": "inf" if math.isinf(self.N) else int(self.N),
+               "stride": self.stride, "E_A": self.E_A, "E_B": self.E_B, "E_inv_A": self.E_inv_A,
+               "E_kappa": self.E_kappa, "ratio_of_means": self.ratio_of_means}
+        for p, v in self.kappa_quantiles.items():
+            out[f"kappa_q{round(100 * float(p)):02d}"] = v
+        out["kappa_median"] = self.kappa_median
+        out["E_aliasing"] = self.E_aliasing
+        return out
+
+    def __getitem__(self, key: str):
+        """``pred["E_kappa"]`` reads :meth:`to_dict` (the older dict interface)."""
+        return self.to_dict()[key]
+
+
+def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
+            quantiles=(0.05, 0.95)) -> Prediction:
     r"""Predicted E[A], E[B], E[κ] (and κ quantiles) of a Gaussian filterbank, without sampling.
 
     Args:
-      J, T: filters and taps; taps i.i.d. :math:`\mathcal N(0, 1/(JT))`.
-      N: number of DFT bins of circular convolution on :math:`\mathbb Z_N` (stride 1), or
-        ``None`` for linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency).
-      quantiles: probabilities of the κ quantiles to report (keys ``kappa_q05`` … by percent).
+      J, T: filters and taps; taps i.i.d. :math:`\mathcal N(0, d/(JT))` (κ does not depend on
+        the variance; A and B scale with it).
+      N: DFT bins of circular convolution on :math:`\mathbb Z_N` (an int; d must divide it),
+        ``None`` for the default grid :data:`DEFAULT_N` (as ``rfbjax predict``), or ``math.inf``
+        for linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency).
+      stride: d, keep every d-th output (:mod:`rfbjax.theory.polyphase` for d > 1).
+      quantiles: probabilities of the κ quantiles to report.
 
     Returns:
-      dict with ``E_A``, ``E_B``, ``E_inv_A`` (:math:`E[1/A]`), ``E_kappa``
-      (:math:`E[B]\,E[1/A]\,(1 - 2/(JT))`), ``kappa_median``, ``kappa_qXX`` for each requested
-      quantile, ``ratio_of_means`` (:math:`E[B]/E[A]`, for comparison; not :math:`E[\kappa]`), and
-      ``J``, ``T``, ``N``. For J ≤ 2, :math:`E[1/A] = E[\kappa] = \infty` (exactly: the endpoint
-      value :math:`\chi^2_J/J` has :math:`E[1/P(0)] = \infty`).
+      :class:`Prediction`; ``E_kappa`` is :math:`E[B]\,E[1/A]\,(1 - 2/(JT))` (not
+      :math:`E[B]/E[A]`). :math:`E[1/A] = E[\kappa] = \infty` exactly when J ≤ d + 1 (the end-node
+      law of :math:`\lambda_{\min}` is :math:`\propto a^{(J-d+1)/2}` near 0); J < d gives A = 0.
+      J = d > 1 is not modelled (InputError).
 
-    Formulas and assumptions: module docstring.
+    Formulas and assumptions: module docstring (stride 1), :mod:`rfbjax.theory.polyphase`.
     """
-    J, T = int(J), int(T)
-    d = bound_distributions(J, T, N, stride=stride)
-    uA, FA, uB, FB = d["u_A"], d["cdf_A"], d["u_B"], d["cdf_B"]
-    EA = float(uA[0] + np.trapezoid(1.0 - FA, uA))
+    from ..errors import InputError
+    from .aliasing import expected_aliasing_penalty
+
+    J, T, d = int(J), int(T), int(stride)
+    if J < 1 or T < 1 or d < 1:
+        raise InputError(f"predict: need J, T, stride >= 1, got J={J}, T={T}, stride={d}")
+    if N is None:
+        N = DEFAULT_N
+    if isinstance(N, float) and math.isinf(N) and N > 0:
+        Nm, Nout = None, math.inf
+    else:
+        if int(N) != N or int(N) < 1:
+            raise InputError(f"predict: N must be a positive integer or math.inf, got {N!r}")
+        Nm = Nout = int(N)
+        if Nm % d:
+            raise InputError(f"predict: stride {d} does not divide N={Nm}")
+    if d > 1 and J == d:
+        raise InputError(f"predict: J = stride = {d} is not modelled (E[kappa] is infinite; "
+                         "use J > stride)")
+    alias = expected_aliasing_penalty(J, T, d, Nout)
+    dist = bound_distributions(J, T, Nm, stride=d)
+    uA, FA, uB, FB = dist["u_A"], dist["cdf_A"], dist["u_B"], dist["cdf_B"]
     EB = float(uB[0] + np.trapezoid(1.0 - FB, uB))
-    if J <= 2:
+    probs = tuple(float(p) for p in quantiles)
+    if J < d:  # rank-deficient polyphase matrices: A = 0 exactly
+        return Prediction(J, T, Nout, d, 0.0, EB, math.inf, math.inf, math.inf, math.inf,
+                          {p: math.inf for p in probs}, alias)
+    EA = float(uA[0] + np.trapezoid(1.0 - FA, uA))
+    e = (J - d + 1) / 2.0    # P(A <= a) ∝ a^e near 0 (the end-node law)
+    if e <= 1.0:
         EinvA = math.inf
     else:
         a0 = max(uA[0], 1e-300)
-        below = FA[0] / a0 / (J / 2.0 - 1.0)  # ∫_0^{a0} F_A/a², F_A ∝ a^{J/2}
+        below = FA[0] / a0 / (e - 1.0)  # ∫_0^{a0} F_A/a², F_A ∝ a^e
         with np.errstate(divide="ignore", invalid="ignore"):
             integrand = np.where(uA > 0, FA / np.maximum(uA, 1e-300) ** 2, 0.0)
         EinvA = float(below + np.trapezoid(integrand, uA) + 1.0 / uA[-1])
-    out = {
-        "J": J, "T": T, "N": N,
-        "E_A": EA, "E_B": EB, "E_inv_A": EinvA,
-        "E_kappa": EB * EinvA * (1.0 - 2.0 / (J * T)),
-        "ratio_of_means": EB / EA,
-    }
-    probs = tuple(float(p) for p in quantiles) + (0.5,)
-    q = _kappa_quantiles(J, T, d, probs)
-    for p in quantiles:
-        out[f"kappa_q{round(100 * float(p)):02d}"] = q[float(p)]
-    out["kappa_median"] = q[0.5]
-    return out
+    q = _kappa_quantiles(J, T, dist, probs + (0.5,))
+    return Prediction(J, T, Nout, d, EA, EB, EinvA, EB * EinvA * (1.0 - 2.0 / (J * T)), EB / EA,
+                      q[0.5], {p: q[p] for p in probs}, alias)
