@@ -4,11 +4,18 @@ Model: J filters of T taps, all taps i.i.d. :math:`\mathcal N(0, 1/(JT))`; strid
 response :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2` gives the frame bounds
 
 * circular convolution on :math:`\mathbb Z_N`: :math:`A = \min_k P(2\pi k/N)`, :math:`B = \max_k P(2\pi k/N)`;
-* linear convolution on :math:`\ell^2(\mathbb Z)` (``N=None``): min / max over :math:`\omega \in [0, \pi]`;
+* linear convolution on :math:`\ell^2(\mathbb Z)` (``N=math.inf`` in :func:`predict`, ``None`` in
+  the lower-level functions): min / max over :math:`\omega \in [0, \pi]`;
 
 and :math:`\kappa = B/A`. This module computes the laws of A and B, :math:`E[A]`, :math:`E[B]`,
 :math:`E[\kappa]` and quantiles of :math:`\kappa` by closed forms and 1-D quadrature only (NumPy, no
 SciPy, no random numbers), plus the two baselines of the paper.
+
+**Stride d > 1** (:func:`predict` with ``stride=d``): the same pipeline (laws of A and B on adaptive
+grids, moments, quantiles, the isotropy correction below) on the laws of the extreme eigenvalues
+of the d×d polyphase matrices, derived in :mod:`rfbjax.theory.polyphase` (Laguerre ensembles,
+Hille–Hardy pair law, real-Wishart end nodes); the expected aliasing energy comes from
+:mod:`rfbjax.theory.aliasing`. At stride d the taps are :math:`\mathcal N(0, d/(JT))`.
 
 **The process.** With the time axis centred (:math:`s = t - (T-1)/2`, which changes no modulus),
 :math:`\hat w(\omega) = X(\omega) - i Y(\omega)`, :math:`X = \sum_s w_s \cos\omega s`,
