@@ -6,8 +6,10 @@ import json
 import math
 
 import numpy as np
+import jax.numpy as jnp
 import pytest
 
+from rfbjax import regularizers
 from rfbjax.cli import main
 from rfbjax.errors import InputError
 from rfbjax.theory import aliasing, polyphase
@@ -149,10 +151,17 @@ def test_aliasing_moments_and_penalty_against_monte_carlo(law, beta):
     emp_var = dev.mean(0)
     se_var = dev.std(0) / math.sqrt(S)
     assert np.all(np.abs(emp_var - var) < K_SE * se_var), (emp_var, var)
-    # E[aliasing_penalty]: exact for Gaussian and Rademacher taps
-    pen = np.array([ref.aliasing_energy_dense(w, N, d) for w in ws[:1000]])
+    # E[aliasing_penalty]: exact for Gaussian and Rademacher taps; the penalty itself
+    # (rfbjax.regularizers) on the same grid, checked against the dense definition first
+    pen = np.asarray(regularizers.aliasing_penalty(jnp.asarray(ws[:, :, None, :]), stride=d, N=N))
+    dense = [ref.aliasing_energy_dense(w, N, d) for w in ws[:3]]
+    np.testing.assert_allclose(pen[:3], dense, rtol=1e-9)
     want = aliasing.expected_aliasing_penalty(J, T, d, N, kurtosis=beta)
-    assert abs(pen.mean() - want) < K_SE * pen.std() / math.sqrt(len(pen)), (pen.mean(), want)
+    assert abs(pen.mean() - want) < K_SE * pen.std() / math.sqrt(S), (pen.mean(), want)
+    # N=None (the penalty's exact l2(Z) grid) against the N = inf expectation
+    pen_inf = np.asarray(regularizers.aliasing_penalty(jnp.asarray(ws[:, :, None, :]), stride=d))
+    want_inf = aliasing.expected_aliasing_penalty(J, T, d, math.inf, kurtosis=beta)
+    assert abs(pen_inf.mean() - want_inf) < K_SE * pen_inf.std() / math.sqrt(S)
 
 
 def test_expected_aliasing_penalty_closed_form():
@@ -177,3 +186,13 @@ def test_predict_cli_stride(tmp_path, capsys):
     assert row["E_aliasing"] == pytest.approx(3 * 33 / (16 * 32 + 2))
     assert main(["predict", "--J", "16", "--T", "32", "--N", "100", "--stride", "8"]) == 2
     assert "does not divide" in capsys.readouterr().err
+
+
+def test_bounds_rows_carry_strided_predictions(tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bounds", "--J", "6", "--T", "8", "--N", "32", "--stride", "2", "--samples", "50",
+                 "--json", str(out), "--quiet"]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    p = pr.predict(6, 8, 32, stride=2)
+    assert row["pred_kappa"] == pytest.approx(p.E_kappa) and row["pred_A"] == pytest.approx(p.E_A)
+    assert row["kappa_tilde_paper"] is None

@@ -223,7 +223,7 @@ class StridedModel:
             if np.any(ok):
                 sol = np.linalg.solve(g1[ok], qa[ok][:, :, None])[..., 0]
                 dens_ratio[ok] = np.maximum(np.einsum("ki,ki->k", qa[ok], sol), 0.0)   # f / F
-                if self.n_edges and not rice and n > d:
+                if self.n_edges and not rice and n > d and self.r >= 1e-12:
                     i_, m_ = np.arange(d), np.arange(d, n)
                     C = np.linalg.solve(g1[ok], g[ok][:, :, d:])          # (K, d, n-d)
                     Kmat = C * np.exp(0.5 * (m_[None, :] - i_[:, None]) * math.log(self.r))[None]
