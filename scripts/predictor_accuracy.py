@@ -41,6 +41,18 @@ import time
 import numpy as np
 
 
+def _write_csv(out: str, name: str, rows: list[dict]) -> str:
+    """Write rows to OUT/NAME atomically; returns the path."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, name)
+    with open(path + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(path + ".tmp", path)
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sweep", default="out/sweep_grid", help="sweep directory (reused/resumed)")
@@ -113,13 +125,7 @@ def main(argv=None) -> int:
                f"max {100 * cost.max():.3f}%")
     print(summary)
 
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "predictor_accuracy.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    path = _write_csv(args.out, "predictor_accuracy.csv", rows)
     with open(os.path.join(args.out, "summary.txt"), "w") as f:
         f.write(summary + "\n")
 
@@ -222,13 +228,7 @@ def strided_main(args) -> int:
             print(f"l2(Z) D={D} J={J} T={T}: MC at N={args.linear_N} {r['mean_kappa']:.3f} "
                   f"+- {r['se_kappa']:.3f}, predict(N=inf) {p.E_kappa:.3f} "
                   f"({_fmt_err(lin_rows[-1]['rel_err_kappa'])})")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "predictor_accuracy_stride.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    path = _write_csv(args.out, "predictor_accuracy_stride.csv", rows)
     with open(os.path.join(args.out, "summary_stride.txt"), "w") as f:
         f.write(summary + "\n")
         for r in lin_rows:
