@@ -124,7 +124,10 @@ def test_predict_stride_linear_limit_and_edges():
     assert k == sorted(k)
     assert math.isinf(pr.predict(5, 16, 64, stride=4).E_kappa)
     low = pr.predict(3, 16, 64, stride=4)
-    assert low.E_A == 0 and math.isinf(low.E_kappa) and low.E_B > 1
+    assert low.E_A == 0 and math.isinf(low.E_kappa)
+    A, B = _strided_mc(3, 16, 64, 4, 1000, seed=3)
+    assert np.all(A < 1e-12 * B)
+    assert abs(low.E_B - B.mean()) < MODEL * B.mean() + K_SE * B.std() / math.sqrt(len(B))
     with pytest.raises(InputError, match="does not divide"):
         pr.predict(16, 32, 100, stride=8)
     with pytest.raises(InputError, match="J = stride"):

@@ -52,7 +52,7 @@ Hence, with :math:`a_{in}(u) = \int_0^{Ju} q_i q_n` (i < d, all n ≥ 0),
 
 (:math:`a_1` the first d columns, :math:`a_2` the rest, :math:`R_1, R_2` the matching diagonals of
 :math:`r^n`); the second form is the stable one (every entry of :math:`R_1^{-1/2}(\cdot)R_2^{1/2}`
-carries a factor :math:`r^{(n-i)/2} \le r^{1/2}`). The series is cut where :math:`r^n < 10^{-13}`. The
+carries a factor :math:`r^{(n-i)/2} \le r^{1/2}`). The series is cut where :math:`r^n < 10^{-9}`. The
 same with :math:`\int_{Ju}^\infty` gives the pair law of :math:`\lambda_{\min}`.
 
 **Along the bins** (as at stride 1): the chain over :math:`\xi = 0 \dots \lfloor M/2 \rfloor`
@@ -71,9 +71,16 @@ edge is :math:`f_{\max}(u)\sqrt{\lambda_2 u/(\pi J)}\; h` and the step is
 :math:`[0, \pi/d]` gives :math:`P(B \le u) \approx F_0^2 F^{-1} e^{-\mu/F}`,
 :math:`\mu = f_{\max}(u)\sqrt{\pi \lambda_2 u / J}/d`.
 
+**J < d.** G^H G and G G^H share their non-zero eigenvalues, so the same laws hold with the roles
+of J and d swapped (a min(J, d)-square Wishart with max(J, d) degrees of freedom, still scaled
+by 1/J); the d − J remaining eigenvalues are 0 and A = 0. J = d (α' = −1) is not covered.
+
 **Assumptions.** d divides T (otherwise the alias covariance is not a multiple of the identity;
 the prediction then treats it as if it were); the pseudo-covariance of the real filters is kept
-only at the two end nodes; first-order Markov chain along the bins. Nothing is fitted.
+only at the two end nodes; the cross-alias correlation between neighbouring bins and between
+values and derivatives (both O(1/T) or smaller) is dropped; first-order Markov chain along the
+bins. Nothing is fitted. Integrals: trapezoid sums on a grid fine enough for the fastest
+Laguerre function used (step ``_DT`` of its local wavelength / 2π).
 """
 
 from __future__ import annotations
@@ -152,7 +159,7 @@ def _logdet_spd(a: np.ndarray) -> np.ndarray:
 
 
 class StridedModel:
-    """Laws of A and B for stride d (J > d): ``laws(u)`` -> (P(B <= u), P(A > u)).
+    """Laws of A and B for stride d (J != d): ``laws(u)`` -> (P(B <= u), P(A > u)).
 
     ``N=None`` is ℓ²(Z) (continuous frequency); otherwise circular on Z_N (d | N).
     """
