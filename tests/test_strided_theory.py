@@ -132,6 +132,8 @@ def test_predict_stride_linear_limit_and_edges():
         pr.predict(16, 32, 100, stride=8)
     with pytest.raises(InputError, match="J = stride"):
         pr.predict(4, 32, 64, stride=4)
+    with pytest.raises(InputError, match="not computed"):      # refused before any allocation
+        pr.predict(512, 64, 3200, stride=320)
 
 
 @pytest.mark.parametrize("law,beta", [("gaussian", 3.0), ("rademacher", 1.0)])

@@ -93,6 +93,8 @@ __all__ = ["StridedModel", "laguerre_functions"]
 
 _N_SERIES_MAX = 1200          # most Hille–Hardy terms before the continuous (Rice) step
 _SERIES_TOL = 1e-9
+_MEMORY_BUDGET = 1.5 * 2 ** 30  # bytes
+_M_MAX = 64                     # largest min(J, d) handled (seconds per cell grow as its cube)
 _DT = 0.2                     # grid step, in wavelengths/(2 pi) of the fastest q_n
 
 
@@ -176,7 +178,7 @@ class StridedModel:
         if N is None:
             self.n_end, self.n_edges, self.r = 2, None, None
             self.n_nodes = 2 * T // d + 2
-            self.n_series = d
+            self.n_series = self.m
         else:
             M = N // d
             self.n_end = 2 if M % 2 == 0 else 1
@@ -197,14 +199,33 @@ class StridedModel:
         sJ, sd = math.sqrt(self.nu), math.sqrt(self.m)
         self.t_hi = (sJ + sd) ** 2 + 18.0 * sJ + 10.0
         self.t_lo = max((sJ - sd) ** 2 - 18.0 * sJ - 10.0, 1e-9)
-
+        # memory of the quadrature: Laguerre functions on the grid, the partial Gram integrals at
+        # 2 x 129 levels and their solves; the Hille-Hardy pair law is dropped (Rice step) when
+        # it alone would pass the budget, and models that do not fit even so are refused
+        if self._bytes(self.n_series) > _MEMORY_BUDGET:
+            self.n_series = self.m
+        if self.m > _M_MAX:
+            raise MemoryError(f"stride {d} with J={J}: polyphase laws of {self.m}x{self.m} Wishart "
+                              f"matrices are not computed (at most {_M_MAX}; the cost grows as "
+                              "min(J, stride)^3)")
+        if self._bytes(self.m) > _MEMORY_BUDGET:
+            raise MemoryError(f"stride {d} with J={J}: the polyphase laws need about "
+                              f"{self._bytes(self.m) / 2 ** 30:.1f} GiB (budget "
+                              f"{_MEMORY_BUDGET / 2 ** 30:.0f} GiB)")
         self.rice = N is None or bool(self.n_edges and self.n_series == self.m)
+
+    def _bytes(self, n: int) -> float:
+        X = self._grid_points(n)
+        return 8.0 * (n * X + 3 * 260 * self.m * n + 4 * self.m * X)
+
+    def _grid_points(self, n: int) -> int:
+        t_small = max((math.sqrt(self.nu) - math.sqrt(self.m)) ** 2, 1.0)
+        dt = min(0.25, _DT * math.sqrt(t_small / n), 0.02 * math.sqrt(self.nu))
+        return int(min(max((self.t_hi - self.t_lo) / dt, 400), 40000))
 
     def _grid(self, levels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Fine grid on [t_lo, t_hi] holding the levels; returns (grid, indices of the levels)."""
-        t_small = max((math.sqrt(self.nu) - math.sqrt(self.m)) ** 2, 1.0)
-        dt = min(0.25, _DT * math.sqrt(t_small / n), 0.02 * math.sqrt(self.nu))
-        m = int(min(max((self.t_hi - self.t_lo) / dt, 400), 40000))
+        m = self._grid_points(n)
         base = np.linspace(self.t_lo, self.t_hi, m)
         lv = np.clip(levels, self.t_lo, self.t_hi)
         grid, inv = np.unique(np.concatenate([base, lv]), return_inverse=True)
@@ -245,12 +266,11 @@ class StridedModel:
         phi = laguerre_functions(self.nu - d - 1.0, d, grid)            # (d, X)
         X = grid.size
         Phi = _segment_cumsum(phi, grid, np.arange(X))                  # (d, X) running integrals
-        # C[i, j](x) = int^x phi_j Phi_i
-        C = np.stack([_segment_cumsum(phi[j][None, :] * Phi, grid, np.arange(X)) for j in range(d)],
-                     axis=1)                                             # (i, j, X)
-        Ck = C[:, :, idx]                                                # (d, d, K)
+        # C[i, j](x) = int^x phi_j Phi_i, at the levels and at the top of the grid
+        C = np.moveaxis(_partial_grams(Phi, phi, grid, np.append(idx, X - 1)), 0, -1)  # (i, j, K+1)
+        Ck = C[:, :, :-1]                                                # (d, d, K)
         Pk = Phi[:, idx]                                                 # (d, K)
-        Cinf = C[:, :, -1][:, :, None]
+        Cinf = C[:, :, -1:]
         Pinf = Phi[:, -1][:, None]
         # below u: A_ij = C_ji(u) - C_ij(u)
         A_lo = np.swapaxes(Ck, 0, 1) - Ck
@@ -286,6 +306,10 @@ class StridedModel:
         ``rough``: the continuous-limit (Rice) step on every grid (cheap; used to locate the
         supports before the exact pass).
         """
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            return self._laws(u, rough)
+
+    def _laws(self, u, rough):
         u = np.maximum(np.asarray(u, dtype=np.float64), 1e-300)
         J = self.J
         rice = self.rice or rough

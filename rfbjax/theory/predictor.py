@@ -522,7 +522,10 @@ def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
         raise InputError(f"predict: J = stride = {d} is not modelled (E[kappa] is infinite; "
                          "use J > stride)")
     alias = expected_aliasing_penalty(J, T, d, Nout)
-    dist = bound_distributions(J, T, Nm, stride=d)
+    try:
+        dist = bound_distributions(J, T, Nm, stride=d)
+    except MemoryError as e:
+        raise InputError(f"predict: {e}") from None
     uA, FA, uB, FB = dist["u_A"], dist["cdf_A"], dist["u_B"], dist["cdf_B"]
     EB = float(uB[0] + np.trapezoid(1.0 - FB, uB))
     probs = tuple(float(p) for p in quantiles)
