@@ -498,7 +498,7 @@ def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
       :class:`Prediction`; ``E_kappa`` is :math:`E[B]\,E[1/A]\,(1 - 2/(JT))` (not
       :math:`E[B]/E[A]`). :math:`E[1/A] = E[\kappa] = \infty` exactly when J ≤ d + 1 (the end-node
       law of :math:`\lambda_{\min}` is :math:`\propto a^{(J-d+1)/2}` near 0); J < d gives A = 0.
-      J = d > 1 is not modelled (InputError).
+      J = d > 1 is not modelled, nor min(J, d) > 64 (InputError).
 
     Formulas and assumptions: module docstring (stride 1), :mod:`rfbjax.theory.polyphase`.
     """
