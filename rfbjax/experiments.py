@@ -5,6 +5,8 @@ Pure orchestration over :mod:`rfbjax.measure` (Monte Carlo) and the exact formul
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import jax.numpy as jnp
 
@@ -167,10 +169,10 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     paper's ``kappa_tilde_paper`` (None where undefined, J <= 4 log T).
 
     ``stride`` d > 1 (circular, d | N) and ``init`` (:mod:`rfbjax.initializers`) change the
-    filterbank distribution. The predictor models i.i.d. Gaussian taps at stride 1; κ does not
-    depend on the variance, so for ``glorot_normal`` and ``he_normal`` at stride 1 the
-    predictions carry over (A and B times σ²JT). Otherwise the ``pred_*`` and
-    ``kappa_tilde_paper`` columns are None (no prediction for strides or non-Gaussian taps).
+    filterbank distribution. The predictor models i.i.d. Gaussian taps at any stride (J ≠ d;
+    circular at d > 1); κ does not depend on the variance, so for ``glorot_normal`` and
+    ``he_normal`` the predictions carry over (A and B times σ²JT/d). Otherwise the ``pred_*``
+    columns are None (non-Gaussian taps); ``kappa_tilde_paper`` is stride 1 only.
     Rows of non-default settings also carry ``init``, ``stride``, ``filter_length``.
     """
     default = init == "gaussian" and int(stride) == 1
@@ -195,17 +197,20 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
                                  "filter_length": info["filter_length"],
                                  "tap_variance": info["tap_variance"]})
                 rows[-1]["folded"] = bool(N is not None and info["filter_length"] > N)
-                if theory and not (int(stride) == 1 and info["family"] == "gaussian"):
+                strided_ok = int(stride) == 1 or (N is not None and J != int(stride))
+                if theory and not (info["family"] == "gaussian" and strided_ok):
                     rows[-1].update({k: None for k in ("pred_A", "pred_B", "pred_kappa",
                                                        "pred_q05_kappa", "pred_q95_kappa",
                                                        "kappa_tilde_paper")})
                     continue
             if theory:
-                gain = 1.0 if default else info["tap_variance"] * J * T
-                pr = predict(J, T, N)
-                kt = float(kappa_tilde_paper(J, T))
-                rows[-1].update({"pred_A": pr["E_A"] * gain, "pred_B": pr["E_B"] * gain,
-                                 "pred_kappa": pr["E_kappa"], "pred_q05_kappa": pr["kappa_q05"],
-                                 "pred_q95_kappa": pr["kappa_q95"],
+                d = int(stride)
+                gain = 1.0 if default else info["tap_variance"] * J * T / d
+                pr = predict(J, T, math.inf if N is None else N, stride=d)
+                kt = float(kappa_tilde_paper(J, T)) if d == 1 else math.nan
+                rows[-1].update({"pred_A": pr.E_A * gain, "pred_B": pr.E_B * gain,
+                                 "pred_kappa": pr.E_kappa,
+                                 "pred_q05_kappa": pr.kappa_quantiles[0.05],
+                                 "pred_q95_kappa": pr.kappa_quantiles[0.95],
                                  "kappa_tilde_paper": kt if np.isfinite(kt) else None})
     return rows

@@ -104,3 +104,25 @@ def energy_variance_explicit(x, J, T, boundary="circular", scale=1.0):
     Q = np.array([[r(a - b) for b in range(T)] for a in range(T)])
     sigma2 = scale / (J * T)
     return 2 * sigma2 ** 2 * J * np.trace(Q @ Q)
+
+
+def aliasing_terms_dense(ws, omegas, stride: int):
+    """G_k(omega) = (1/d) sum_j conj(w_j^(omega)) w_j^(omega - k/d), k < d, by explicit DTFT sums
+    (omega in cycles per sample); returns complex (d, len(omegas))."""
+    ws = np.asarray(ws, dtype=np.float64)
+    d = int(stride)
+    t = np.arange(ws.shape[-1])
+    om = np.asarray(omegas, dtype=np.float64)
+    W0 = ws @ np.exp(-2j * np.pi * np.outer(t, om))                       # (J, n)
+    out = []
+    for k in range(d):
+        Wk = ws @ np.exp(-2j * np.pi * np.outer(t, om - k / d))
+        out.append(np.sum(np.conj(W0) * Wk, axis=0) / d)
+    return np.array(out)
+
+
+def aliasing_energy_dense(ws, N: int, stride: int) -> float:
+    """mean over the N-point grid of sum_{k != 0} |G_k|^2, over c^2 (c = the mean of G_0)."""
+    G = aliasing_terms_dense(ws, np.arange(N) / N, stride)
+    c = float(np.mean(G[0].real))
+    return float(np.mean(np.sum(np.abs(G[1:]) ** 2, axis=0)) / c ** 2)

@@ -97,6 +97,6 @@ def setting_notes(args, rows) -> list[str]:
         notes.append("note: --init tight: canonical tight frame of a Gaussian draw; its filters "
                      "are N taps long (periodic on Z_N), not T, and kappa = 1 by construction")
     if args.init != "gaussian" or args.stride > 1:
-        notes.append("note: pred_* / kappa_paper model Gaussian taps at stride 1; shown as '-' "
-                     "where they do not apply")
+        notes.append("note: pred_* / kappa_paper model Gaussian taps (kappa_paper: stride 1 "
+                     "only); shown as '-' where they do not apply")
     return notes

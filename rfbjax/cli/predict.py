@@ -12,18 +12,23 @@ COLUMNS = [("J", "J", 4), ("T", "T", 5), ("N", "N", 6), ("E_A", "pred_A", 8),
            ("E_B", "pred_B", 8), ("E_kappa", "pred_kappa", 10), ("kappa_q05", "q05_kappa", 9),
            ("kappa_q95", "q95_kappa", 9), ("ratio_of_means", "B/A", 8),
            ("kappa_tilde_paper", "kappa_paper", 11)]
+STRIDE_COLUMNS = COLUMNS[:3] + [("stride", "D", 3)] + COLUMNS[3:-1] + [("E_aliasing", "alias", 8)]
 
 
 def add_parser(sub):
     p = sub.add_parser("predict", help="predicted E[A], E[B], E[kappa] without sampling",
                        description="Per (J, T): rfbjax's sampling-free prediction of the mean frame "
                        "bounds and condition number of Gaussian filterbanks (Rice-formula "
-                       "extreme values of the power response), with the paper's kappa-tilde.")
+                       "extreme values of the power response at stride 1, of the polyphase "
+                       "eigenvalues at stride D), with the paper's kappa-tilde (stride 1).")
     p.add_argument("--J", default="5,10,40", help="numbers of filters (default 5,10,40)")
     p.add_argument("--T", default="8:1024:log2", help="filter lengths (default 8:1024:log2)")
     p.add_argument("--N", default="1024",
                    help="DFT grid: an integer, 'kT' (e.g. 4T), or 'inf' for linear convolution "
                    "on l2(Z) (default 1024)")
+    p.add_argument("--stride", type=int, default=1, metavar="D",
+                   help="keep every D-th output (D must divide N; J != D). Adds the expected "
+                   "aliasing energy relative to the passband, E[aliasing_penalty] (default 1)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     common.add_max_memory(p)
@@ -33,7 +38,7 @@ def add_parser(sub):
 def _resolve_N(spec: str, T: int):
     s = spec.strip().lower()
     if s in ("inf", "linear", "none"):
-        return None
+        return math.inf
     try:
         if s.endswith("t"):
             k = int(s[:-1] or "1")
@@ -52,6 +57,15 @@ def run(args) -> int:
     Js = common.parse_int_list(args.J, "--J")
     Ts = common.parse_int_list(args.T, "--T")
     Ns = [_resolve_N(args.N, T) for T in Ts]
+    d = args.stride
+    if d < 1:
+        raise InputError(f"--stride: must be an integer >= 1, got {d}")
+    for N in Ns:
+        if not math.isinf(N) and N % d:
+            raise InputError(f"--stride: {d} does not divide N={N}")
+    if d > 1 and d in Js:
+        raise InputError(f"--J: J = stride = {d} is not modelled (E[kappa] is infinite there); "
+                         "use J != stride")
     from ..resources import predict_plan
 
     common.check_plan(predict_plan([(J, T, N) for J in Js for T, N in zip(Ts, Ns)],
@@ -64,17 +78,24 @@ def run(args) -> int:
     rows = []
     for J in Js:
         for T, N in zip(Ts, Ns):
-            row = predict(J, T, N)
-            kt = float(kappa_tilde_paper(J, T))
-            row["kappa_tilde_paper"] = kt if math.isfinite(kt) else None
+            row = predict(J, T, N, stride=d).to_dict()
+            if d == 1:
+                kt = float(kappa_tilde_paper(J, T))
+                row["kappa_tilde_paper"] = kt if math.isfinite(kt) else None
             rows.append(row)
     if args.json:
         common.write_json(args.json, {"command": "predict", "config": {"J": Js, "T": Ts,
-                                                                     "N": args.N}, "rows": rows})
+                                                                     "N": args.N, "stride": d},
+                                      "rows": rows})
     if not args.quiet:
-        common.print_table(rows, COLUMNS)
-        sys.stdout.write("kappa_paper: (1 + 2 sqrt(log T / J)) / (1 - 2 sqrt(log T / J)), "
-                         "undefined (-) where J <= 4 log T\n")
+        common.print_table(rows, COLUMNS if d == 1 else STRIDE_COLUMNS)
+        if d == 1:
+            sys.stdout.write("kappa_paper: (1 + 2 sqrt(log T / J)) / (1 - 2 sqrt(log T / J)), "
+                             "undefined (-) where J <= 4 log T\n")
+        else:
+            sys.stdout.write(f"stride {d}: Gaussian taps N(0, {d}/(J T)); alias: expected aliasing "
+                             "energy / passband energy, E[aliasing_penalty] (about (D-1)/J); "
+                             "kappa = inf where J <= D + 1\n")
         if args.json:
             sys.stdout.write(f"wrote {args.json}\n")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .common import pyplot, save_figure
 
 
@@ -74,7 +76,8 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
         ax.plot(Ts, [np.nan if v is None else v for v in kt], "--", color=color, alpha=0.6)
         from ..sweep import resolve_N
 
-        pred = [predict(J, T, resolve_N(N_spec, T, boundary))["E_kappa"] for T in Ts]
+        Ns = [resolve_N(N_spec, T, boundary) for T in Ts]
+        pred = [predict(J, T, math.inf if N is None else N).E_kappa for T, N in zip(Ts, Ns)]
         ax.plot(Ts, pred, ":", color=color, lw=2)
     if theory:
         ax.plot([], [], "k--", alpha=0.6, label="paper's kappa-tilde (where defined)")

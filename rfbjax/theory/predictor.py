@@ -4,11 +4,18 @@ Model: J filters of T taps, all taps i.i.d. :math:`\mathcal N(0, 1/(JT))`; strid
 response :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2` gives the frame bounds
 
 * circular convolution on :math:`\mathbb Z_N`: :math:`A = \min_k P(2\pi k/N)`, :math:`B = \max_k P(2\pi k/N)`;
-* linear convolution on :math:`\ell^2(\mathbb Z)` (``N=None``): min / max over :math:`\omega \in [0, \pi]`;
+* linear convolution on :math:`\ell^2(\mathbb Z)` (``N=math.inf`` in :func:`predict`, ``None`` in
+  the lower-level functions): min / max over :math:`\omega \in [0, \pi]`;
 
 and :math:`\kappa = B/A`. This module computes the laws of A and B, :math:`E[A]`, :math:`E[B]`,
 :math:`E[\kappa]` and quantiles of :math:`\kappa` by closed forms and 1-D quadrature only (NumPy, no
 SciPy, no random numbers), plus the two baselines of the paper.
+
+**Stride d > 1** (:func:`predict` with ``stride=d``): the same pipeline (laws of A and B on adaptive
+grids, moments, quantiles, the isotropy correction below) on the laws of the extreme eigenvalues
+of the d×d polyphase matrices, derived in :mod:`rfbjax.theory.polyphase` (Laguerre ensembles,
+Hille–Hardy pair law, real-Wishart end nodes); the expected aliasing energy comes from
+:mod:`rfbjax.theory.aliasing`. At stride d the taps are :math:`\mathcal N(0, d/(JT))`.
 
 **The process.** With the time axis centred (:math:`s = t - (T-1)/2`, which changes no modulus),
 :math:`\hat w(\omega) = X(\omega) - i Y(\omega)`, :math:`X = \sum_s w_s \cos\omega s`,
@@ -90,6 +97,7 @@ nothing is fitted to Monte Carlo. Measured accuracy: ``scripts/predictor_accurac
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +106,8 @@ __all__ = [
     "order_statistics_baseline",
     "bound_distributions",
     "predict",
+    "Prediction",
+    "DEFAULT_N",
     "MODEL_REL_ERROR",
 ]
 
@@ -350,21 +360,43 @@ def _support(values: np.ndarray, u: np.ndarray, eps: float):
     return u[max(idx_lo, 0)], u[min(idx_hi, len(u) - 1)]
 
 
-def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129):
+DEFAULT_N = 1024  # the default DFT grid of predict() and ``rfbjax predict`` (N=None)
+
+
+def _model(J: int, T: int, N: int | None, stride: int):
+    if stride == 1:
+        return _Model(J, T, N)
+    from .polyphase import StridedModel
+
+    return StridedModel(J, T, stride, N)
+
+
+def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129, *,
+                        stride: int = 1):
     r"""The predicted laws of the frame bounds on adaptive grids.
 
     Returns a dict with ``u_B``, ``cdf_B`` (:math:`P(B \le u)`) and ``u_A``, ``cdf_A``
-    (:math:`P(A \le u)`); formulas in the module docstring. ``N=None``: linear convolution.
+    (:math:`P(A \le u)`); formulas in the module docstring (stride 1) and in
+    :mod:`rfbjax.theory.polyphase` (stride d > 1, J ≠ d; for J < d the A law is that of the
+    smallest *non-zero* eigenvalue). ``N=None`` or ``math.inf``: linear convolution on
+    :math:`\ell^2(\mathbb Z)`.
     """
-    J, T = int(J), int(T)
-    if J < 1 or T < 1 or (N is not None and int(N) < 1):
-        raise ValueError(f"need J, T, N >= 1, got J={J}, T={T}, N={N}")
-    model = _Model(J, T, None if N is None else int(N))
-    log_odds = math.log(model.n_nodes) + 36.0
-    top = _tail_point(J / 2.0, log_odds)
-    bottom = _tail_point(J / 2.0, log_odds, lower=True)
+    J, T, d = int(J), int(T), int(stride)
+    if N is not None and math.isinf(N):
+        N = None
+    if J < 1 or T < 1 or d < 1 or (N is not None and int(N) < 1):
+        raise ValueError(f"need J, T, N, stride >= 1, got J={J}, T={T}, N={N}, stride={d}")
+    if d > 1 and J == d:
+        raise ValueError(f"the strided laws need J != stride, got J={J}, stride={d}")
+    model = _model(J, T, None if N is None else int(N), d)
+    if d == 1:
+        log_odds = math.log(model.n_nodes) + 36.0
+        top = _tail_point(J / 2.0, log_odds)
+        bottom = _tail_point(J / 2.0, log_odds, lower=True)
+    else:
+        top, bottom = model.t_hi / J, model.t_lo / J
     coarse = np.linspace(bottom, top, 97)
-    FB, SA = model.laws(coarse)
+    FB, SA = model.laws(coarse) if d == 1 else model.laws(coarse, rough=True)
     eps = 1e-13
     loB, hiB = _support(FB, coarse, eps)
     loA, hiA = _support(1.0 - SA, coarse, eps)
@@ -372,8 +404,13 @@ def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129)
     uB = np.linspace(loB, hiB, n_grid)
     t = np.linspace(0.0, 1.0, n_grid)
     uA = loA + (hiA - loA) * (t * t if loA < 0.1 * hiA else t)
-    FBf, _ = model.laws(uB)
-    _, SAf = model.laws(uA)
+    if d == 1:
+        FBf, _ = model.laws(uB)
+        _, SAf = model.laws(uA)
+    else:  # one pass over both grids (the strided laws cost one quadrature per call)
+        FBf, SAf = model.laws(np.concatenate([uB, uA]))
+        FBf = np.maximum.accumulate(FBf[:n_grid])
+        SAf = np.minimum.accumulate(SAf[n_grid:])
     return {"u_B": uB, "cdf_B": FBf, "u_A": uA, "cdf_A": 1.0 - SAf}
 
 
@@ -401,46 +438,110 @@ def _kappa_quantiles(J, T, d, probs, n_x: int = 257):
     return {p: float(math.exp(med + (np.interp(p, cdf, lx) - med) * shrink)) for p in probs}
 
 
-def predict(J: int, T: int, N: int | None = None, *, quantiles=(0.05, 0.95)) -> dict:
+@dataclass(frozen=True)
+class Prediction:
+    r"""Sampling-free prediction for one (J, T, N, stride) cell (:func:`predict`).
+
+    Attributes:
+      J, T, stride: the filterbank; N: DFT grid (int) or ``math.inf`` (ℓ²(Z)).
+      E_A, E_B: :math:`E[A]`, :math:`E[B]` at the energy-preserving tap variance
+        :math:`d/(JT)` (mean eigenvalue of the frame operator 1).
+      E_inv_A: :math:`E[1/A]`. E_kappa: :math:`E[\kappa]`. ratio_of_means: :math:`E[B]/E[A]`.
+      kappa_median: median of κ. kappa_quantiles: ``{p: quantile}`` for the requested p.
+      E_aliasing: expected aliasing energy relative to the passband,
+        :math:`E[\text{aliasing\_penalty}]` (:mod:`rfbjax.theory.aliasing`; 0 at stride 1).
+    """
+
+    J: int
+    T: int
+    N: float
+    stride: int
+    E_A: float
+    E_B: float
+    E_inv_A: float
+    E_kappa: float
+    ratio_of_means: float
+    kappa_median: float
+    kappa_quantiles: dict = field(default_factory=dict)
+    E_aliasing: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Flat JSON-ready dict: ``N`` is ``"inf"`` for ℓ²(Z); one ``kappa_qXX`` key per quantile."""
+        out = {"J": self.J, "T": self.T, "N": "inf" if math.isinf(self.N) else int(self.N),
+               "stride": self.stride, "E_A": self.E_A, "E_B": self.E_B, "E_inv_A": self.E_inv_A,
+               "E_kappa": self.E_kappa, "ratio_of_means": self.ratio_of_means}
+        for p, v in self.kappa_quantiles.items():
+            out[f"kappa_q{round(100 * float(p)):02d}"] = v
+        out["kappa_median"] = self.kappa_median
+        out["E_aliasing"] = self.E_aliasing
+        return out
+
+    def __getitem__(self, key: str):
+        """``pred["E_kappa"]`` reads :meth:`to_dict` (the older dict interface)."""
+        return self.to_dict()[key]
+
+
+def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
+            quantiles=(0.05, 0.95)) -> Prediction:
     r"""Predicted E[A], E[B], E[κ] (and κ quantiles) of a Gaussian filterbank, without sampling.
 
     Args:
-      J, T: filters and taps; taps i.i.d. :math:`\mathcal N(0, 1/(JT))`.
-      N: number of DFT bins of circular convolution on :math:`\mathbb Z_N` (stride 1), or
-        ``None`` for linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency).
-      quantiles: probabilities of the κ quantiles to report (keys ``kappa_q05`` … by percent).
+      J, T: filters and taps; taps i.i.d. :math:`\mathcal N(0, d/(JT))` (κ does not depend on
+        the variance; A and B scale with it).
+      N: DFT bins of circular convolution on :math:`\mathbb Z_N` (an int; d must divide it),
+        ``None`` for the default grid :data:`DEFAULT_N` (as ``rfbjax predict``), or ``math.inf``
+        for linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency).
+      stride: d, keep every d-th output (:mod:`rfbjax.theory.polyphase` for d > 1).
+      quantiles: probabilities of the κ quantiles to report.
 
     Returns:
-      dict with ``E_A``, ``E_B``, ``E_inv_A`` (:math:`E[1/A]`), ``E_kappa``
-      (:math:`E[B]\,E[1/A]\,(1 - 2/(JT))`), ``kappa_median``, ``kappa_qXX`` for each requested
-      quantile, ``ratio_of_means`` (:math:`E[B]/E[A]`, for comparison; not :math:`E[\kappa]`), and
-      ``J``, ``T``, ``N``. For J ≤ 2, :math:`E[1/A] = E[\kappa] = \infty` (exactly: the endpoint
-      value :math:`\chi^2_J/J` has :math:`E[1/P(0)] = \infty`).
+      :class:`Prediction`; ``E_kappa`` is :math:`E[B]\,E[1/A]\,(1 - 2/(JT))` (not
+      :math:`E[B]/E[A]`). :math:`E[1/A] = E[\kappa] = \infty` exactly when J ≤ d + 1 (the end-node
+      law of :math:`\lambda_{\min}` is :math:`\propto a^{(J-d+1)/2}` near 0); J < d gives A = 0.
+      J = d > 1 is not modelled, nor min(J, d) > 64 (InputError).
 
-    Formulas and assumptions: module docstring.
+    Formulas and assumptions: module docstring (stride 1), :mod:`rfbjax.theory.polyphase`.
     """
-    J, T = int(J), int(T)
-    d = bound_distributions(J, T, N)
-    uA, FA, uB, FB = d["u_A"], d["cdf_A"], d["u_B"], d["cdf_B"]
-    EA = float(uA[0] + np.trapezoid(1.0 - FA, uA))
+    from ..errors import InputError
+    from .aliasing import expected_aliasing_penalty
+
+    J, T, d = int(J), int(T), int(stride)
+    if J < 1 or T < 1 or d < 1:
+        raise InputError(f"predict: need J, T, stride >= 1, got J={J}, T={T}, stride={d}")
+    if N is None:
+        N = DEFAULT_N
+    if isinstance(N, float) and math.isinf(N) and N > 0:
+        Nm, Nout = None, math.inf
+    else:
+        if int(N) != N or int(N) < 1:
+            raise InputError(f"predict: N must be a positive integer or math.inf, got {N!r}")
+        Nm = Nout = int(N)
+        if Nm % d:
+            raise InputError(f"predict: stride {d} does not divide N={Nm}")
+    if d > 1 and J == d:
+        raise InputError(f"predict: J = stride = {d} is not modelled (E[kappa] is infinite; "
+                         "use J > stride)")
+    alias = expected_aliasing_penalty(J, T, d, Nout)
+    try:
+        dist = bound_distributions(J, T, Nm, stride=d)
+    except MemoryError as e:
+        raise InputError(f"predict: {e}") from None
+    uA, FA, uB, FB = dist["u_A"], dist["cdf_A"], dist["u_B"], dist["cdf_B"]
     EB = float(uB[0] + np.trapezoid(1.0 - FB, uB))
-    if J <= 2:
+    probs = tuple(float(p) for p in quantiles)
+    if J < d:  # rank-deficient polyphase matrices: A = 0 exactly
+        return Prediction(J, T, Nout, d, 0.0, EB, math.inf, math.inf, math.inf, math.inf,
+                          {p: math.inf for p in probs}, alias)
+    EA = float(uA[0] + np.trapezoid(1.0 - FA, uA))
+    e = (J - d + 1) / 2.0    # P(A <= a) ∝ a^e near 0 (the end-node law)
+    if e <= 1.0:
         EinvA = math.inf
     else:
         a0 = max(uA[0], 1e-300)
-        below = FA[0] / a0 / (J / 2.0 - 1.0)  # ∫_0^{a0} F_A/a², F_A ∝ a^{J/2}
+        below = FA[0] / a0 / (e - 1.0)  # ∫_0^{a0} F_A/a², F_A ∝ a^e
         with np.errstate(divide="ignore", invalid="ignore"):
             integrand = np.where(uA > 0, FA / np.maximum(uA, 1e-300) ** 2, 0.0)
         EinvA = float(below + np.trapezoid(integrand, uA) + 1.0 / uA[-1])
-    out = {
-        "J": J, "T": T, "N": N,
-        "E_A": EA, "E_B": EB, "E_inv_A": EinvA,
-        "E_kappa": EB * EinvA * (1.0 - 2.0 / (J * T)),
-        "ratio_of_means": EB / EA,
-    }
-    probs = tuple(float(p) for p in quantiles) + (0.5,)
-    q = _kappa_quantiles(J, T, d, probs)
-    for p in quantiles:
-        out[f"kappa_q{round(100 * float(p)):02d}"] = q[float(p)]
-    out["kappa_median"] = q[0.5]
-    return out
+    q = _kappa_quantiles(J, T, dist, probs + (0.5,))
+    return Prediction(J, T, Nout, d, EA, EB, EinvA, EB * EinvA * (1.0 - 2.0 / (J * T)), EB / EA,
+                      q[0.5], {p: q[p] for p in probs}, alias)
