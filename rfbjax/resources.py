@@ -261,7 +261,7 @@ def predict_plan(cells, *, budget: int) -> Plan:
     plan = Plan(budget)
     worst, what = 0, ""
     for J, T, N in cells:
-        if N is None or T < 2:
+        if N is None or math.isinf(N) or T < 2:   # l2(Z): Rice's formula, no tables
             continue
         one_minus_r = min(1.0, (T * T - 1) * (2 * math.pi / N) ** 2 / 12)
         y = 25.0 * J / max(one_minus_r, 1e-300)
