@@ -49,7 +49,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
         R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
         eigs = [toeplitz_eigenvalues(r) for r in R] if theory else None
         for J in Js:
-            mean_th, var_th = energy_moments(jnp.asarray(R), J, T)
+            mean_th, var_th = energy_moments(R, J, T)          # NumPy float64
             r0 = R[:, 0]
             mean_th = np.asarray(mean_th) / r0
             var_th = np.asarray(var_th) / r0 ** 2

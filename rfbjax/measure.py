@@ -65,7 +65,7 @@ def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
       init: an initialiser with T-tap filters (:mod:`rfbjax.initializers`); ``tight`` and
         strides go through :func:`strided_energy_measurement`.
     """
-    R = jnp.asarray(R_lags, dtype=dtype)
+    R = np.asarray(R_lags, dtype=jnp.dtype(dtype))   # NumPy: no eager cast to compile
     itemsize = jnp.dtype(dtype).itemsize
     L = fft_size(2 * T - 1)
     if _is_default(init, 1):
@@ -99,9 +99,9 @@ def strided_energy_measurement(X, r0, N: int, J: int, T: int, *, stride: int = 1
       X: ``(M, N)`` complex DFTs of the signals (zero-padded for linear convolution, see
         :func:`rfbjax.strided.stride_support`); r0: ``(M,)`` their energies.
     """
-    cdtype = jnp.result_type(jnp.dtype(dtype), jnp.complex64)
-    X = jnp.asarray(X, dtype=cdtype)
-    r0 = jnp.asarray(r0, dtype=dtype)
+    cdtype = np.result_type(jnp.dtype(dtype), np.complex64)
+    X = np.asarray(X, dtype=cdtype)   # NumPy: the driver moves it, nothing compiled eagerly
+    r0 = np.asarray(r0, dtype=jnp.dtype(dtype))
     rescale = inits.effective_rescale(init, rescale)
     fn = _strided_energy_fn(J, T, N, int(stride), float(scale), jnp.dtype(dtype).name, init,
                             rescale)
@@ -192,14 +192,12 @@ def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
 def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64) -> np.ndarray:
     """``(M, T)`` lag profiles of a list of 1-D signals (any lengths), in float64 by default.
 
-    Computed in 64-bit whatever ``jax_enable_x64`` says (they feed the exact theory), then cast
-    to ``dtype``.
+    Computed in NumPy float64 whatever ``jax_enable_x64`` says (they feed the exact theory; and
+    NumPy compiles nothing, where eager JAX would compile every op for every new shape), then
+    cast to ``dtype``.
     """
-    rows = []
-    with jax.enable_x64(True):
-        for x in signals:
-            R = signal_autocorr(jnp.asarray(np.asarray(x, dtype=np.float64)), boundary=boundary)
-            rows.append(np.asarray(lag_profile(R, T, boundary=boundary), dtype=np.float64))
+    rows = [lag_profile(signal_autocorr(np.asarray(x, dtype=np.float64), boundary=boundary), T,
+                        boundary=boundary) for x in signals]
     return np.stack(rows).astype(dtype)
 
 
