@@ -56,6 +56,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from ..compile_cache import enable
+
+        enable()   # programs compiled by earlier runs are reused (RFBJAX_CACHE_DIR=off: not)
         return int(args.func(args) or 0)
     except InputError as exc:
         sys.stderr.write(f"rfbjax {args.command}: error: {exc}\n")
