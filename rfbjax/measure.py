@@ -205,8 +205,11 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                   boundary: str = "circular", scale: float = 1.0, dtype=jnp.float32,
                   max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
                   devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False) -> np.ndarray:
+                  rescale: bool = False, on_chunk=None) -> np.ndarray:
     """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals.
+
+    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar); with
+    several groups (below) each group reports its share, so the total is still n_samples.
 
     With ``stride`` d > 1 (every d-th output kept) or an initialiser whose filters are not T
     taps (``tight``), the signals are grouped by the length of the group they live on (N, or the
@@ -219,7 +222,8 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                                dtype=dtype, init=init, rescale=rescale)
         return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
                       bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                      progress=progress, devices=devices, desc=f"energy J={J} T={T}")
+                      progress=progress, devices=devices, desc=f"energy J={J} T={T}",
+                      on_chunk=on_chunk)
     if inits.get(init).family == "tight" and boundary != "circular":
         inits.validate(init, J, stride=stride, N=None)
     supports = [stride_support(x, T, stride, boundary) for x in signals]
@@ -227,6 +231,7 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
     for m_idx, xs in enumerate(supports):
         groups.setdefault(xs.shape[0], []).append(m_idx)
     out = np.empty((n_samples, len(supports)), dtype=jnp.dtype(dtype))
+    share = None if on_chunk is None else (lambda n: on_chunk(n / len(groups)))
     for N, idx in groups.items():
         inits.validate(init, J, stride=stride, N=N)
         xs = np.stack([supports[i] for i in idx])
@@ -235,7 +240,8 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                                        scale=scale, dtype=dtype, init=init, rescale=rescale)
         E = mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
                    bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}")
+                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}",
+                   on_chunk=share)
         out[:, idx] = E
     return out
 
@@ -243,10 +249,13 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
 def sample_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int = 0,
                   scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
                   progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False) -> dict:
-    """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples."""
+                  rescale: bool = False, on_chunk=None) -> dict:
+    """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples.
+
+    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar)."""
     m = bounds_measurement(J, T, N, scale=scale, dtype=dtype, init=init, stride=stride,
                            rescale=rescale)
     return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples,
                   bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                  progress=progress, devices=devices, desc=f"bounds J={J} T={T}")
+                  progress=progress, devices=devices, desc=f"bounds J={J} T={T}",
+                  on_chunk=on_chunk)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 
 from ..errors import InputError
-from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
 from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
 
 
 def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
     """--seed, --samples, --dtype, --quiet, --json, --max-memory."""
+    from ..montecarlo import DEFAULT_MAX_MEMORY   # imports JAX: only once a command is chosen
+
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--samples", type=int, default=samples,
                    help=f"Monte Carlo filterbanks per setting (default {samples})")
@@ -36,6 +38,20 @@ def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must 
                    help="rescale the taps to the energy-preserving variance D/(J T)")
 
 
+def progress_bar(total: int, desc: str, enabled: bool):
+    """One overall bar (stderr) for a whole command: every setting, compilation included.
+
+    The ETA is the plain average rate so far (no smoothing), so time spent compiling counts.
+    Returns None when disabled.
+    """
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="filterbank", smoothing=0.0, dynamic_ncols=True,
+                leave=False, file=sys.stderr)
+
+
 def setup_dtype(args) -> None:
     """Turn on 64-bit floats in JAX when asked (must happen before any array is made)."""
     if args.dtype == "float64":
@@ -45,6 +61,8 @@ def setup_dtype(args) -> None:
 
 
 def check_common(args) -> None:
+    from ..montecarlo import parse_memory
+
     if args.samples < 2:
         raise InputError(f"--samples: need at least 2, got {args.samples}")
     try:

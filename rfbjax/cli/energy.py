@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from ..errors import InputError
 from . import common
 
@@ -35,6 +33,8 @@ def add_parser(sub):
 
 
 def _load_signals(specs, N):
+    import numpy as np
+
     from ..signals import parse_signal_spec
 
     out = []
@@ -69,9 +69,15 @@ def run(args) -> int:
 
     from ..experiments import energy_rows
 
-    rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
-                       boundary=args.boundary, dtype=args.dtype, p=args.p,
-                       max_memory=args.max_memory_bytes, progress=not args.quiet, **extra)
+    bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "energy", not args.quiet)
+    try:
+        rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
+                           boundary=args.boundary, dtype=args.dtype, p=args.p,
+                           max_memory=args.max_memory_bytes,
+                           progress=bar if bar is not None else False, **extra)
+    finally:
+        if bar is not None:
+            bar.close()
     config = {"J": Js, "T": Ts, "N": args.N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "p": args.p,
               "signals": [label for label, _ in signals], "stride": args.stride,
