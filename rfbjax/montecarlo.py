@@ -188,7 +188,8 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
         bytes_per_sample: int, out_bytes_per_sample: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
         progress: bool = True, desc: str = "", min_chunks: int | None = None,
-        on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None):
+        on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None,
+        block: int | None = None):
     """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
 
     Compiled once per (fn, block, devices, argument shapes), and kept across processes
@@ -211,6 +212,8 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
       on_chunk: called with the number of samples finished after each chunk (outer progress).
       block_policy: ``"cpu"``, ``"accelerator"`` or ``"auto"`` (default: ``RFBJAX_BLOCK_POLICY``,
         else by platform; see :func:`choose_block_policy`).
+      block: force the samples per block (benchmarks of the block size only: another block
+        may change the numbers to float tolerance).
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
@@ -219,11 +222,14 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
     compile_cache.enable()
     mesh = _mesh(devices)
     ndev = mesh.devices.size
-    policy = choose_block_policy(list(mesh.devices.flat), block_policy)
-    block = block_size(bytes_per_sample, policy,
-                       _device_memory(mesh.devices.flat) if policy == "accelerator" else None)
-    if policy == "accelerator":  # no block much larger than the whole run
-        block = min(block, 1 << max(0, (int(n_samples) - 1).bit_length()))
+    if block is None:
+        policy = choose_block_policy(list(mesh.devices.flat), block_policy)
+        block = block_size(bytes_per_sample, policy,
+                           _device_memory(mesh.devices.flat) if policy == "accelerator" else None)
+        if policy == "accelerator":  # no block much larger than the whole run
+            block = min(block, 1 << max(0, (int(n_samples) - 1).bit_length()))
+    elif block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
     avals = _avals((key,) + tuple(args))
     if out_bytes_per_sample is None:
         out_bytes_per_sample = _out_bytes(fn, key, args, avals)
