@@ -42,10 +42,10 @@ FULL = {"W1": dict(J=40, T=1024, N=1024, S=65536), "W2": dict(J=10, T=1024, N=22
         "W3": dict(J=40, T=1024, N=4096, S=4096, stride=8),
         "sweep": dict(J="4:256:log2", T="8:4096:log2", N="4T", S=2000),
         "blocks": [16, 64, 256, 1024, 4096], "bit_S": 4096}
-TOY = {"W1": dict(J=8, T=64, N=128, S=256), "W2": dict(J=4, T=64, N=2205, S=256),
-       "W3": dict(J=8, T=64, N=256, S=128, stride=8),
-       "sweep": dict(J="4:8:log2", T="8:16:log2", N="4T", S=64),
-       "blocks": [4, 16, 64], "bit_S": 200}
+TOY = {"W1": dict(J=4, T=32, N=64, S=128), "W2": dict(J=4, T=32, N=2205, S=128),
+       "W3": dict(J=4, T=32, N=64, S=64, stride=8),
+       "sweep": dict(J="4:8:log2", T="8:16:log2", N="4T", S=32),
+       "blocks": [4, 16], "bit_S": 100}
 
 
 def _timed(f, *, repeat: int = 1):
