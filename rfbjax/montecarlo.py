@@ -299,7 +299,8 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     """The chunk program for these shapes: reloaded from the export cache, or traced (and stored).
 
     Falls back to the plain jitted function when the cache is off, the function cannot be
-    named safely, or the export fails; the numbers are the same either way.
+    named safely, the run spans several processes, or the export fails; the numbers are the
+    same either way.
     """
     from . import compile_cache
 
@@ -311,7 +312,7 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     jitted = _compiled(fn, block, mesh, len(args))
     program = jitted
     pkey = compile_cache.program_key(fn, "montecarlo.run/v1", block, len(dev_ids), chunk, avals)
-    if pkey is not None and compile_cache.active():
+    if pkey is not None and compile_cache.active() and jax.process_count() == 1:
         exported = compile_cache.load_exported(pkey)
         if exported is None:
             try:

@@ -167,3 +167,28 @@ def test_gpu_checklist_cpu_toy_mode(tmp_path):
     md = (tmp_path / "gpu" / "gpu_check.md").read_text()
     assert "| W1 frame bounds |" in md and "cells/minute" in md
     assert sorted(os.listdir(tmp_path / "gpu")) == ["gpu_check.json", "gpu_check.md"]
+
+
+class _Bar:
+    def __init__(self):
+        self.done, self.notes = 0.0, []
+
+    def update(self, n):
+        self.done += n
+
+    def set_postfix_str(self, text):
+        self.notes.append(text)
+
+
+def test_one_overall_progress_bar_counts_every_setting():
+    from rfbjax.experiments import bounds_rows, energy_rows
+
+    bar = _Bar()
+    rows = bounds_rows([3], [8, 12], 32, n_samples=40, seed=1, progress=bar, theory=False)
+    assert len(rows) == 2 and bar.done == 2 * 40
+    assert bar.notes == ["J=3 T=8", "J=3 T=12"]
+    bar = _Bar()   # a stride splits signals of different lengths into groups: shares add up
+    x1, x2 = np.random.default_rng(0).standard_normal((2, 48))
+    energy_rows([("a", x1), ("b", x2[:32])], [2], [8], n_samples=24, seed=1, progress=bar,
+                theory=False, stride=2)
+    assert bar.done == pytest.approx(24)
