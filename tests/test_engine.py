@@ -145,30 +145,6 @@ def test_program_key_names_what_matters():
     assert compile_cache.program_key(closes_over_array, 4) is None
 
 
-def test_gpu_checklist_cpu_toy_mode(tmp_path):
-    """scripts/gpu_check.sh on a CPU-only machine: the same steps at toy sizes, JSON + Markdown."""
-    env = dict(os.environ, OUT=str(tmp_path / "gpu"), PYTHON=sys.executable, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu_check.sh")], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "TOY sizes (no accelerator: CPU run)" in proc.stdout
-    with open(tmp_path / "gpu" / "gpu_check.json") as f:
-        res = json.load(f)
-    items = {r["item"]: r for r in res["rows"]}
-    assert res["info"]["toy"] and res["info"]["platform"] == "cpu"
-    for name in ("W1 frame bounds", "W2 energy (2 signals)", "W3 strided frame bounds",
-                 "RNG floor (normals at W1 size)", "W1 / RNG floor"):
-        assert items[name]["value"] > 0, name
-    assert items["bit-identical across --max-memory"]["value"] == "yes"
-    assert res["sweep"]["cold"]["cells"] == res["sweep"]["warm"]["cells"] == 4
-    assert res["sweep"]["warm"]["cache_hits"] == res["sweep"]["warm"]["compiles"] > 0
-    assert res["sweep"]["cold"]["cache_hits"] == 0
-    md = (tmp_path / "gpu" / "gpu_check.md").read_text()
-    assert "| W1 frame bounds |" in md and "cells/minute" in md
-    assert sorted(os.listdir(tmp_path / "gpu")) == ["gpu_check.json", "gpu_check.md"]
-
-
 class _Bar:
     def __init__(self):
         self.done, self.notes = 0.0, []
