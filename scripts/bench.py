@@ -17,7 +17,7 @@ is its own; timings are steady state (a first run compiles, a second is timed).
 Whole-process mode (``--process``) times the two commands a user types, start-up included:
 
   W1  rfbjax bounds --J 40 --T 8,16,...,1024 --N 1024 --samples 2000
-  W2  rfbjax energy speech_22k.wav flute_22k.wav --J 10 --T 8,...,1024 --samples 1000
+  W2  rfbjax energy speech_22k.wav flute_22k.wav --J 10 --T 8,16,...,1024 --samples 1000
 
 each *cold* (an empty compilation cache, RFBJAX_CACHE_DIR pointing at a new folder) and
 *warm* (the same command again), against a NumPy float64 script doing the same Monte Carlo
@@ -128,7 +128,7 @@ def _process_commands(audio_dir: str) -> dict:
     rfb = [sys.executable, "-m", "rfbjax"]
     return {"W1": rfb + ["bounds", "--J", "40", "--T", "8,16,...,1024", "--N", "1024",
                          "--samples", "2000"],
-            "W2": rfb + ["energy", *clips, "--J", "10", "--T", "8,...,1024", "--samples", "1000"]}
+            "W2": rfb + ["energy", *clips, "--J", "10", "--T", "8,16,...,1024", "--samples", "1000"]}
 
 
 def numpy_process(workload: str, audio_dir: str) -> None:
@@ -200,6 +200,7 @@ def run_process(audio_dir: str, repeat: int, workloads) -> dict:
     for wl in workloads:
         base = min(_timed([sys.executable, os.path.abspath(__file__), "--numpy-process", wl,
                            "--audio", audio_dir], env) for _ in range(repeat))
+        print(f"{wl:<16}{base:>9.2f}  (NumPy done; cold and warm runs follow)", flush=True)
         colds, warms = [], []
         for _ in range(repeat):
             cache = tempfile.mkdtemp(prefix="rfbjax-bench-cache-")
