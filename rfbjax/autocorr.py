@@ -85,14 +85,16 @@ def signal_autocorr(x, *, boundary: str = "circular") -> jax.Array:
     * ``linear``: :math:`R_x(\tau) = \sum_{n=0}^{N-1-\tau} x[n]\, x[n+\tau]`, and 0 for
       :math:`|\tau| \ge N`.
 
-    :math:`R_x(0) = \|x\|^2` in both cases. Works on a batch ``(..., N)``.
+    :math:`R_x(0) = \|x\|^2` in both cases. Works on a batch ``(..., N)``. NumPy in, NumPy out
+    (no compilation, float64 kept: how the Monte Carlo prepares its signals); JAX arrays otherwise.
     """
     _check_boundary(boundary)
-    x = jnp.asarray(x)
+    xp = np if isinstance(x, np.ndarray) else jnp
+    x = xp.asarray(x)
     N = x.shape[-1]
     L = N if boundary == "circular" else fft_size(2 * N - 1)
-    X = jnp.fft.rfft(x, n=L, axis=-1)
-    return jnp.fft.irfft(X.real ** 2 + X.imag ** 2, n=L, axis=-1)[..., :N].astype(x.dtype)
+    X = xp.fft.rfft(x, n=L, axis=-1)
+    return xp.fft.irfft(X.real ** 2 + X.imag ** 2, n=L, axis=-1)[..., :N].astype(x.dtype)
 
 
 def lag_profile(R, T: int, *, boundary: str = "circular") -> jax.Array:
@@ -106,25 +108,29 @@ def lag_profile(R, T: int, *, boundary: str = "circular") -> jax.Array:
       T: number of taps.
 
     Returns:
-      ``(..., T)``.
+      ``(..., T)``; NumPy in, NumPy out, JAX arrays otherwise.
     """
     _check_boundary(boundary)
-    R = jnp.asarray(R)
+    xp = np if isinstance(R, np.ndarray) else jnp
+    R = xp.asarray(R)
     N = R.shape[-1]
     if boundary == "circular":
-        return jnp.take(R, np.arange(T) % N, axis=-1)
+        return xp.take(R, np.arange(T) % N, axis=-1)
     if T <= N:
         return R[..., :T]
     pad = [(0, 0)] * (R.ndim - 1) + [(0, T - N)]
-    return jnp.pad(R, pad)
+    return xp.pad(R, pad)
 
 
-def lag_weights(T: int, dtype=jnp.float32) -> jax.Array:
+def lag_weights(T: int, dtype=np.float32) -> np.ndarray:
     r"""Multiplicities of the one-sided lags in a two-sided sum: :math:`c_0 = 1`, :math:`c_\tau = 2`.
 
     For even sequences :math:`\sum_{|\tau|<T} f(\tau) = \sum_{\tau=0}^{T-1} c_\tau f(\tau)`.
+    A NumPy array: a constant under ``jit``, and nothing to compile outside it.
     """
-    return jnp.full((T,), 2.0, dtype=dtype).at[0].set(1.0)
+    c = np.full((T,), 2.0, dtype=np.dtype(dtype))
+    c[0] = 1.0
+    return c
 
 
 def symmetric_extension(rho: jax.Array, N: int) -> jax.Array:

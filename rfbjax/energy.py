@@ -20,6 +20,7 @@ with the Toeplitz matrix :math:`Q[t,t'] = R_x(t-t')`, and (docs/theory.md formul
 
 from __future__ import annotations
 
+import numpy as np
 import jax
 import jax.numpy as jnp
 
@@ -88,13 +89,15 @@ def energy_moments(R_lags: jax.Array, J: int, T: int, *, scale: float = 1.0):
 
     Returns:
       ``(mean, var)`` each of shape ``(...)``, for the *unnormalised* energy; divide by
-      :math:`R_x(0)` and :math:`R_x(0)^2` for :math:`E/\|x\|^2`.
+      :math:`R_x(0)` and :math:`R_x(0)^2` for :math:`E/\|x\|^2`. NumPy in, NumPy out (no
+      compilation); JAX arrays otherwise (J, T static under jit).
     """
     if R_lags.shape[-1] != T:
         raise ValueError(f"R_lags has {R_lags.shape[-1]} lags, expected T={T}")
+    xp = np if isinstance(R_lags, np.ndarray) else jnp
     sigma2 = scale / (J * T)
     dtype = R_lags.dtype
-    mult = lag_weights(T, dtype) * (T - jnp.arange(T, dtype=dtype))
+    mult = lag_weights(T, dtype) * (T - np.arange(T, dtype=dtype))
     mean = sigma2 * J * T * R_lags[..., 0]
-    var = 2.0 * sigma2 ** 2 * J * jnp.sum(mult * R_lags ** 2, axis=-1)
+    var = 2.0 * sigma2 ** 2 * J * xp.sum(mult * R_lags ** 2, axis=-1)
     return mean, var

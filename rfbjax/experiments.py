@@ -21,6 +21,20 @@ from .theory.predictor import kappa_tilde_paper, predict
 __all__ = ["energy_rows", "bounds_rows"]
 
 
+def _progress(progress, J: int, T: int) -> dict:
+    """Progress arguments of one Monte Carlo call.
+
+    ``progress`` is a bool (a bar per call, from the driver) or one overall tqdm-like bar
+    (``update(n)`` and optionally ``set_postfix_str``) that every call advances by its samples.
+    """
+    if isinstance(progress, bool) or progress is None:
+        return {"progress": bool(progress)}
+    note = getattr(progress, "set_postfix_str", None)
+    if note is not None:
+        note(f"J={J} T={T}")
+    return {"progress": False, "on_chunk": progress.update}
+
+
 def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str = "circular",
                 dtype="float32", p: float = 0.05, max_memory: int = mc.DEFAULT_MAX_MEMORY,
                 progress: bool = False, quantiles=(0.05, 0.95), theory: bool = True,
@@ -42,6 +56,8 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
 
     Args:
       signals: list of ``(label, x)`` with 1-D float arrays (any lengths).
+      progress: False, True (a bar per Monte Carlo call) or one overall tqdm-like bar that
+        every call advances by its samples (the CLI's).
     """
     if init != "gaussian" or int(stride) != 1:
         return _energy_rows_general(signals, Js, Ts, n_samples=n_samples, seed=seed,
@@ -57,12 +73,13 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
         exact = theory and _exact_allowed(T, exact_max_T)
         eigs = [toeplitz_eigenvalues(r) for r in R] if exact else None
         for J in Js:
-            mean_th, var_th = energy_moments(jnp.asarray(R), J, T)
+            mean_th, var_th = energy_moments(R, J, T)          # NumPy float64
             r0 = R[:, 0]
             mean_th = np.asarray(mean_th) / r0
             var_th = np.asarray(var_th) / r0 ** 2
             E = sample_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                              dtype=jnp.dtype(dtype), max_memory=max_memory, progress=progress)
+                              dtype=jnp.dtype(dtype), max_memory=max_memory,
+                              **_progress(progress, J, T))
             for m, label in enumerate(labels):
                 s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
                 N = xs[m].shape[0]
@@ -116,8 +133,9 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
         law_cache.clear()
         for J in Js:
             E = sample_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                              dtype=jnp.dtype(dtype), max_memory=max_memory, progress=progress,
-                              init=init, stride=stride, rescale=rescale)
+                              dtype=jnp.dtype(dtype), max_memory=max_memory,
+                              init=init, stride=stride, rescale=rescale,
+                              **_progress(progress, J, T))
             for m, label in enumerate(labels):
                 x = supports[m]
                 N = xs[m].shape[0]
@@ -180,7 +198,7 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     for J in Js:
         for T in Ts:
             out = sample_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
-                                max_memory=max_memory, progress=progress,
+                                max_memory=max_memory, **_progress(progress, J, T),
                                 **({} if default else {"init": init, "stride": int(stride),
                                                        "rescale": rescale}))
             sA, sB = mc.summarize(out["A"]), mc.summarize(out["B"])

@@ -65,7 +65,7 @@ def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
       init: an initialiser with T-tap filters (:mod:`rfbjax.initializers`); ``tight`` and
         strides go through :func:`strided_energy_measurement`.
     """
-    R = jnp.asarray(R_lags, dtype=dtype)
+    R = np.asarray(R_lags, dtype=jnp.dtype(dtype))   # NumPy: no eager cast to compile
     if _is_default(init, 1):
         fn = _energy_fn(J, T, float(scale), jnp.dtype(dtype).name)
         tags = filterbank_tags(J, T, scale, dtype)
@@ -107,9 +107,9 @@ def strided_energy_measurement(X, r0, N: int, J: int, T: int, *, stride: int = 1
       X: ``(M, N)`` complex DFTs of the signals (zero-padded for linear convolution, see
         :func:`rfbjax.strided.stride_support`); r0: ``(M,)`` their energies.
     """
-    cdtype = jnp.result_type(jnp.dtype(dtype), jnp.complex64)
-    X = jnp.asarray(X, dtype=cdtype)
-    r0 = jnp.asarray(r0, dtype=dtype)
+    cdtype = np.result_type(jnp.dtype(dtype), np.complex64)
+    X = np.asarray(X, dtype=cdtype)   # NumPy: the driver moves it, nothing compiled eagerly
+    r0 = np.asarray(r0, dtype=jnp.dtype(dtype))
     rescale = inits.effective_rescale(init, rescale)
     fn = _strided_energy_fn(J, T, N, int(stride), float(scale), jnp.dtype(dtype).name, init,
                             rescale)
@@ -198,14 +198,12 @@ def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
 def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64) -> np.ndarray:
     """``(M, T)`` lag profiles of a list of 1-D signals (any lengths), in float64 by default.
 
-    Computed in 64-bit whatever ``jax_enable_x64`` says (they feed the exact theory), then cast
-    to ``dtype``.
+    Computed in NumPy float64 whatever ``jax_enable_x64`` says (they feed the exact theory; and
+    NumPy compiles nothing, where eager JAX would compile every op for every new shape), then
+    cast to ``dtype``.
     """
-    rows = []
-    with jax.enable_x64(True):
-        for x in signals:
-            R = signal_autocorr(jnp.asarray(np.asarray(x, dtype=np.float64)), boundary=boundary)
-            rows.append(np.asarray(lag_profile(R, T, boundary=boundary), dtype=np.float64))
+    rows = [lag_profile(signal_autocorr(np.asarray(x, dtype=np.float64), boundary=boundary), T,
+                        boundary=boundary) for x in signals]
     return np.stack(rows).astype(dtype)
 
 
@@ -213,8 +211,11 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                   boundary: str = "circular", scale: float = 1.0, dtype=jnp.float32,
                   max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
                   devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False) -> np.ndarray:
+                  rescale: bool = False, on_chunk=None) -> np.ndarray:
     """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals.
+
+    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar); with
+    several groups (below) each group reports its share, so the total is still n_samples.
 
     With ``stride`` d > 1 (every d-th output kept) or an initialiser whose filters are not T
     taps (``tight``), the signals are grouped by the length of the group they live on (N, or the
@@ -227,7 +228,8 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                                dtype=dtype, init=init, rescale=rescale)
         return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
                       bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                      progress=progress, devices=devices, desc=f"energy J={J} T={T}")
+                      progress=progress, devices=devices, desc=f"energy J={J} T={T}",
+                      on_chunk=on_chunk)
     if inits.get(init).family == "tight" and boundary != "circular":
         inits.validate(init, J, stride=stride, N=None)
     supports = [stride_support(x, T, stride, boundary) for x in signals]
@@ -235,6 +237,7 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
     for m_idx, xs in enumerate(supports):
         groups.setdefault(xs.shape[0], []).append(m_idx)
     out = np.empty((n_samples, len(supports)), dtype=jnp.dtype(dtype))
+    share = None if on_chunk is None else (lambda n: on_chunk(n / len(groups)))
     for N, idx in groups.items():
         inits.validate(init, J, stride=stride, N=N)
         xs = np.stack([supports[i] for i in idx])
@@ -243,7 +246,8 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                                        scale=scale, dtype=dtype, init=init, rescale=rescale)
         E = mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
                    bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}")
+                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}",
+                   on_chunk=share)
         out[:, idx] = E
     return out
 
@@ -251,10 +255,13 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
 def sample_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int = 0,
                   scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
                   progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False) -> dict:
-    """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples."""
+                  rescale: bool = False, on_chunk=None) -> dict:
+    """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples.
+
+    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar)."""
     m = bounds_measurement(J, T, N, scale=scale, dtype=dtype, init=init, stride=stride,
                            rescale=rescale)
     return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples,
                   bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                  progress=progress, devices=devices, desc=f"bounds J={J} T={T}")
+                  progress=progress, devices=devices, desc=f"bounds J={J} T={T}",
+                  on_chunk=on_chunk)

@@ -14,12 +14,24 @@ the memory budget or the device count); a chunk is a whole number of blocks per 
 over with ``lax.map``, and the sample axis is split over a 1-D device mesh with ``shard_map``.
 Every block therefore runs the same compiled computation on the same inputs, and the results
 are bit-identical for any ``max_memory`` and any number of devices.
+
+Block policy (:func:`choose_block_policy`): on CPU a block holds about 4 MiB of working set (cache
+sized, 1…256 samples); on a GPU or TPU about 256 MiB (at most 1/16 of the device's memory;
+1…8192 samples), so that one ``lax.map`` step keeps the device busy with many thousands of
+filter spectra. The policy follows the platform of the devices; ``RFBJAX_BLOCK_POLICY=accelerator``
+(or ``cpu``), or the ``block_policy`` argument of :func:`run`, forces one. Numbers are
+bit-identical within one policy; across policies they agree to float tolerance (another batch
+size may change XLA's summation order).
+
+Compiled programs persist across processes (:mod:`rfbjax.compile_cache`): the driver's
+programs are exported with :mod:`jax.export` once and reloaded by later runs without tracing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -33,6 +45,7 @@ __all__ = [
     "stream_key",
     "sample_keys",
     "block_size",
+    "choose_block_policy",
     "plan_chunks",
     "run",
     "summarize",
@@ -41,8 +54,9 @@ __all__ = [
     "parse_memory",
 ]
 
-_BLOCK_TARGET_BYTES = 4 * 1024 ** 2
-_MAX_BLOCK = 256
+#: policy -> (target working set of one block in bytes, largest block)
+_POLICIES = {"cpu": (4 * 1024 ** 2, 256), "accelerator": (256 * 1024 ** 2, 8192)}
+_BLOCK_TARGET_BYTES, _MAX_BLOCK = _POLICIES["cpu"]
 
 
 def stream_key(seed: int, *tags: Any) -> jax.Array:
@@ -65,15 +79,46 @@ def sample_keys(key: jax.Array, idx: jax.Array) -> jax.Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, idx)
 
 
-def block_size(bytes_per_sample: int) -> int:
-    """Samples per block: a power of two with about 4 MiB of working set, 1…256.
+def choose_block_policy(devices: Sequence[jax.Device] | None = None,
+                        policy: str | None = None) -> str:
+    """``"cpu"`` or ``"accelerator"``: the argument, else ``RFBJAX_BLOCK_POLICY``, else the platform.
 
-    Depends only on the measurement's footprint, which is what makes results independent of
-    the chunking.
+    ``auto`` (the default) picks ``cpu`` for CPU devices and ``accelerator`` for GPU/TPU.
     """
-    b = max(1, int(_BLOCK_TARGET_BYTES // max(1, int(bytes_per_sample))))
+    choice = policy or os.environ.get("RFBJAX_BLOCK_POLICY", "auto")
+    choice = choice.strip().lower()
+    if choice == "auto":
+        devs = list(devices) if devices is not None else jax.devices()
+        return "cpu" if devs[0].platform == "cpu" else "accelerator"
+    if choice not in _POLICIES:
+        raise ValueError(f"block policy must be auto, cpu or accelerator, got {choice!r} "
+                         "(RFBJAX_BLOCK_POLICY)")
+    return choice
+
+
+def _device_memory(devices) -> int | None:
+    try:
+        stats = (list(devices) if devices is not None else jax.devices())[0].memory_stats()
+        return int(stats["bytes_limit"]) if stats and "bytes_limit" in stats else None
+    except Exception:
+        return None
+
+
+def block_size(bytes_per_sample: int, policy: str = "cpu",
+               device_memory: int | None = None) -> int:
+    """Samples per block: the largest power of two whose working set fits the policy's target.
+
+    ``cpu``: about 4 MiB (1…256 samples); ``accelerator``: about 256 MiB, or 1/16 of
+    ``device_memory`` if that is smaller (1…8192 samples). Depends only on the measurement's
+    footprint and the policy (not on the memory budget or the device count), which is what
+    makes results independent of the chunking.
+    """
+    target, largest = _POLICIES[policy]
+    if device_memory:
+        target = min(target, int(device_memory) // 16)
+    b = max(1, int(target // max(1, int(bytes_per_sample))))
     b = 1 << (b.bit_length() - 1)
-    return int(min(_MAX_BLOCK, b))
+    return int(min(largest, b))
 
 
 @dataclass(frozen=True)
@@ -89,14 +134,16 @@ class ChunkPlan:
 
 
 def plan_chunks(n_samples: int, bytes_per_sample: int, out_bytes_per_sample: int,
-                max_memory: int, devices: int, min_chunks: int = 1) -> ChunkPlan:
+                max_memory: int, devices: int, min_chunks: int = 1, *,
+                block: int | None = None) -> ChunkPlan:
     """Choose the chunk (samples per compiled call) under the memory budget.
 
     Live memory per call is about ``devices * block * bytes_per_sample`` (one block per device
     at a time) plus the chunk's outputs; the chunk is the largest whole number of blocks per
-    device that fits, made as equal as possible across chunks (one compilation).
+    device that fits, made as equal as possible across chunks (one compilation). ``block``
+    defaults to the CPU policy's :func:`block_size`.
     """
-    block = block_size(bytes_per_sample)
+    block = block if block is not None else block_size(bytes_per_sample)
     unit = block * devices
     work = devices * block * bytes_per_sample
     room = max(0, max_memory - work)
@@ -127,37 +174,56 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
         bytes_per_sample: int, out_bytes_per_sample: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
         progress: bool = True, desc: str = "", min_chunks: int | None = None,
-        on_chunk: Callable[[int], None] | None = None):
+        on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None,
+        block: int | None = None):
     """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
 
-    Compiled once per (fn, block, devices, argument shapes): pass data such as signal lag
-    profiles through ``args`` rather than closing over them, so that calls with new data of the
-    same shapes reuse the compilation.
+    Compiled once per (fn, block, devices, argument shapes), and kept across processes
+    (:mod:`rfbjax.compile_cache`): pass data such as signal lag profiles through ``args``
+    rather than closing over them, so that calls with new data of the same shapes reuse the
+    compilation.
 
     Args:
       fn: pure measurement ``(key, *args) -> pytree of arrays`` (one sample).
       key: the measurement's base key (:func:`stream_key`).
       n_samples: S.
       bytes_per_sample: working-set estimate of one sample (sizes the blocks and chunks).
-      out_bytes_per_sample: size of one sample's outputs (default: from ``jax.eval_shape``).
+      out_bytes_per_sample: size of one sample's outputs (default: from ``jax.eval_shape``,
+        remembered across processes with the compiled program).
       max_memory: budget in bytes for one chunk.
       devices: devices to shard the sample axis over (default: every device of every process;
         in a multi-process run — after ``jax.distributed.initialize`` — each process computes
         the blocks of its own devices and the results are gathered on every process).
       progress: show a tqdm bar (it appears only if the run lasts more than 2 seconds).
       on_chunk: called with the number of samples finished after each chunk (outer progress).
+      block_policy: ``"cpu"``, ``"accelerator"`` or ``"auto"`` (default: ``RFBJAX_BLOCK_POLICY``,
+        else by platform; see :func:`choose_block_policy`).
+      block: force the samples per block (benchmarks of the block size only: another block
+        may change the numbers to float tolerance).
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    from . import compile_cache
+
+    compile_cache.enable()
     mesh = _mesh(devices)
     ndev = mesh.devices.size
+    if block is None:
+        policy = choose_block_policy(list(mesh.devices.flat), block_policy)
+        block = block_size(bytes_per_sample, policy,
+                           _device_memory(mesh.devices.flat) if policy == "accelerator" else None)
+        if policy == "accelerator":  # no block much larger than the whole run
+            block = min(block, 1 << max(0, (int(n_samples) - 1).bit_length()))
+    elif block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    avals = _avals((key,) + tuple(args))
     if out_bytes_per_sample is None:
-        shapes = jax.eval_shape(fn, key, *args)
-        out_bytes_per_sample = sum(int(np.prod(s.shape)) * s.dtype.itemsize
-                                   for s in jax.tree_util.tree_leaves(shapes))
+        out_bytes_per_sample = _out_bytes(fn, key, args, avals)
+    if min_chunks is None:
+        min_chunks = 8 if (progress or on_chunk is not None) else 1
     plan = plan_chunks(n_samples, bytes_per_sample, out_bytes_per_sample, max_memory, ndev,
-                       min_chunks=min_chunks if min_chunks is not None else (8 if progress else 1))
-    sharded = _compiled(fn, plan.block, mesh, len(args))
+                       min_chunks=min_chunks, block=block)
+    program = _program(fn, plan.block, mesh, plan.chunk, avals, key, args)
     idx_sharding = NamedSharding(mesh, P("samples"))
 
     results = []
@@ -168,7 +234,7 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
             host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
             idx = jax.make_array_from_callback(host_idx.shape, idx_sharding,
                                                lambda sl: host_idx[sl])
-            out = jax.tree_util.tree_map(_to_host, sharded(key, idx, *args))
+            out = jax.tree_util.tree_map(_to_host, program(key, idx, *args))
             results.append(out)
             done = min(plan.chunk, n_samples - start)
             if bar is not None:
@@ -180,6 +246,79 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
             bar.close()
     stacked = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n_samples], *results)
     return stacked
+
+
+def _avals(values) -> tuple:
+    """(shape, dtype) of each argument: the static facts a compiled program depends on."""
+    return tuple((tuple(int(d) for d in np.shape(v)), str(getattr(v, "dtype", np.asarray(v).dtype)))
+                 for v in values)
+
+
+_OUT_BYTES: dict = {}
+
+
+def _out_bytes(fn, key, args, avals) -> int:
+    """Bytes of one sample's outputs, by ``jax.eval_shape`` (a trace), remembered on disk."""
+    from . import compile_cache
+
+    memo = (fn, avals)
+    if memo in _OUT_BYTES:
+        return _OUT_BYTES[memo]
+    pkey = (compile_cache.program_key(fn, "montecarlo.out_bytes/v1", avals)
+            if compile_cache.active() else None)
+    meta = compile_cache.load_meta(pkey)
+    if meta is not None and isinstance(meta.get("out_bytes"), int):
+        out = meta["out_bytes"]
+    else:
+        shapes = jax.eval_shape(fn, key, *args)
+        out = sum(int(np.prod(s.shape)) * s.dtype.itemsize
+                  for s in jax.tree_util.tree_leaves(shapes))
+        compile_cache.store_meta(pkey, {"out_bytes": int(out)})
+    _OUT_BYTES[memo] = out
+    return out
+
+
+_PROGRAMS: dict = {}
+
+
+def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
+    """The chunk program for these shapes: reloaded from the export cache, or traced (and stored).
+
+    Falls back to the plain jitted function when the cache is off, the function cannot be
+    named safely, the run spans several processes, or the export fails; the numbers are the
+    same either way.
+    """
+    from . import compile_cache
+
+    dev_ids = tuple(d.id for d in mesh.devices.flat)
+    memo = (fn, block, dev_ids, chunk, avals)
+    hit = _PROGRAMS.get(memo)
+    if hit is not None:
+        return hit
+    jitted = _compiled(fn, block, mesh, len(args))
+    program = jitted
+    pkey = compile_cache.program_key(fn, "montecarlo.run/v1", block, len(dev_ids), chunk, avals)
+    if pkey is not None and compile_cache.active() and jax.process_count() == 1:
+        exported = compile_cache.load_exported(pkey)
+        if exported is None:
+            try:
+                from jax import export
+
+                idx_spec = jax.ShapeDtypeStruct((chunk,), np.uint32,
+                                                sharding=NamedSharding(mesh, P("samples")))
+                specs = [jax.ShapeDtypeStruct(np.shape(v), getattr(v, "dtype", None)
+                                              or np.asarray(v).dtype) for v in (key,) + tuple(args)]
+                exported = export.export(jitted)(specs[0], idx_spec, *specs[1:])
+                if not compile_cache.store_exported(pkey, exported):
+                    exported = None
+            except Exception:  # not exportable (e.g. a custom call): trace as usual
+                exported = None
+        if exported is not None:
+            program = jax.jit(exported.call)
+    if len(_PROGRAMS) > 256:
+        _PROGRAMS.clear()
+    _PROGRAMS[memo] = program
+    return program
 
 
 _COMPILED: dict = {}

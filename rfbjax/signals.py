@@ -30,7 +30,6 @@ import re
 
 import numpy as np
 
-from .audio import audio_info, read_audio
 from .errors import InputError
 
 __all__ = [
@@ -362,10 +361,14 @@ def parse_signal_spec(spec: str, N: int | None, sample_rate: float = 22050.0
             raise InputError(f"signal '{spec}': N={N} samples requested but the slice has only "
                              f"{length}")
         if length is None:
+            from .audio import audio_info   # soundfile: imported only to read a file
+
             frames = audio_info(path)[0]
             if start < frames and start + N > frames:
                 raise InputError(f"signal '{spec}': N={N} samples requested from sample {start} "
                                  f"but the file has only {frames - start} from there")
+    from .audio import read_audio
+
     x, _rate = read_audio(path, start, length if N is None else N)
     if x.shape[0] < 2:
         raise InputError(f"signal '{spec}': needs at least 2 samples, the file gives "

@@ -13,6 +13,17 @@ Each (workload, implementation) runs in its own subprocess so that its peak resi
 is its own; timings are steady state (a first run compiles, a second is timed).
 
     python scripts/bench.py [--quick] [--samples 1000] [--json out/bench.json]
+
+Whole-process mode (``--process``) times the two commands a user types, start-up included:
+
+  W1  rfbjax bounds --J 40 --T 8,16,...,1024 --N 1024 --samples 2000
+  W2  rfbjax energy speech_22k.wav flute_22k.wav --J 10 --T 8,16,...,1024 --samples 1000
+
+each *cold* (an empty compilation cache, RFBJAX_CACHE_DIR pointing at a new folder) and
+*warm* (the same command again), against a NumPy float64 script doing the same Monte Carlo
+work, also a whole process, in the same run; plus ``rfbjax --help``.
+
+    python scripts/bench.py --process [--audio DIR] [--repeat 2] [--json out/bench-process.json]
 """
 
 from __future__ import annotations
@@ -106,6 +117,111 @@ def worker(workload: str, impl: str, Ts, S: int, max_memory: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "first_seconds": first, "peak_mb": _peak_mb()}
 
 
+# ----------------------------------------------------------------------------- whole process
+ROOT = os.path.dirname(HERE)
+W2_CLIPS = ("speech_22k.wav", "flute_22k.wav")
+PROCESS_TS = [8 << k for k in range(8)]
+
+
+def _process_commands(audio_dir: str) -> dict:
+    clips = [os.path.join(audio_dir, c) for c in W2_CLIPS]
+    rfb = [sys.executable, "-m", "rfbjax"]
+    return {"W1": rfb + ["bounds", "--J", "40", "--T", "8,16,...,1024", "--N", "1024",
+                         "--samples", "2000"],
+            "W2": rfb + ["energy", *clips, "--J", "10", "--T", "8,16,...,1024", "--samples", "1000"]}
+
+
+def numpy_process(workload: str, audio_dir: str) -> None:
+    """The NumPy float64 baseline of one whole-process workload (run as its own process)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if workload == "W1":
+        J, N, S = 40, 1024, 2000
+        for T in PROCESS_TS:
+            sigma = (1.0 / (J * T)) ** 0.5
+            for s0 in range(0, S, 250):   # (250, 40, 513) complex spectra: ~80 MB at a time
+                w = sigma * rng.standard_normal((min(250, S - s0), J, T))
+                W = np.fft.rfft(w, n=N, axis=-1)
+                P = np.sum(W.real ** 2 + W.imag ** 2, axis=1)
+                A, B = P.min(-1), P.max(-1)
+                _ = np.quantile(B / A, [0.05, 0.95])
+        return
+    import soundfile as sf
+
+    xs = [sf.read(os.path.join(audio_dir, c), dtype="float64", always_2d=True)[0].mean(axis=1)
+          for c in W2_CLIPS]
+    J, S = 10, 1000
+    for T in PROCESS_TS:
+        sigma = (1.0 / (J * T)) ** 0.5
+        for x in xs:  # circular convolution on Z_N: the filters zero-padded to N
+            N = x.shape[0]
+            X = np.fft.rfft(x)
+            for s0 in range(0, S, 50):
+                w = sigma * rng.standard_normal((min(50, S - s0), J, T))
+                W = np.fft.rfft(w, n=N, axis=-1)
+                y = np.fft.irfft(W * X, n=N, axis=-1)
+                _ = np.sum(y * y, axis=(1, 2)) / np.sum(x * x)
+
+
+def _timed(cmd, env) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"bench.py: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return dt
+
+
+def run_process(audio_dir: str, repeat: int, workloads) -> dict:
+    import shutil
+    import tempfile
+
+    audio_dir = os.path.abspath(audio_dir)
+    missing = [c for c in W2_CLIPS if not os.path.exists(os.path.join(audio_dir, c))]
+    if "W2" in workloads and missing:
+        raise SystemExit(f"bench.py: error: --audio: {', '.join(missing)} not in {audio_dir}")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    cmds = _process_commands(audio_dir)
+    load = os.getloadavg()
+    info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "loadavg_before": load, "repeat": repeat,
+            "commands": {k: " ".join(v[2:]) for k, v in cmds.items()}}
+    print(f"# rfbjax whole-process benchmark {info['date']}, {info['cpus']} CPUs, "
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; best of {repeat}")
+    rows = []
+    helps = [_timed([sys.executable, "-m", "rfbjax", "--help"], env) for _ in range(repeat)]
+    rows.append({"workload": "rfbjax --help", "seconds": min(helps)})
+    print(f"{'rfbjax --help':<16}{min(helps):>8.2f} s   (target <= 0.6 s)")
+    print(f"{'workload':<16}{'numpy s':>9}{'cold s':>9}{'warm s':>9}{'cold x':>8}{'warm x':>8}"
+          f"{'targets':>16}")
+    targets = {"W1": (1.0, 1.5), "W2": (20.0, 40.0)}
+    for wl in workloads:
+        base = min(_timed([sys.executable, os.path.abspath(__file__), "--numpy-process", wl,
+                           "--audio", audio_dir], env) for _ in range(repeat))
+        print(f"{wl:<16}{base:>9.2f}  (NumPy done; cold and warm runs follow)", flush=True)
+        colds, warms = [], []
+        for _ in range(repeat):
+            cache = tempfile.mkdtemp(prefix="rfbjax-bench-cache-")
+            try:
+                e = dict(env, RFBJAX_CACHE_DIR=cache)
+                colds.append(_timed(cmds[wl], e))
+                warms.append(_timed(cmds[wl], e))
+            finally:
+                shutil.rmtree(cache, ignore_errors=True)
+        cold, warm = min(colds), min(warms)
+        row = {"workload": wl, "numpy_s": base, "cold_s": cold, "warm_s": warm,
+               "cold_speedup": base / cold, "warm_speedup": base / warm,
+               "target_cold": targets[wl][0], "target_warm": targets[wl][1]}
+        rows.append(row)
+        print(f"{wl:<16}{base:>9.2f}{cold:>9.2f}{warm:>9.2f}{row['cold_speedup']:>7.1f}x"
+              f"{row['warm_speedup']:>7.1f}x{f'>={targets[wl][0]:g}x, >={targets[wl][1]:g}x':>16}")
+        sys.stdout.flush()
+    info["loadavg_after"] = os.getloadavg()
+    return {"info": info, "rows": rows}
+
+
 # ----------------------------------------------------------------------------- driver
 def _run_worker(workload, impl, Ts, S, max_memory):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", workload, "--impl", impl,
@@ -122,6 +238,12 @@ def main(argv=None):
     ap.add_argument("--max-memory", default="2GB")
     ap.add_argument("--json", default=None)
     ap.add_argument("--workloads", default="W1,W2")
+    ap.add_argument("--process", action="store_true",
+                    help="whole-process mode: the W1/W2 commands cold and warm vs NumPy")
+    ap.add_argument("--audio", default=os.path.join(ROOT, "..", "shared", "data", "audio"),
+                    help="folder with speech_22k.wav and flute_22k.wav (--process W2)")
+    ap.add_argument("--repeat", type=int, default=1, help="--process: best of this many")
+    ap.add_argument("--numpy-process", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -135,7 +257,21 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(worker(args.worker, args.impl, Ts, S, args.max_memory)))
         return 0
+    if args.numpy_process:
+        numpy_process(args.numpy_process, args.audio)
+        return 0
     workloads = args.workloads.split(",")
+    if args.process:
+        bad = sorted(set(workloads) - {"W1", "W2"})
+        if bad:
+            sys.stderr.write(f"bench.py: error: --process runs W1 and W2, not {','.join(bad)}\n")
+            return 2
+        results = run_process(args.audio, max(1, args.repeat), workloads)
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+        return 0
     unknown = sorted(set(workloads) - {"W1", "W2", "W3", "W4"})
     if unknown:
         sys.stderr.write(f"bench.py: error: --workloads: unknown {','.join(unknown)} "

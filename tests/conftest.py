@@ -7,6 +7,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# one compilation cache for the whole session (the CLI tests start many processes that compile
+# the same programs), never the user's own; removed when the session ends
+if "RFBJAX_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="rfbjax-test-cache-")
+    os.environ["RFBJAX_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
+
 import jax  # noqa: E402
 
 # float64 must be switchable per call; the library always passes explicit dtypes.

@@ -39,23 +39,67 @@ def _modules():
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Declared(Exception):
+    """Raised by :class:`_Peek` with what a subcommand declares about itself."""
+
+
+class _Peek:
+    """Stands in for argparse's subparsers: learns a subcommand's name and help, then stops."""
+
+    def add_parser(self, name, **kwargs):
+        raise _Declared(name, kwargs)
+
+
+def _declaration(mod) -> tuple[str, dict]:
+    try:
+        mod.add_parser(_Peek())
+    except _Declared as found:
+        return found.args
+    raise RuntimeError(f"{mod.__name__}.add_parser declared no subcommand")
+
+
+def _chosen(argv) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    for tok in argv:
+        if not tok.startswith("-"):
+            return tok
+    return None
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The full parser of the chosen subcommand; the others only by name and help.
+
+    Building a subcommand's options imports the library (JAX); ``rfbjax --help`` and a bad
+    command name need none of that. ``argv=None`` builds every subcommand in full.
+    """
     parser = _Parser(prog="rfbjax", description="Stability of random FIR filterbanks, in JAX.")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"rfbjax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    chosen = _chosen(argv) if argv is not None else None
     for mod in _modules():
-        mod.add_parser(sub)
+        if argv is None:
+            mod.add_parser(sub)
+            continue
+        name, kwargs = _declaration(mod)
+        if name == chosen:
+            mod.add_parser(sub)
+        else:
+            sub.add_parser(name, help=kwargs.get("help"), add_help=False)
     return parser
 
 
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
+        from ..compile_cache import enable
+
+        enable()   # programs compiled by earlier runs are reused (RFBJAX_CACHE_DIR=off: not)
         return int(args.func(args) or 0)
     except InputError as exc:
         sys.stderr.write(f"rfbjax {args.command}: error: {exc}\n")

@@ -42,8 +42,14 @@ def run(args) -> int:
 
     from ..experiments import bounds_rows
 
-    rows = bounds_rows(Js, Ts, N, n_samples=args.samples, seed=args.seed, dtype=args.dtype,
-                       max_memory=max_memory, progress=not args.quiet, **extra)
+    bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "bounds", not args.quiet)
+    try:
+        rows = bounds_rows(Js, Ts, N, n_samples=args.samples, seed=args.seed, dtype=args.dtype,
+                           max_memory=max_memory,
+                           progress=bar if bar is not None else False, **extra)
+    finally:
+        if bar is not None:
+            bar.close()
     config = {"J": Js, "T": Ts, "N": N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "stride": args.stride, "init": args.init,
               "rescale": args.rescale}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 
 from ..errors import InputError
 from ..memory import parse_memory
@@ -69,6 +70,20 @@ def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must 
                    help="filter initialiser (default gaussian, the paper's)")
     p.add_argument("--rescale", action="store_true",
                    help="rescale the taps to the energy-preserving variance D/(J T)")
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    """One overall bar (stderr) for a whole command: every setting, compilation included.
+
+    The ETA is the plain average rate so far (no smoothing), so time spent compiling counts.
+    Returns None when disabled.
+    """
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="filterbank", smoothing=0.0, dynamic_ncols=True,
+                leave=False, file=sys.stderr)
 
 
 def setup_dtype(args) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from ..errors import InputError
 from ..resources import EXACT_LAW_MAX_T
 from . import common
@@ -41,6 +39,8 @@ def add_parser(sub):
 
 
 def _load_signals(specs, N):
+    import numpy as np
+
     from ..signals import parse_signal_spec
 
     out = []
@@ -96,10 +96,15 @@ def run(args) -> int:
 
     from ..experiments import energy_rows
 
-    rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
-                       boundary=args.boundary, dtype=args.dtype, p=args.p,
-                       max_memory=max_memory, progress=not args.quiet,
-                       exact_max_T=exact_max_T, **extra)
+    bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "energy", not args.quiet)
+    try:
+        rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
+                           boundary=args.boundary, dtype=args.dtype, p=args.p,
+                           max_memory=max_memory, exact_max_T=exact_max_T,
+                           progress=bar if bar is not None else False, **extra)
+    finally:
+        if bar is not None:
+            bar.close()
     config = {"J": Js, "T": Ts, "N": args.N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "p": args.p,
               "signals": [label for label, _ in signals], "stride": args.stride,

@@ -1,0 +1,170 @@
+"""The engine: compile once per shape, persistent caches across processes, block policies.
+
+The command-line checks run ``rfbjax`` as a user does (a fresh process each) with
+``JAX_LOG_COMPILES=1`` and count what XLA compiled; shapes are small.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rfbjax import compile_cache
+from rfbjax import montecarlo as mc
+from rfbjax.measure import sample_bounds
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TS = [8, 32]
+
+
+def _cli(args, env_extra, tmp_path, name):
+    env = dict(os.environ)
+    env.update({"JAX_LOG_COMPILES": "1", "PYTHONPATH": ROOT + os.pathsep + env.get("PYTHONPATH", ""),
+                "JAX_PLATFORMS": "cpu"})
+    env.pop("XLA_FLAGS", None)
+    env.update(env_extra)
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run([sys.executable, "-m", "rfbjax", *args, "--quiet", "--json", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out) as f:
+        rows = json.load(f)["rows"]
+    log = proc.stderr
+    return rows, {"compiles": log.count("Finished XLA compilation"),
+                  "hits": log.count("Persistent compilation cache hit"),
+                  "traced_measurement": log.count("Finished tracing fn ")}
+
+
+def test_energy_compiles_once_then_nothing_across_runs(tmp_path):
+    """Cold: one program per T plus the few of the seed; warm: every compilation a cache hit and
+    no measurement traced; the numbers are those of a run without any cache."""
+    args = ["energy", "white", "vowel", "--N", "700", "--J", "3",
+            "--T", ",".join(map(str, TS)), "--samples", "40"]
+    cache = {"RFBJAX_CACHE_DIR": str(tmp_path / "cache")}
+    cold_rows, cold = _cli(args, cache, tmp_path, "cold")
+    # one Monte Carlo program per T; the seed's key takes at most 4 small ones, once
+    assert cold["compiles"] <= len(TS) + 4, cold
+    assert cold["hits"] == 0
+    warm_rows, warm = _cli(args, cache, tmp_path, "warm")
+    assert warm["hits"] == warm["compiles"] > 0, warm
+    assert warm["traced_measurement"] == 0, warm      # reloaded, not traced again
+    off_rows, off = _cli(args, {"RFBJAX_CACHE_DIR": "off"}, tmp_path, "off")
+    assert off["hits"] == 0
+    assert cold_rows == warm_rows == off_rows
+    assert os.listdir(tmp_path / "cache" / "exported")
+    assert not os.path.exists(tmp_path / "off")
+
+
+def test_bounds_accelerator_policy_on_cpu(tmp_path, monkeypatch):
+    """The accelerator block policy, forced on CPU: bit-identical for any memory budget and
+    for 1 or 2 devices; equal to the CPU policy to float tolerance."""
+    J, T, N, S = 4, 24, 64, 300
+    cpu = sample_bounds(J, T, N, S, seed=5)
+    monkeypatch.setenv("RFBJAX_BLOCK_POLICY", "accelerator")
+    acc = sample_bounds(J, T, N, S, seed=5)
+    acc_small = sample_bounds(J, T, N, S, seed=5, max_memory=30_000)
+    plan_blocks = {mc.block_size(10_000, p) for p in ("cpu", "accelerator")}
+    assert len(plan_blocks) == 2        # the policies do size blocks differently
+    for k in ("A", "B", "kappa"):
+        np.testing.assert_array_equal(acc[k], acc_small[k])
+        np.testing.assert_allclose(acc[k], cpu[k], rtol=2e-5, atol=0)
+    rows, _ = _cli(["bounds", "--J", str(J), "--T", str(T), "--N", str(N), "--samples", str(S),
+                    "--seed", "5"],
+                   {"RFBJAX_BLOCK_POLICY": "accelerator", "RFBJAX_CACHE_DIR": "off",
+                    "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, tmp_path, "dev2")
+    assert rows[0]["mean_A"] == pytest.approx(float(np.mean(acc["A"].astype(np.float64))),
+                                              rel=1e-12, abs=0)
+    assert rows[0]["q95_kappa"] == float(np.quantile(acc["kappa"].astype(np.float64), 0.95))
+
+
+def test_block_policy_switch(monkeypatch):
+    monkeypatch.delenv("RFBJAX_BLOCK_POLICY", raising=False)
+    assert mc.choose_block_policy() == "cpu"
+    assert mc.choose_block_policy(policy="accelerator") == "accelerator"
+    monkeypatch.setenv("RFBJAX_BLOCK_POLICY", "accelerator")
+    assert mc.choose_block_policy() == "accelerator"
+    monkeypatch.setenv("RFBJAX_BLOCK_POLICY", "fast")
+    with pytest.raises(ValueError, match="RFBJAX_BLOCK_POLICY"):
+        mc.choose_block_policy()
+    # CPU: ~4 MiB, at most 256; accelerator: ~256 MiB or 1/16 of the device, at most 8192
+    assert mc.block_size(1_000_000, "cpu") == 4
+    assert mc.block_size(1_000_000, "accelerator") == 256
+    assert mc.block_size(1_000_000, "accelerator", device_memory=16 * 1024 ** 3) == 256
+    assert mc.block_size(1_000_000, "accelerator", device_memory=1024 ** 3) == 64
+    assert mc.block_size(10, "accelerator") == 8192
+
+
+def test_cache_dir_rules(monkeypatch, tmp_path):
+    monkeypatch.setenv("RFBJAX_CACHE_DIR", "off")
+    assert compile_cache.cache_dir() is None
+    monkeypatch.setenv("RFBJAX_CACHE_DIR", str(tmp_path / "c"))
+    assert compile_cache.cache_dir() == str(tmp_path / "c")
+    monkeypatch.delenv("RFBJAX_CACHE_DIR")
+    monkeypatch.setitem(sys.modules, "platformdirs", None)     # not installed: XDG rules
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compile_cache.cache_dir() == str(tmp_path / "xdg" / "rfbjax")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")      # invalid under XDG: ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert compile_cache.cache_dir() == str(tmp_path / "home" / ".cache" / "rfbjax")
+
+
+def test_prune_and_clear(tmp_path):
+    d = tmp_path / "c"
+    (d / "exported").mkdir(parents=True)
+    for i in range(4):
+        p = d / "exported" / f"{i}.bin"
+        p.write_bytes(b"x" * 1000)
+        os.utime(p, (1000 + i, 1000 + i))
+    (d / "mine.txt").write_text("not ours")
+    compile_cache._prune(str(d), 2500)
+    assert os.listdir(d / "exported") == ["3.bin"]   # oldest first, down to 3/4 of the limit
+    assert compile_cache.clear(str(d)) == 1000
+    assert os.listdir(d / "exported") == [] and (d / "mine.txt").exists()
+
+
+def test_program_key_names_what_matters():
+    from rfbjax.measure import _bounds_fn, _energy_fn
+
+    a = compile_cache.program_key(_energy_fn(3, 8, 1.0, "float32"), 4, ((2,), "uint32"))
+    assert a == compile_cache.program_key(_energy_fn(3, 8, 1.0, "float32"), 4, ((2,), "uint32"))
+    assert a != compile_cache.program_key(_energy_fn(3, 16, 1.0, "float32"), 4, ((2,), "uint32"))
+    assert a != compile_cache.program_key(_energy_fn(3, 8, 1.0, "float32"), 8, ((2,), "uint32"))
+    assert a != compile_cache.program_key(_bounds_fn(3, 8, None, 1.0, "float32"), 4,
+                                          ((2,), "uint32"))
+    assert compile_cache.program_key(lambda k: k, 4) is None       # not rfbjax's: not named
+    arr = np.ones(3)
+    from rfbjax import filters
+
+    def closes_over_array(k):
+        return filters.gaussian_sigma(1, 1) * arr
+
+    closes_over_array.__module__ = "rfbjax.fake"
+    assert compile_cache.program_key(closes_over_array, 4) is None
+
+
+class _Bar:
+    def __init__(self):
+        self.done, self.notes = 0.0, []
+
+    def update(self, n):
+        self.done += n
+
+    def set_postfix_str(self, text):
+        self.notes.append(text)
+
+
+def test_one_overall_progress_bar_counts_every_setting():
+    from rfbjax.experiments import bounds_rows, energy_rows
+
+    bar = _Bar()
+    rows = bounds_rows([3], [8, 12], 32, n_samples=40, seed=1, progress=bar, theory=False)
+    assert len(rows) == 2 and bar.done == 2 * 40
+    assert bar.notes == ["J=3 T=8", "J=3 T=12"]
+    bar = _Bar()   # a stride splits signals of different lengths into groups: shares add up
+    x1, x2 = np.random.default_rng(0).standard_normal((2, 48))
+    energy_rows([("a", x1), ("b", x2[:32])], [2], [8], n_samples=24, seed=1, progress=bar,
+                theory=False, stride=2)
+    assert bar.done == pytest.approx(24)
