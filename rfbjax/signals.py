@@ -387,5 +387,7 @@ def spec_length_bound(spec: str, N: int | None) -> int:
     path = spec if os.path.exists(spec) else spec.rpartition("@")[0]
     if not path or not os.path.exists(path):
         return DEFAULT_N   # parse_signal_spec names the problem
+    from .audio import audio_info   # soundfile: imported only to read a file
+
     frames, _rate, channels = audio_info(path)
     return int(frames) * max(1, int(channels))
