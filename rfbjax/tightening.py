@@ -53,7 +53,7 @@ DEFAULT_MAX_MEMORY = 4 << 30
 
 @dataclass
 class TightenResult:
-    """What :func:`tighten` returns. Per-layer fields have the batch shape of the input.
+    r"""What :func:`tighten` returns. Per-layer fields have the batch shape of the input.
 
     Attributes:
       weights: the tightened kernel, same shape as the input (dtype of the computation).
@@ -271,7 +271,8 @@ def _finish(shape, dtype, d, N, N_fine, target):
 
         zero, one_ = jnp.zeros((), v.dtype), jnp.ones((), v.dtype)
         lo, _ = jax.lax.fori_loop(0, 16, bis, (zero, one_))
-        return v + lo * (w - v)
+        v = v + lo * (w - v)
+        return v * (jnp.vdot(v, w) / jnp.vdot(v, v))           # the best scale again
 
     def run(v, w):
         v = jax.vmap(one)(v, w)
