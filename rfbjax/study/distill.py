@@ -34,6 +34,7 @@ training loss, the held-out loss and the exact frame bounds A, B of the weights 
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -117,6 +118,38 @@ def segment_plan(steps: int, log_every: int, segments: int = 10) -> tuple[int, i
     return per, n_logs // per
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(N: int, d: int, per: int, log_every: int, lr: float, penalty_tx):
+    """Jitted (optimiser init, metrics, segment), vmapped over runs — one compilation per setting, whatever the
+    target (the statistics are arguments, not constants)."""
+    adam = optax.adam(lr)
+    opt = adam if penalty_tx is None else optax.chain(penalty_tx, adam)
+    grad = jax.grad(distill_loss)
+
+    def metrics(w, tr, va):
+        A, B = strided_frame_bounds(w, N, d)
+        return (distill_loss(w, tr, N, d), distill_loss(w, va, N, d), A, B,
+                condition_number(A, B))
+
+    def one_step(carry, tr):
+        w, state = carry
+        g = grad(w, tr, N, d)
+        upd, state = opt.update(g, state, w)
+        return optax.apply_updates(w, upd), state
+
+    def segment_one(w, state, tr, va):
+        def log_block(carry, _):
+            carry = jax.lax.fori_loop(0, log_every, lambda i, c: one_step(c, tr), carry)
+            return carry, metrics(carry[0], tr, va)
+        (w, state), out = jax.lax.scan(log_block, (w, state), None, length=per)
+        return w, state, out
+
+    segment = jax.jit(jax.vmap(segment_one, in_axes=(0, 0, None, None)))
+    first = jax.jit(jax.vmap(metrics, in_axes=(0, None, None)))
+    init = jax.jit(jax.vmap(opt.init))
+    return init, first, segment
+
+
 def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: int, steps: int,
                log_every: int, lr: float, penalty_tx: optax.GradientTransformation | None = None,
                on_segment: Callable[[int], None] | None = None) -> dict:
@@ -136,42 +169,18 @@ def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: in
     d = int(stride)
     if steps % log_every:
         raise ValueError("steps must be a multiple of log_every")
-    adam = optax.adam(lr)
-    opt = adam if penalty_tx is None else optax.chain(penalty_tx, adam)
-    grad = jax.grad(distill_loss)
-
-    def metrics(w, tr, va):
-        A, B = strided_frame_bounds(w, N, d)
-        return (distill_loss(w, tr, N, d), distill_loss(w, va, N, d), A, B)
-
-    def one_step(carry, tr):
-        w, state = carry
-        g = grad(w, tr, N, d)
-        upd, state = opt.update(g, state, w)
-        return optax.apply_updates(w, upd), state
-
     per, n_seg = segment_plan(steps, log_every)
-
-    def segment_one(w, state, tr, va):
-        def log_block(carry, _):
-            carry = jax.lax.fori_loop(0, log_every, lambda i, c: one_step(c, tr), carry)
-            return carry, metrics(carry[0], tr, va)
-        (w, state), out = jax.lax.scan(log_block, (w, state), None, length=per)
-        return w, state, out
-
-    vm = (0, 0, None, None)
-    segment = jax.jit(jax.vmap(segment_one, in_axes=vm))
-    first = jax.jit(jax.vmap(metrics, in_axes=(0, None, None)))
+    init, first, segment = _compiled(int(N), d, per, int(log_every), float(lr), penalty_tx)
 
     w = jnp.asarray(w0)
-    state = jax.vmap(opt.init)(w)
+    state = init(w)
     logs = [tuple(np.asarray(v)[:, None] for v in first(w, train, val))]
     for k in range(n_seg):
         w, state, out = segment(w, state, train, val)
         logs.append(tuple(np.asarray(v).reshape(v.shape[0], -1) for v in out))
         if on_segment is not None:
             on_segment((k + 1) * per * log_every)
-    loss, val_loss, A, B = (np.concatenate([lg[i] for lg in logs], axis=1) for i in range(4))
-    kappa = np.asarray(condition_number(jnp.asarray(A), jnp.asarray(B)))
+    loss, val_loss, A, B, kappa = (np.concatenate([lg[i] for lg in logs], axis=1)
+                                   for i in range(5))
     return {"step": np.arange(0, steps + 1, log_every), "loss": loss, "val_loss": val_loss,
             "A": A, "B": B, "kappa": kappa, "w": np.asarray(w)}

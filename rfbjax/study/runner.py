@@ -20,6 +20,7 @@ All runs of one (stride, penalty) are trained in one compiled, vmapped call per 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import zlib
@@ -203,22 +204,57 @@ def _tag(name: str) -> int:
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def initial_weights(cfg: StudyConfig, init: str, stride: int, dtype=jnp.float64) -> jax.Array:
-    """``(seeds, J, T)`` initial draws: seed s uses ``fold_in(fold_in(key(seed), tag(init)), s)``,
-    the same for every target and penalty (paired comparisons)."""
-    base = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _tag(init))
-    return jnp.stack([initializers.draw(init, jax.random.fold_in(base, s), cfg.J, cfg.T,
-                                        stride=stride, dtype=dtype, N=cfg.N)
-                      for s in range(cfg.seeds)])
+def initial_weights(cfg: StudyConfig, stride: int, dtype=jnp.float64) -> dict:
+    """``{init: (seeds, J, T)}`` initial draws: seed s of an init uses the key
+    ``fold_in(fold_in(key(seed), tag(init)), s)``, the same for every target and penalty (paired
+    comparisons). The i.i.d. initialisers are drawn in one compiled call."""
+    iid = tuple(i for i in cfg.inits if initializers.get(i).fn is not None
+                or i == "gaussian")
+    out = dict(zip(iid, _draw_fn(iid, cfg.seeds, cfg.J, cfg.T, stride, cfg.N,
+                                 jnp.dtype(dtype))(jax.random.PRNGKey(cfg.seed))))
+    for i in cfg.inits:
+        if i not in out:          # not traceable as one array program: one draw at a time
+            base = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _tag(i))
+            out[i] = jnp.stack([initializers.draw(i, jax.random.fold_in(base, s), cfg.J, cfg.T,
+                                                  stride=stride, dtype=dtype, N=cfg.N)
+                                for s in range(cfg.seeds)])
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _draw_fn(inits: tuple, seeds: int, J: int, T: int, stride: int, N: int, dtype):
+    def all_draws(key):
+        out = []
+        for init in inits:
+            base = jax.random.fold_in(key, _tag(init))
+            keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+            out.append(jax.vmap(lambda k: initializers.draw(init, k, J, T, stride=stride,
+                                                            dtype=dtype, N=N))(keys))
+        return tuple(out)
+    return jax.jit(all_draws)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _bounds(w, N, d):
+    from ..strided import strided_frame_bounds
+
+    return strided_frame_bounds(w, N, d)
 
 
 def _penalty_tx(cfg: StudyConfig, penalty: str, stride: int):
     if PENALTIES[penalty] is None:
         return None
+    return _penalize(penalty, float(cfg.beta[penalty]), int(stride), int(cfg.N))
+
+
+@functools.lru_cache(maxsize=16)
+def _penalize(penalty: str, beta: float, stride: int, N: int):
+    """The optax transformation adding β∇penalty (cached: the same object, hence the same
+    compiled training loop, for every study with these settings)."""
     from .. import regularizers
 
-    fn = getattr(regularizers, PENALTIES[penalty])
-    return regularizers.penalize(lambda w: fn(w, stride=stride, N=cfg.N), cfg.beta[penalty])
+    return regularizers.penalize(getattr(regularizers, PENALTIES[penalty]), beta, stride=stride,
+                                 N=N)
 
 
 def run_study(cfg: StudyConfig, sets: SignalSets, *,
@@ -233,13 +269,12 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
     runs, targets = [], []
     done = 0
     for d in cfg.strides:
-        w0 = {i: initial_weights(cfg, i, d, dtype) for i in cfg.inits}
+        w0 = initial_weights(cfg, d, dtype)
         stacked = jnp.concatenate([w0[i] for i in cfg.inits])
+        txs = {p: _penalty_tx(cfg, p, d) for p in cfg.penalties}   # one compilation per penalty
         for tname in cfg.targets:
             tg = make_target(tname, cfg.J, cfg.T, d, seed=cfg.seed, sample_rate=sets.sample_rate)
-            from ..strided import strided_frame_bounds
-
-            A, B = (float(v) for v in strided_frame_bounds(jnp.asarray(tg.w), cfg.N, d))
+            A, B = (float(v) for v in _bounds(jnp.asarray(tg.w, dtype), cfg.N, d))
             targets.append({"name": tname, "stride": d, "description": tg.description,
                             "A": A, "B": B, "kappa": B / A if A > 0 else math.inf,
                             "w": tg.w})
@@ -255,7 +290,7 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
 
                 out = train_runs(stacked, tr, va, N=cfg.N, stride=d, steps=cfg.steps,
                                  log_every=cfg.log_every, lr=cfg.learning_rate,
-                                 penalty_tx=_penalty_tx(cfg, pen, d), on_segment=seg)
+                                 penalty_tx=txs[pen], on_segment=seg)
                 done += cfg.steps
                 r = 0
                 for init in cfg.inits:

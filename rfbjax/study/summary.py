@@ -11,11 +11,11 @@ ratios, with the interval of the mean log-ratio).
 from __future__ import annotations
 
 import math
-from itertools import groupby
 
 import numpy as np
 
-__all__ = ["t_quantile", "mean_ci", "final_table", "group_runs", "findings"]
+__all__ = ["t_quantile", "mean_ci", "welch_diff", "spearman", "final_table", "group_runs",
+           "findings"]
 
 
 def _betainc(a: float, b: float, z: float) -> float:
@@ -69,19 +69,66 @@ def t_quantile(p: float, df: int) -> float:
     return 0.5 * (lo + hi)
 
 
-def mean_ci(x, level: float = 0.95) -> dict:
-    """Mean, standard error and the Student-t interval of the mean of finite values."""
-    x = np.asarray([v for v in np.asarray(x, float).ravel() if math.isfinite(v)])
+def mean_ci(x, level: float = 0.95, *, log: bool = False) -> dict:
+    """Mean, standard error and the Student-t interval of the mean of the finite values.
+
+    ``log=True`` (positive quantities spanning decades, like losses): the same on log x, mapped
+    back — the geometric mean and its interval (``se`` is then that of the mean of log x)."""
+    x = np.asarray([v for v in np.asarray(x, float).ravel()
+                    if math.isfinite(v) and (v > 0 or not log)])
     n = x.size
     if n == 0:
         return {"n": 0, "mean": None, "se": None, "lo": None, "hi": None, "median": None}
-    mean = float(x.mean())
+    med = float(np.median(x))
+    y = np.log(x) if log else x
+    back = math.exp if log else float
+    mean = float(y.mean())
     if n == 1:
-        return {"n": 1, "mean": mean, "se": None, "lo": None, "hi": None, "median": mean}
-    se = float(x.std(ddof=1) / math.sqrt(n))
+        return {"n": 1, "mean": back(mean), "se": None, "lo": None, "hi": None, "median": med}
+    se = float(y.std(ddof=1) / math.sqrt(n))
     h = t_quantile(0.5 + level / 2, n - 1) * se
-    return {"n": n, "mean": mean, "se": se, "lo": mean - h, "hi": mean + h,
-            "median": float(np.median(x))}
+    return {"n": n, "mean": back(mean), "se": se, "lo": back(mean - h), "hi": back(mean + h),
+            "median": med, **({"scale": "geometric"} if log else {})}
+
+
+def welch_diff(a, b, level: float = 0.95) -> dict:
+    """Difference of means mean(b) − mean(a) with Welch's interval (unequal variances)."""
+    a = np.asarray([v for v in np.asarray(a, float) if math.isfinite(v)])
+    b = np.asarray([v for v in np.asarray(b, float) if math.isfinite(v)])
+    if a.size < 2 or b.size < 2:
+        return {"diff": None, "lo": None, "hi": None, "df": None}
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = float(b.mean() - a.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "lo": diff, "hi": diff, "df": None}
+    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    h = t_quantile(0.5 + level / 2, df) * se
+    return {"diff": diff, "lo": diff - h, "hi": diff + h, "df": float(df)}
+
+
+def spearman(x, y, *, permutations: int = 4000, seed: int = 0) -> dict:
+    """Spearman rank correlation of paired values and a two-sided permutation p-value
+    (fixed seed: the same numbers every time)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    if n < 3:
+        return {"rho": None, "p": None, "n": int(n)}
+    rx = np.argsort(np.argsort(x)).astype(float)
+    ry = np.argsort(np.argsort(y)).astype(float)
+
+    def rho(a, b):
+        a, b = a - a.mean(), b - b.mean()
+        den = math.sqrt(float(a @ a) * float(b @ b))
+        return float(a @ b) / den if den > 0 else 0.0
+
+    r = rho(rx, ry)
+    rng = np.random.default_rng(seed)
+    perm = np.array([rho(rx, rng.permutation(ry)) for _ in range(permutations)])
+    p = (1 + int(np.sum(np.abs(perm) >= abs(r) - 1e-12))) / (permutations + 1)
+    return {"rho": r, "p": p, "n": int(n)}
 
 
 def _key(r):
@@ -106,8 +153,8 @@ def final_table(runs) -> list[dict]:
         rows.append({"target": t, "stride": d, "init": i, "penalty": p, "seeds": len(rs),
                      "kappa0": mean_ci([r["kappa"][0] for r in rs]),
                      "kappa": mean_ci([r["kappa"][-1] for r in rs]),
-                     "val_loss": mean_ci([r["val_loss"][-1] for r in rs]),
-                     "loss": mean_ci([r["loss"][-1] for r in rs])})
+                     "val_loss": mean_ci([r["val_loss"][-1] for r in rs], log=True),
+                     "loss": mean_ci([r["loss"][-1] for r in rs], log=True)})
     return rows
 
 
@@ -131,79 +178,104 @@ def _fmt(v, digits=4):
 
 
 def findings(results: dict) -> dict:
-    """Per (target, stride) setting, the comparisons the report states, and the sentences.
+    """Per (target, stride) setting, the comparisons the report states, and its sentences.
 
-    * inits without a penalty: the spread of mean κ across inits at step 0 and at the end,
-      and whether any two inits' final κ intervals are disjoint;
+    * unpenalised runs: mean κ per init at step 0 and at the end against the target's κ;
+      each pair of inits compared by Welch's interval for the difference of final κ and of
+      final log held-out loss;
+    * does a run's own κ at step 0 predict its end? Spearman correlation (permutation p-value)
+      of κ at step 0 with final κ and with final held-out loss over all unpenalised runs;
     * each penalty against none, paired per init and seed: mean change of final κ and mean
-      log-ratio of held-out loss, with intervals;
-    * the target's own κ, and how far the unpenalised students end from it.
+      log-ratio of held-out loss, with intervals.
     """
     groups = group_runs(results["runs"])
     tk = {(t["name"], t["stride"]): t["kappa"] for t in results["targets"]}
-    settings = [k for k, _ in groupby(sorted({(t, d) for t, d, _, _ in groups},
-                                             key=lambda x: (x[1], x[0])))]
     cfg = results["config"]
     inits = list(cfg.inits)
     pens = list(cfg.penalties)
     out = []
-    for t, d in settings:
-        s: dict = {"target": t, "stride": d, "target_kappa": tk[(t, d)], "sentences": []}
-        say = s["sentences"].append
-        if "none" in pens:
-            k0 = {i: mean_ci([r["kappa"][0] for r in groups[(t, d, i, "none")]]) for i in inits}
-            kf = {i: mean_ci([r["kappa"][-1] for r in groups[(t, d, i, "none")]]) for i in inits}
-            vf = {i: mean_ci([r["val_loss"][-1] for r in groups[(t, d, i, "none")]])
-                  for i in inits}
-            spread0 = max(v["mean"] for v in k0.values()) - min(v["mean"] for v in k0.values())
-            spreadf = max(v["mean"] for v in kf.values()) - min(v["mean"] for v in kf.values())
-            disjoint = [(a, b) for ai, a in enumerate(inits) for b in inits[ai + 1:]
-                        if kf[a]["lo"] is not None and kf[b]["lo"] is not None
-                        and (kf[a]["hi"] < kf[b]["lo"] or kf[b]["hi"] < kf[a]["lo"])]
-            s.update({"kappa0": k0, "kappa_final": kf, "val_final": vf, "spread0": spread0,
-                      "spread_final": spreadf, "disjoint_inits": disjoint})
-            parts = ", ".join(f"{i} {_fmt(k0[i]['mean'], 3)} → {_fmt(kf[i]['mean'], 4)}"
-                              for i in inits)
-            say(f"Without a penalty, mean κ went {parts} (target κ = {_fmt(tk[(t, d)], 4)}).")
-            if len(inits) > 1:
-                if disjoint:
-                    pairs = "; ".join(f"{a} vs {b}" for a, b in disjoint)
-                    say(f"The initialisation still matters at the end: the final-κ intervals "
-                        f"are disjoint for {pairs} (spread of the means {_fmt(spread0, 3)} at "
-                        f"step 0, {_fmt(spreadf, 3)} at the end).")
-                else:
-                    say(f"No difference between initialisations is resolved at the end: every "
-                        f"pair of final-κ intervals overlaps (spread of the means "
-                        f"{_fmt(spread0, 3)} at step 0, {_fmt(spreadf, 3)} at the end).")
-                best = min(inits, key=lambda i: vf[i]["mean"])
-                worst = max(inits, key=lambda i: vf[i]["mean"])
-                say(f"Final held-out loss: lowest with {best} ({_fmt(vf[best]['mean'], 3)}), "
-                    f"highest with {worst} ({_fmt(vf[worst]['mean'], 3)}).")
-            effects = {}
-            for p in pens:
-                if p == "none":
-                    continue
-                dk, dl = [], []
-                for i in inits:
-                    a, b = groups[(t, d, i, "none")], groups[(t, d, i, p)]
-                    dk += [(x["kappa"][-1], y["kappa"][-1]) for x, y in zip(a, b)]
-                    dl += [(x["val_loss"][-1], y["val_loss"][-1]) for x, y in zip(a, b)]
-                ek = _paired([x for x, _ in dk], [y for _, y in dk])
-                el = _paired([x for x, _ in dl], [y for _, y in dl], log=True)
-                effects[p] = {"delta_kappa": ek, "log_val_ratio": el}
-                if ek["mean"] is None:
-                    continue
-                kd = ("lowers" if ek["mean"] < 0 else "raises") if _excludes_zero(ek) else \
-                    "does not measurably change"
-                ratio = math.exp(el["mean"]) if el["mean"] is not None else None
-                lo = math.exp(el["lo"]) if el["lo"] is not None else None
-                hi = math.exp(el["hi"]) if el["hi"] is not None else None
-                ld = ("at the cost of a higher" if el["mean"] > 0 else "with a lower") \
-                    if _excludes_zero(el) else "with no resolved change in"
-                say(f"The {p} penalty (β = {_fmt(cfg.beta[p], 3)}) {kd} the final κ "
-                    f"(paired mean change {_fmt(ek['mean'], 3)}, 95 % CI [{_fmt(ek['lo'], 3)}, "
-                    f"{_fmt(ek['hi'], 3)}], {ek['n']} pairs) {ld} held-out loss (ratio "
-                    f"{_fmt(ratio, 3)}, CI [{_fmt(lo, 3)}, {_fmt(hi, 3)}]).")
-            s["penalty_effects"] = effects
-        out.append(s)
+    for d in cfg.strides:
+        for t in cfg.targets:
+            out.append(_setting(groups, t, d, tk[(t, d)], inits, pens, cfg.beta))
     return {"settings": out}
+
+
+def _setting(groups, t, d, target_kappa, inits, pens, beta) -> dict:
+    s: dict = {"target": t, "stride": d, "target_kappa": target_kappa, "sentences": []}
+    say = s["sentences"].append
+    if "none" in pens:
+        base = {i: groups[(t, d, i, "none")] for i in inits}
+        k0 = {i: mean_ci([r["kappa"][0] for r in base[i]]) for i in inits}
+        kf = {i: mean_ci([r["kappa"][-1] for r in base[i]]) for i in inits}
+        vf = {i: mean_ci([r["val_loss"][-1] for r in base[i]], log=True) for i in inits}
+        parts = ", ".join(f"{i} {_fmt(k0[i]['mean'], 3)} → {_fmt(kf[i]['mean'], 4)}"
+                          for i in inits)
+        say(f"Without a penalty, mean κ went {parts} (target κ = {_fmt(target_kappa, 4)}); "
+            f"final held-out loss (geometric mean) "
+            + ", ".join(f"{i} {_fmt(vf[i]['mean'], 3)}" for i in inits) + ".")
+        pairs = []
+        for ai, a in enumerate(inits):
+            for b in inits[ai + 1:]:
+                dk = welch_diff([r["kappa"][-1] for r in base[a]],
+                                [r["kappa"][-1] for r in base[b]])
+                dl = welch_diff([math.log(r["val_loss"][-1]) for r in base[a]
+                                 if r["val_loss"][-1] > 0],
+                                [math.log(r["val_loss"][-1]) for r in base[b]
+                                 if r["val_loss"][-1] > 0])
+                pairs.append({"a": a, "b": b, "kappa": dk, "log_val": dl})
+                resolved = [name for name, c in (("final κ", dk), ("held-out loss", dl))
+                            if _excludes_zero(c)]
+                if resolved:
+                    say(f"{b} vs {a}: final κ differs by {_fmt(dk['diff'], 3)} (95 % Welch "
+                        f"CI [{_fmt(dk['lo'], 3)}, {_fmt(dk['hi'], 3)}]), held-out loss by a "
+                        f"factor {_fmt(_exp(dl['diff']), 3)} (CI [{_fmt(_exp(dl['lo']), 3)}, "
+                        f"{_fmt(_exp(dl['hi']), 3)}]): the initialisation still matters at the "
+                        f"end for {' and '.join(resolved)}.")
+                else:
+                    say(f"{b} vs {a}: no difference resolved at the end (final κ "
+                        f"{_fmt(dk['diff'], 3)}, CI [{_fmt(dk['lo'], 3)}, {_fmt(dk['hi'], 3)}]; "
+                        f"held-out loss factor {_fmt(_exp(dl['diff']), 3)}, CI "
+                        f"[{_fmt(_exp(dl['lo']), 3)}, {_fmt(_exp(dl['hi']), 3)}]).")
+        s.update({"kappa0": k0, "kappa_final": kf, "val_final": vf, "init_pairs": pairs})
+        allr = [r for i in inits for r in base[i]]
+        ck = spearman([r["kappa"][0] for r in allr], [r["kappa"][-1] for r in allr])
+        cl = spearman([r["kappa"][0] for r in allr], [r["val_loss"][-1] for r in allr])
+        s["kappa0_correlation"] = {"final_kappa": ck, "final_val_loss": cl}
+        if ck["rho"] is not None:
+            sig = [name for name, c in (("final κ", ck), ("final held-out loss", cl))
+                   if c["p"] is not None and c["p"] < 0.05]
+            say(f"Across the {ck['n']} unpenalised runs, a run's κ at step 0 "
+                + (f"predicts its {' and '.join(sig)}" if sig else "predicts neither its final "
+                   "κ nor its final held-out loss")
+                + f" (Spearman ρ = {_fmt(ck['rho'], 2)}, p = {_fmt(ck['p'], 2)} for κ; "
+                f"ρ = {_fmt(cl['rho'], 2)}, p = {_fmt(cl['p'], 2)} for the loss).")
+    effects = {}
+    for p in pens:
+        if p == "none" or "none" not in pens:
+            continue
+        dk, dl = [], []
+        for i in inits:
+            a, b = groups[(t, d, i, "none")], groups[(t, d, i, p)]
+            dk += [(x["kappa"][-1], y["kappa"][-1]) for x, y in zip(a, b)]
+            dl += [(x["val_loss"][-1], y["val_loss"][-1]) for x, y in zip(a, b)]
+        ek = _paired([x for x, _ in dk], [y for _, y in dk])
+        el = _paired([x for x, _ in dl], [y for _, y in dl], log=True)
+        kpen = mean_ci([y for _, y in dk])
+        effects[p] = {"delta_kappa": ek, "log_val_ratio": el, "final_kappa": kpen}
+        if ek["mean"] is None:
+            continue
+        kd = ("lowers" if ek["mean"] < 0 else "raises") if _excludes_zero(ek) else \
+            "does not measurably change"
+        ld = ("at the cost of a higher" if el["mean"] > 0 else "with a lower") \
+            if _excludes_zero(el) else "with no resolved change in"
+        say(f"The {p} penalty (β = {_fmt(beta[p], 3)}) {kd} the final κ (to "
+            f"{_fmt(kpen['mean'], 4)} on average; paired change {_fmt(ek['mean'], 3)}, 95 % CI "
+            f"[{_fmt(ek['lo'], 3)}, {_fmt(ek['hi'], 3)}], {ek['n']} pairs) {ld} held-out loss "
+            f"(ratio {_fmt(_exp(el['mean']), 3)}, CI [{_fmt(_exp(el['lo']), 3)}, "
+            f"{_fmt(_exp(el['hi']), 3)}]).")
+    s["penalty_effects"] = effects
+    return s
+
+
+def _exp(v):
+    return None if v is None else math.exp(v)
