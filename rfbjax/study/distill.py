@@ -53,7 +53,8 @@ __all__ = ["DistillStats", "analysis", "distill_stats", "distill_loss", "train_r
 class DistillStats(NamedTuple):
     """Sufficient statistics of a data set for :func:`distill_loss` (module docstring).
 
-    R: complex ``(M, d, d)``; c: complex ``(J, M, d)``; e: real scalar (mean teacher energy)."""
+    R: complex ``(d, d, M)`` (``R[a, b, xi]``); c: complex ``(J, d, M)``; e: real scalar (mean
+    teacher energy)."""
 
     R: jax.Array
     c: jax.Array
@@ -81,14 +82,14 @@ def distill_stats(X, Y, stride: int, *, chunk: int = 64, dtype=jnp.float64) -> D
     d = int(stride)
     M = N // d
     J = Y.shape[1]
-    R = np.zeros((M, d, d), complex)
-    c = np.zeros((J, M, d), complex)
+    R = np.zeros((d, d, M), complex)
+    c = np.zeros((J, d, M), complex)
     e = 0.0
     for i in range(0, n, chunk):
         xs = np.fft.fft(X[i:i + chunk], axis=-1).reshape(-1, d, M) / d      # [s, a, xi]
         Yh = np.fft.fft(Y[i:i + chunk], axis=-1)                              # [s, j, xi]
-        R += np.einsum("sax,sbx->xab", xs, np.conj(xs))
-        c += np.einsum("sax,sjx->jxa", xs, np.conj(Yh))
+        R += np.einsum("sax,sbx->abx", xs, np.conj(xs))
+        c += np.einsum("sax,sjx->jax", xs, np.conj(Yh))
         e += float(np.sum(Y[i:i + chunk] ** 2))
     cdt = jnp.complex128 if jnp.dtype(dtype) == jnp.float64 else jnp.complex64
     return DistillStats(jnp.asarray(R / n, cdt), jnp.asarray(c / n, cdt),
@@ -102,10 +103,19 @@ def distill_loss(w: jax.Array, stats: DistillStats, N: int, stride: int) -> jax.
     d = int(stride)
     M = N // d
     J = w.shape[-2]
-    u = jnp.fft.fft(fold_taps(w, N), n=N, axis=-1).reshape(J, d, M)           # [j, a, xi]
-    quad = jnp.einsum("jax,xab,jbx->", u, stats.R, jnp.conj(u)).real
-    lin = jnp.einsum("jax,jxa->", u, stats.c).real
+    u = full_spectrum(w, N).reshape(J, d, M)                                   # [j, a, xi]
+    # broadcast products, not einsum: XLA's complex contractions are slow on CPU
+    v = jnp.sum(stats.R[None] * jnp.conj(u)[:, None], axis=2)                  # [j, a, xi]
+    quad = jnp.sum((u * v).real)
+    lin = jnp.sum((u * stats.c).real)
     return (quad / M - 2.0 * lin / M + stats.e) / stats.e
+
+
+def full_spectrum(w: jax.Array, N: int) -> jax.Array:
+    """The N-point DFT of real taps (folded mod N), all N bins, from one real FFT:
+    bins above N/2 are the conjugates of bins N − k. ``(..., T) -> (..., N)`` complex."""
+    W = jnp.fft.rfft(fold_taps(w, N), n=N, axis=-1)
+    return jnp.concatenate([W, jnp.conj(W[..., 1:(N + 1) // 2][..., ::-1])], axis=-1)
 
 
 def segment_plan(steps: int, log_every: int, segments: int = 10) -> tuple[int, int]:
