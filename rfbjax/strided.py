@@ -75,6 +75,10 @@ __all__ = [
     "fold_taps",
     "polyphase_factors",
     "polyphase_eigenvalues",
+    "polyphase_matrices",
+    "half_spectrum_weights",
+    "grid_size",
+    "certified_bounds",
     "strided_frame_bounds",
     "layer_frame_bounds",
     "canonical_tight",
@@ -136,6 +140,9 @@ def _gram(G: jax.Array, d: int) -> jax.Array:
 def polyphase_eigenvalues(w: jax.Array, N: int, stride: int, *, layer: bool = False) -> jax.Array:
     r"""Eigenvalues of :math:`\mathcal M(\xi)`, :math:`\xi = 0 \dots \lfloor M/2 \rfloor`, ascending.
 
+    When Cd = 1 (one channel, stride 1) the 1×1 matrix is the power response itself and no
+    eigensolver runs.
+
     Args:
       w: ``(..., J, T)`` filterbanks, or ``(..., J, C, T)`` layers with ``layer=True``.
 
@@ -146,7 +153,83 @@ def polyphase_eigenvalues(w: jax.Array, N: int, stride: int, *, layer: bool = Fa
     if not layer:
         w = w[..., None, :]
     G = polyphase_factors(w, N, stride)
+    if G.shape[-1] == 1:
+        return jnp.sum(G.real ** 2 + G.imag ** 2, axis=-2)
     return jnp.linalg.eigvalsh(_gram(G, int(stride)))
+
+
+def polyphase_matrices(w: jax.Array, N: int, stride: int) -> jax.Array:
+    r"""The Cd×Cd matrices :math:`\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)` of a layer, for
+    :math:`\xi = 0 \dots \lfloor M/2 \rfloor` (the others are permuted conjugates for real taps).
+
+    Row/column ``c*d + a`` is input channel c at the alias frequency :math:`(\xi + aM)/N`: the
+    diagonal holds :math:`G_0 = P/d` per channel, entries with a ≠ b are the aliasing terms
+    :math:`G_k`, entries with c ≠ c' and a = b couple channels at one frequency.
+
+    Args:
+      w: ``(..., J, C, T)``.
+
+    Returns:
+      complex ``(..., n_xi, C*d, C*d)``.
+    """
+    G = polyphase_factors(w, N, stride)
+    return jnp.einsum("...ja,...jb->...ab", jnp.conj(G), G) / int(stride)
+
+
+def half_spectrum_weights(N: int, stride: int) -> np.ndarray:
+    r"""Weights turning a sum over :math:`\xi = 0 \dots \lfloor M/2 \rfloor` into the mean over all
+    M base frequencies (:math:`\xi` and :math:`M - \xi` count twice, 0 and M/2 once). Sum to 1."""
+    M = N // int(stride)
+    wts = np.full(M // 2 + 1, 2.0)
+    wts[0] = 1.0
+    if M % 2 == 0:
+        wts[-1] = 1.0
+    return wts / M
+
+
+def grid_size(T: int, stride: int, minimum: int) -> int:
+    """The smallest fast-FFT multiple of d that is at least ``minimum`` (and at least d)."""
+    from .autocorr import fft_size
+
+    d = int(stride)
+    return d * fft_size(max(1, math.ceil(max(int(minimum), 1) / d)))
+
+
+def certified_bounds(A: jax.Array, B: jax.Array, T: int, N: int, dtype=None):
+    r"""Frame bounds on :math:`\ell^2(\mathbb Z)` (linear convolution) from those on the N-point grid.
+
+    Between grid points the extreme eigenvalues of :math:`\mathcal M(\xi)` can only move so
+    far, because every entry of :math:`\mathcal M(\xi) - c I` is a trigonometric polynomial of
+    degree T − 1 in :math:`\xi` (cycles per sample, period 1). With the grid spacing
+    :math:`h = 1/N`, :math:`c = (A_N + B_N)/2`, :math:`g = (B_N - A_N)/2` and
+    :math:`\beta = \pi^2 (T-1)^2 / (2N^2)` (< 1 needs :math:`N > \pi (T-1)/\sqrt 2`):
+
+    * on a cell, :math:`\mathcal M(\xi) = L(\xi) + E(\xi)`, L the linear interpolation of the
+      two end matrices, whose spectrum lies in :math:`[A_N, B_N]` (λ_min is concave and λ_max
+      convex in the matrix), and :math:`\|E\|_2 \le \frac{h^2}{8} \sup\|\mathcal M''\|_2`;
+    * Bernstein's inequality, applied to every :math:`y^H(\mathcal M - cI)x`, gives
+      :math:`\sup\|\mathcal M''\|_2 \le (2\pi(T-1))^2 s` with :math:`s = \sup_\xi \|\mathcal M(\xi) - cI\|_2 \le g + \beta s`;
+
+    so :math:`A \ge A_N - \delta`, :math:`B \le B_N + \delta` with :math:`\delta = \beta g / (1 - \beta)`.
+    At stride 1 this is the bound on P between grid points through :math:`|P''|`. When ``dtype``
+    is given, :func:`rfbjax.frames.rounding_floor` of it is added to δ (eigenvalue rounding).
+    A lower bound ≤ 0 is returned as 0 (nothing certified).
+
+    Args:
+      A, B: bounds on the grid (any shape); T: taps; N: the grid (static).
+
+    Returns:
+      ``(A_lower, B_upper)``: guaranteed :math:`A_{\ell^2} \ge` A_lower, :math:`B_{\ell^2} \le` B_upper.
+    """
+    beta = math.pi ** 2 * (max(int(T), 1) - 1) ** 2 / (2.0 * int(N) ** 2)
+    if beta >= 1.0:
+        raise InputError(f"N={N} is too coarse to certify {T} taps between grid points "
+                         f"(need N > {math.pi * (T - 1) / math.sqrt(2):.0f})")
+    delta = beta / (1.0 - beta) * (B - A) / 2
+    if dtype is not None:
+        delta = delta + rounding_floor(B, T, dtype)
+    lo = A - delta
+    return jnp.where(lo > 0, lo, jnp.zeros_like(lo)), B + delta
 
 
 def _bounds_from_eigenvalues(lam, n_inputs: int, J: int, L: int, dtype):

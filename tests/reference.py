@@ -41,6 +41,11 @@ def analysis_matrix(ws, N, stride: int = 1):
     return np.vstack([circulant_matrix(w, N)[::stride] for w in ws])
 
 
+def layer_analysis_matrix(w, N, stride: int = 1):
+    """A conv1d layer (J, C, T) on Z_N: the channels' analysis matrices side by side, (J·N/d) × (C·N)."""
+    return np.hstack([analysis_matrix(w[:, c, :], N, stride) for c in range(w.shape[1])])
+
+
 def linear_analysis_matrix(ws, N):
     """(J·(N+T-1)) × N: full linear convolution of every filter, stacked."""
     blocks = []

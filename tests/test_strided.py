@@ -55,15 +55,10 @@ def test_stride_one_polyphase_is_the_littlewood_paley_sum():
         np.testing.assert_array_equal(B2, B1)
 
 
-def _layer_matrix(w, N, d):
-    J, C, _ = w.shape
-    return np.hstack([ref.analysis_matrix(w[:, c, :], N, d) for c in range(C)])
-
-
 @pytest.mark.parametrize("J,C,T,N,d", [(5, 2, 4, 8, 2), (3, 2, 4, 8, 1), (3, 2, 5, 12, 2)])
 def test_layer_bounds_match_svd(J, C, T, N, d):
     w = RNG.standard_normal((J, C, T))
-    s = np.linalg.svd(_layer_matrix(w, N, d), compute_uv=False)
+    s = np.linalg.svd(ref.layer_analysis_matrix(w, N, d), compute_uv=False)
     full = np.zeros(C * N)
     full[: s.size] = s
     A, B = strided.layer_frame_bounds(jnp.asarray(w), N, d)
