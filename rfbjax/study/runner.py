@@ -116,7 +116,7 @@ def _defaults(mode, **kw):
 QUICK = _defaults("quick", J=20, T=256, N=256, strides=(1,), seeds=3, steps=600, log_every=20,
                   n_train=128, n_val=32)
 #: full mode: the authors' J = 40, T = N = 1024, stride 1, and stride 4
-FULL = _defaults("full", J=40, T=1024, N=1024, strides=(1, 4), seeds=5, steps=2000, log_every=40,
+FULL = _defaults("full", J=40, T=1024, N=1024, strides=(1, 4), seeds=5, steps=1000, log_every=25,
                  n_train=256, n_val=64)
 #: the test suite and the notebook's small mode
 SMALL = _defaults("small", J=8, T=32, N=32, strides=(1,), seeds=3, steps=60, log_every=10,
