@@ -102,30 +102,8 @@ def test_t_quantile_and_intervals():
     assert r["rho"] == pytest.approx(1.0) and r["p"] < 0.01
 
 
-def test_training_logs_and_determinism():
-    cfg = runner.SMALL.replace(inits=("gaussian",), penalties=("none",), seeds=2, steps=40)
-    sets = runner.load_sets(cfg)
-    tg = targets.make_target("parseval", cfg.J, cfg.T, 1)
-    tr = distill.distill_stats(sets.train, distill.analysis(tg.w, sets.train, 1), 1)
-    va = distill.distill_stats(sets.val, distill.analysis(tg.w, sets.val, 1), 1)
-    w0 = runner.initial_weights(cfg, 1)["gaussian"]
-    kw = dict(N=cfg.N, stride=1, steps=40, log_every=10, lr=cfg.learning_rate)
-    out = distill.train_runs(w0, tr, va, **kw)
-    assert out["loss"].shape == (2, 5) and list(out["step"]) == [0, 10, 20, 30, 40]
-    assert np.all(out["loss"][:, -1] < 0.5 * out["loss"][:, 0])      # it learns
-    A, B = strided_frame_bounds(jnp.asarray(out["w"]), cfg.N, 1)
-    np.testing.assert_allclose(out["kappa"][:, -1], np.asarray(B / A), rtol=1e-12)
-    np.testing.assert_allclose(out["kappa"][:, 0],
-                               np.asarray(jnp.divide(*strided_frame_bounds(w0, cfg.N, 1)[::-1])),
-                               rtol=1e-12)
-    again = distill.train_runs(w0, tr, va, **kw)
-    np.testing.assert_array_equal(out["w"], again["w"])
-    alone = distill.train_runs(w0[1:], tr, va, **kw)              # batching changes nothing
-    np.testing.assert_allclose(alone["w"][0], out["w"][1], rtol=1e-10, atol=1e-13)
-
-
 def _cli(tmp_path, out, *extra):
-    return main(["train-study", "--quick", "--J", "6", "--T", "16", "--N", "16", "--steps", "40",
+    return main(["train-study", "--quick", "--J", "8", "--T", "32", "--N", "32", "--steps", "60",
                  "--seeds", "3", "--out", str(out), "--quiet", *extra])
 
 
@@ -136,18 +114,34 @@ def test_cli_outputs(tmp_path):
     cfg = doc["config"]
     for k in ("J", "T", "stride", "N", "steps", "lr", "beta", "target"):
         assert k in cfg
-    assert (cfg["J"], cfg["T"], cfg["N"], cfg["steps"], cfg["seeds"]) == (6, 16, 16, 40, 3)
+    assert (cfg["J"], cfg["T"], cfg["N"], cfg["steps"], cfg["seeds"]) == (8, 32, 32, 60, 3)
     weights = np.load(out / "final_weights.npz", allow_pickle=False)
     runs = doc["runs"]
     n_set = len(cfg["targets"]) * len(cfg["inits"]) * len(cfg["penalties"]) * 3
     assert len(runs) == n_set == len(weights.files)
+    w0 = runner.initial_weights(runner.SMALL.replace(seeds=3, inits=tuple(cfg["inits"])), 1)
     for r in runs:
         assert {"init", "penalty", "seed", "step", "loss", "val_loss", "kappa", "A", "B"} <= set(r)
-        assert len(r["step"]) == len(r["loss"]) == len(r["kappa"]) and r["step"][-1] == 40
+        assert r["step"] == [0, 20, 40, 60] and len(r["loss"]) == len(r["kappa"]) == 4
+        assert r["loss"][-1] < 0.5 * r["loss"][0]                     # every run learns
         w = weights[r["name"]]
-        assert w.shape == (6, 1, 16)
+        assert w.shape == (8, 1, 32)
+        # the last logged kappa is that of the saved weights, the first that of the draw
         A, B = strided_frame_bounds(jnp.asarray(w[:, 0]), r["N"], r["stride"])
         assert r["kappa"][-1] == pytest.approx(float(B / A), rel=1e-10)
+        A0, B0 = strided_frame_bounds(w0[r["init"]][r["seed"]], r["N"], r["stride"])
+        assert r["kappa"][0] == pytest.approx(float(B0 / A0), rel=1e-10)
+        assert r["A"][-1] == pytest.approx(float(A), rel=1e-10)
+    # paired design: the same draw under every penalty and target
+    first = {(r["init"], r["seed"], r["target"], r["penalty"]): r["kappa"][0] for r in runs}
+    assert len({v for (i, s_, t, p), v in first.items() if (i, s_) == ("gaussian", 0)}) == 1
+    # penalties act: on the non-tight target they lower the final kappa of every seed
+    by = {(r["target"], r["init"], r["penalty"], r["seed"]): r for r in runs}
+    for p in ("kappa", "tightness"):
+        for i in cfg["inits"]:
+            for s_ in range(3):
+                assert (by[("gammatone", i, p, s_)]["kappa"][-1]
+                        < by[("gammatone", i, "none", s_)]["kappa"][-1])
     report = (out / "report.md").read_text()
     assert "What the data show" in report and "figures/study_parseval_s1.png" in report
     assert (out / "figures" / "study_gammatone_s1.png").is_file()

@@ -118,9 +118,7 @@ def run(args) -> int:
         w(f"rfbjax train-study ({cfg.mode}, seed {cfg.seed}: {len(results['runs'])} runs of "
           f"{cfg.steps} steps) finished in {time.perf_counter() - t_start:.0f} s"
           + (" (earlier outputs replaced)" if replacing else "") + "\n")
-        from ..study.summary import findings
-
-        for s in findings(results)["settings"]:
+        for s in outputs._findings(results)["settings"]:
             w(f"{s['target']}, stride {s['stride']}: " + " ".join(s["sentences"][:2]) + "\n")
         w(f"report:  {paths['report']}\nresults: {paths['json']}\n"
           f"weights: {paths['weights']}\n")

@@ -155,9 +155,18 @@ def _compiled(N: int, d: int, per: int, log_every: int, lr: float, penalty_tx):
         return w, state, out
 
     segment = jax.jit(jax.vmap(segment_one, in_axes=(0, 0, None, None)))
-    first = jax.jit(jax.vmap(metrics, in_axes=(0, None, None)))
     init = jax.jit(jax.vmap(opt.init))
-    return init, first, segment
+    return init, _metrics(N, d), segment
+
+
+@functools.lru_cache(maxsize=32)
+def _metrics(N: int, d: int):
+    """Jitted, vmapped (loss, held-out loss, A, B, κ) — shared by every penalty."""
+    def metrics(w, tr, va):
+        A, B = strided_frame_bounds(w, N, d)
+        return (distill_loss(w, tr, N, d), distill_loss(w, va, N, d), A, B,
+                condition_number(A, B))
+    return jax.jit(jax.vmap(metrics, in_axes=(0, None, None)))
 
 
 def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: int, steps: int,

@@ -61,6 +61,13 @@ def check_out_dir(out: str) -> bool:
     return bool(names)
 
 
+def _findings(results: dict) -> dict:
+    """:func:`findings`, computed once per results dict."""
+    if "_findings" not in results:
+        results["_findings"] = findings(results)
+    return results["_findings"]
+
+
 def study_json(results: dict) -> dict:
     """The JSON document: ``config``, ``targets``, ``data``, ``runs`` (no weights), ``findings``."""
     import jax
@@ -77,7 +84,7 @@ def study_json(results: dict) -> dict:
         "data": results["data"],
         "runs": runs,
         "summary": final_table(results["runs"]),
-        "findings": findings(results),
+        "findings": _findings(results),
         "seconds": results["seconds"],
         "versions": {"rfbjax": __version__, "jax": jax.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
@@ -154,7 +161,7 @@ def _comparison(results: dict, fnd: dict) -> list[str]:
 def render_report(results: dict, figures: dict) -> str:
     """The Markdown report; ``figures`` maps (target, stride) to a path relative to the report."""
     cfg = results["config"]
-    fnd = findings(results)
+    fnd = _findings(results)
     L = [f"# Training study: conditioning at initialisation once the front end learns ({cfg.mode})",
          "",
          f"A conv1d front end of J = {cfg.J} filters, T = {cfg.T} taps (stride "
