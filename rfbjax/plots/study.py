@@ -30,7 +30,7 @@ def study_figure(results: dict, target: str, stride: int, out_dir: str | None = 
     tk = next(t["kappa"] for t in results["targets"]
               if t["name"] == target and t["stride"] == stride)
     fig, axes = plt.subplots(2, len(pens), figsize=(4.2 * len(pens) + 0.6, 6.4), squeeze=False,
-                             sharex=True)
+                             sharex=True, sharey="row")
     for col, pen in enumerate(pens):
         for ci, init in enumerate(cfg.inits):
             rs = [r for r in runs if r["init"] == init and r["penalty"] == pen]
