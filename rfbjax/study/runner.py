@@ -6,8 +6,8 @@ For every stride d, target filterbank, initialiser, penalty and seed, a conv1d f
 the exact frame bounds A, B (hence κ = B/A) on the N-point grid are logged along training.
 
 * **inits** — ``gaussian`` (the paper's, σ² = d/(JT)), ``pytorch`` (Conv1d default,
-  U(±1/√T)) from :mod:`rfbjax.initializers`, and ``tight_fir`` (a Gaussian draw tightened with T
-  taps) when :mod:`rfbjax.initializers` provides it;
+  U(±1/√T)) from :mod:`rfbjax.initializers`, and ``tight_fir`` (a Gaussian draw tightened with its
+  T taps to κ ≤ 1.01) when :mod:`rfbjax.initializers` provides it;
 * **penalties** — ``none``, ``kappa`` (β(B/A − 1)) and ``tightness`` (β·mean_ξ‖M(ξ)/c − I‖²_F) from
   :mod:`rfbjax.regularizers`, applied as an optax transformation chained before Adam
   (``optax.chain(penalize(...), optax.adam(lr))``), on the same N-point grid as the metrics;
@@ -53,7 +53,8 @@ LR_SCALE = 0.06
 
 def available_inits() -> tuple[str, ...]:
     """The study's initialisers that this installation provides."""
-    return tuple(i for i in INITS if i in initializers.INITIALIZERS)
+    return tuple(i for i in INITS if i in initializers.INITIALIZERS
+                 or (i == "tight_fir" and hasattr(initializers, "tight_fir")))
 
 
 def available_penalties() -> tuple[str, ...]:
@@ -207,18 +208,20 @@ def _tag(name: str) -> int:
 def initial_weights(cfg: StudyConfig, stride: int, dtype=jnp.float64) -> dict:
     """``{init: (seeds, J, T)}`` initial draws: seed s of an init uses the key
     ``fold_in(fold_in(key(seed), tag(init)), s)``, the same for every target and penalty (paired
-    comparisons). The i.i.d. initialisers are drawn in one compiled call."""
-    iid = tuple(i for i in cfg.inits if initializers.get(i).fn is not None
-                or i == "gaussian")
+    comparisons); ``tight_fir`` tightens the ``gaussian`` draw of the same seed. The i.i.d.
+    initialisers are drawn in one compiled call."""
+    iid = tuple(i for i in cfg.inits if i != "tight_fir")
     out = dict(zip(iid, _draw_fn(iid, cfg.seeds, cfg.J, cfg.T, stride, cfg.N,
                                  jnp.dtype(dtype))(jax.random.PRNGKey(cfg.seed))))
-    for i in cfg.inits:
-        if i not in out:          # not traceable as one array program: one draw at a time
-            base = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _tag(i))
-            out[i] = jnp.stack([initializers.draw(i, jax.random.fold_in(base, s), cfg.J, cfg.T,
-                                                  stride=stride, dtype=dtype, N=cfg.N)
-                                for s in range(cfg.seeds)])
-    return out
+    if "tight_fir" in cfg.inits:
+        # one tightening per draw (an optimisation, not one array program) of the very draw
+        # 'gaussian' gets for this seed (tight_fir starts from gaussian_filterbank of the key):
+        # paired with it, tightened with its T taps to kappa <= 1.01 (certified on l2(Z))
+        base = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _tag("gaussian"))
+        out["tight_fir"] = jnp.stack([
+            initializers.tight_fir(jax.random.fold_in(base, s), cfg.J, cfg.T, stride=stride,
+                                   dtype=dtype) for s in range(cfg.seeds)])
+    return {i: out[i] for i in cfg.inits}
 
 
 @functools.lru_cache(maxsize=16)
