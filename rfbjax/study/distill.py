@@ -46,8 +46,8 @@ from ..filters import fold_taps
 from ..frames import condition_number
 from ..strided import strided_frame_bounds
 
-__all__ = ["DistillStats", "analysis", "distill_stats", "distill_loss", "train_runs",
-           "segment_plan"]
+__all__ = ["DistillStats", "analysis", "distill_stats", "distill_loss", "full_spectrum",
+           "train_runs"]
 
 
 class DistillStats(NamedTuple):
@@ -118,28 +118,13 @@ def full_spectrum(w: jax.Array, N: int) -> jax.Array:
     return jnp.concatenate([W, jnp.conj(W[..., 1:(N + 1) // 2][..., ::-1])], axis=-1)
 
 
-def segment_plan(steps: int, log_every: int, segments: int = 10) -> tuple[int, int]:
-    """(logs per compiled segment, number of segments): ``steps/log_every`` logs split into about
-    ``segments`` equal calls of one compiled function (progress between calls)."""
-    n_logs = steps // log_every
-    per = max(1, n_logs // max(1, segments))
-    while n_logs % per:
-        per -= 1
-    return per, n_logs // per
-
-
 @functools.lru_cache(maxsize=32)
-def _compiled(N: int, d: int, per: int, log_every: int, lr: float, penalty_tx):
-    """Jitted (optimiser init, metrics, segment), vmapped over runs — one compilation per setting, whatever the
-    target (the statistics are arguments, not constants)."""
+def _compiled(N: int, d: int, log_every: int, lr: float, penalty_tx):
+    """Jitted (optimiser init, ``log_every`` steps), vmapped over runs — one compilation per
+    setting, whatever the target (the statistics are arguments, not constants)."""
     adam = optax.adam(lr)
     opt = adam if penalty_tx is None else optax.chain(penalty_tx, adam)
     grad = jax.grad(distill_loss)
-
-    def metrics(w, tr, va):
-        A, B = strided_frame_bounds(w, N, d)
-        return (distill_loss(w, tr, N, d), distill_loss(w, va, N, d), A, B,
-                condition_number(A, B))
 
     def one_step(carry, tr):
         w, state = carry
@@ -147,16 +132,10 @@ def _compiled(N: int, d: int, per: int, log_every: int, lr: float, penalty_tx):
         upd, state = opt.update(g, state, w)
         return optax.apply_updates(w, upd), state
 
-    def segment_one(w, state, tr, va):
-        def log_block(carry, _):
-            carry = jax.lax.fori_loop(0, log_every, lambda i, c: one_step(c, tr), carry)
-            return carry, metrics(carry[0], tr, va)
-        (w, state), out = jax.lax.scan(log_block, (w, state), None, length=per)
-        return w, state, out
+    def block(w, state, tr):
+        return jax.lax.fori_loop(0, log_every, lambda i, c: one_step(c, tr), (w, state))
 
-    segment = jax.jit(jax.vmap(segment_one, in_axes=(0, 0, None, None)))
-    init = jax.jit(jax.vmap(opt.init))
-    return init, _metrics(N, d), segment
+    return jax.jit(jax.vmap(opt.init)), jax.jit(jax.vmap(block, in_axes=(0, 0, None)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -171,15 +150,15 @@ def _metrics(N: int, d: int):
 
 def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: int, steps: int,
                log_every: int, lr: float, penalty_tx: optax.GradientTransformation | None = None,
-               on_segment: Callable[[int], None] | None = None) -> dict:
+               on_log: Callable[[int], None] | None = None) -> dict:
     r"""Train R runs at once from initial weights ``w0 (R, J, T)``.
 
     The optimiser is ``optax.chain(penalty_tx, optax.adam(lr))`` (``optax.adam(lr)`` alone
     without a penalty), full batch: every step uses the exact gradient of
     :func:`distill_loss` on ``train``. Every ``log_every`` steps (and at step 0) it records
     the training and held-out losses and the frame bounds (A, B) on :math:`\mathbb Z_N`, stride
-    d. ``steps`` must be a multiple of ``log_every``. ``on_segment(k)`` is called after each
-    compiled segment with the number of steps done per run.
+    d. ``steps`` must be a multiple of ``log_every``. ``on_log(k)`` is called after each
+    logging interval with the number of steps done per run.
 
     Returns:
       dict of NumPy arrays: ``step (L+1,)``, ``loss``, ``val_loss``, ``A``, ``B``, ``kappa``
@@ -188,18 +167,17 @@ def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: in
     d = int(stride)
     if steps % log_every:
         raise ValueError("steps must be a multiple of log_every")
-    per, n_seg = segment_plan(steps, log_every)
-    init, first, segment = _compiled(int(N), d, per, int(log_every), float(lr), penalty_tx)
+    init, block = _compiled(int(N), d, int(log_every), float(lr), penalty_tx)
+    metrics = _metrics(int(N), d)
 
     w = jnp.asarray(w0)
     state = init(w)
-    logs = [tuple(np.asarray(v)[:, None] for v in first(w, train, val))]
-    for k in range(n_seg):
-        w, state, out = segment(w, state, train, val)
-        logs.append(tuple(np.asarray(v).reshape(v.shape[0], -1) for v in out))
-        if on_segment is not None:
-            on_segment((k + 1) * per * log_every)
-    loss, val_loss, A, B, kappa = (np.concatenate([lg[i] for lg in logs], axis=1)
-                                   for i in range(5))
+    logs = [tuple(np.asarray(v) for v in metrics(w, train, val))]
+    for k in range(steps // log_every):
+        w, state = block(w, state, train)
+        logs.append(tuple(np.asarray(v) for v in metrics(w, train, val)))
+        if on_log is not None:
+            on_log((k + 1) * log_every)
+    loss, val_loss, A, B, kappa = (np.stack([lg[i] for lg in logs], axis=1) for i in range(5))
     return {"step": np.arange(0, steps + 1, log_every), "loss": loss, "val_loss": val_loss,
             "A": A, "B": B, "kappa": kappa, "w": np.asarray(w)}

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from ..errors import InputError
 from .. import initializers
 from .data import SignalSets, audio_sets, builtin_sets
-from .distill import analysis, distill_stats, segment_plan, train_runs
+from .distill import analysis, distill_stats, train_runs
 from .targets import TARGET_NAMES, make_target
 
 __all__ = ["StudyConfig", "QUICK", "FULL", "SMALL", "INITS", "PENALTIES", "DEFAULT_BETA",
@@ -265,7 +265,7 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
     """Run every (stride, target, penalty) call; returns ``{"config", "targets", "data", "runs",
     "seconds"}`` with NumPy arrays (``runs[i]["w"]`` the final ``(J, T)`` weights).
 
-    ``on_progress(steps_done, label)`` is called after each compiled segment."""
+    ``on_progress(steps_done, label)`` is called after each logging interval."""
     validate_config(cfg)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     t0 = time.perf_counter()
@@ -293,7 +293,7 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
 
                 out = train_runs(stacked, tr, va, N=cfg.N, stride=d, steps=cfg.steps,
                                  log_every=cfg.log_every, lr=cfg.learning_rate,
-                                 penalty_tx=txs[pen], on_segment=seg)
+                                 penalty_tx=txs[pen], on_log=seg)
                 done += cfg.steps
                 r = 0
                 for init in cfg.inits:
@@ -306,5 +306,4 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
                             "A": out["A"][r], "B": out["B"][r], "w": out["w"][r]})
                         r += 1
     return {"config": cfg, "targets": targets, "data": sets.describe(), "runs": runs,
-            "seconds": time.perf_counter() - t0, "segments": segment_plan(cfg.steps,
-                                                                           cfg.log_every)[1]}
+            "seconds": time.perf_counter() - t0}
