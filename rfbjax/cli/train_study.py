@@ -41,6 +41,13 @@ def add_parser(sub):
     p.add_argument("--N", type=int, default=None, help="signal length (the grid of kappa)")
     p.add_argument("--stride", default=None, metavar="D[,D...]",
                    help="strides to study (default 1,4; --quick 1)")
+    p.add_argument("--target", default=None, metavar="NAME[,NAME]",
+                   help="targets to imitate (default parseval,gammatone)")
+    p.add_argument("--init", default=None, metavar="NAME[,NAME...]",
+                   help="initialisers to compare (default: gaussian, pytorch and tight_fir when "
+                   "available)")
+    p.add_argument("--penalty", default=None, metavar="NAME[,NAME...]",
+                   help="penalties (default none,kappa,tightness)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate "
                    "(default 0.06/sqrt(J T))")
     p.add_argument("--beta-kappa", type=float, default=None, help="beta of the kappa penalty")
@@ -62,6 +69,13 @@ def _config(args):
             kw[name] = int(v)
     if args.stride is not None:
         kw["strides"] = tuple(common.parse_int_list(args.stride, "--stride"))
+    for opt, key in (("target", "targets"), ("init", "inits"), ("penalty", "penalties")):
+        v = getattr(args, opt)
+        if v is not None:
+            names = tuple(n for n in (t.strip() for t in v.split(",")) if n)
+            if not names or len(set(names)) != len(names):
+                raise InputError(f"--{opt}: need distinct names, got {v!r}")
+            kw[key] = names
     if args.lr is not None:
         kw["lr"] = float(args.lr)
     beta = dict(cfg.beta)

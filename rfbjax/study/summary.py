@@ -229,7 +229,9 @@ def _setting(groups, t, d, target_kappa, inits, pens, beta) -> dict:
                 pairs.append({"a": a, "b": b, "kappa": dk, "log_val": dl})
                 resolved = [name for name, c in (("final κ", dk), ("held-out loss", dl))
                             if _excludes_zero(c)]
-                if resolved:
+                if dk["diff"] is None:
+                    say(f"{b} vs {a}: fewer than two seeds each, no interval.")
+                elif resolved:
                     say(f"{b} vs {a}: final κ differs by {_fmt(dk['diff'], 3)} (95 % Welch "
                         f"CI [{_fmt(dk['lo'], 3)}, {_fmt(dk['hi'], 3)}]), held-out loss by a "
                         f"factor {_fmt(_exp(dl['diff']), 3)} (CI [{_fmt(_exp(dl['lo']), 3)}, "
