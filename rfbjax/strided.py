@@ -69,6 +69,7 @@ import jax.numpy as jnp
 from .errors import InputError
 from .filters import fold_taps  # noqa: F401  (re-exported: part of this module's API)
 from .frames import circular_frame_bounds, rounding_floor
+from .initializers import canonical_tight  # noqa: F401  (re-exported: it used to live here)
 
 __all__ = [
     "check_stride",
@@ -275,37 +276,6 @@ def layer_frame_bounds(w: jax.Array, N: int, stride: int = 1):
     lam = polyphase_eigenvalues(w, N, d, layer=True)
     J, C, T = w.shape[-3:]
     return _bounds_from_eigenvalues(lam, C * d, J, T, w.dtype)
-
-
-def canonical_tight(w: jax.Array, N: int, stride: int = 1) -> jax.Array:
-    r"""The canonical tight frame :math:`\Phi S^{-1/2}` of a stride-d filterbank on :math:`\mathbb Z_N`.
-
-    S commutes with shifts by d, so :math:`\Phi S^{-1/2}` is again a stride-d filterbank, with
-    :math:`G'(\xi) = G(\xi)\, \mathcal M(\xi)^{-1/2}` (hence :math:`\mathcal M'(\xi) = I`, A = B = 1). At
-    d = 1: :math:`\hat g_j = \hat w_j / \sqrt{P}`. The filters become N taps long (periodic on
-    :math:`\mathbb Z_N`). Needs J ≥ d (otherwise no stride-d filterbank of J filters is a frame).
-
-    Args:
-      w: ``(..., J, T)`` real. Returns ``(..., J, N)`` real.
-    """
-    d = int(stride)
-    wf = fold_taps(w, N)
-    tiny = jnp.finfo(w.dtype).tiny
-    if d == 1:
-        W = jnp.fft.rfft(wf, n=N, axis=-1)
-        P = jnp.sum(W.real ** 2 + W.imag ** 2, axis=-2, keepdims=True)
-        return jnp.fft.irfft(W * jax.lax.rsqrt(jnp.maximum(P, tiny)), n=N, axis=-1).astype(w.dtype)
-    J = w.shape[-2]
-    M = N // d
-    W = jnp.fft.fft(wf, n=N, axis=-1)                              # (..., J, N)
-    G = jnp.moveaxis(W.reshape(W.shape[:-1] + (d, M)), -1, -3)     # (..., M, J, d)
-    H = jnp.einsum("...ja,...jb->...ab", jnp.conj(G), G) / d
-    lam, V = jnp.linalg.eigh(H)
-    inv_sqrt = jnp.einsum("...ak,...k,...bk->...ab", V, jax.lax.rsqrt(jnp.maximum(lam, tiny)),
-                          jnp.conj(V))
-    Gt = G @ inv_sqrt                                              # (..., M, J, d)
-    Wt = jnp.moveaxis(Gt, -3, -1).reshape(W.shape[:-2] + (J, N))
-    return jnp.real(jnp.fft.ifft(Wt, axis=-1)).astype(w.dtype)
 
 
 def strided_energy(w: jax.Array, X: jax.Array, stride: int) -> jax.Array:

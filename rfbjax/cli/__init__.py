@@ -16,7 +16,7 @@ from ..errors import InputError
 
 #: subcommand modules, in the order ``rfbjax --help`` lists them
 COMMANDS = ["energy", "bounds"]
-_OPTIONAL_COMMANDS = ["predict", "sweep", "scaling_law", "reproduce", "audit", "attack",
+_OPTIONAL_COMMANDS = ["predict", "sweep", "scaling_law", "reproduce", "audit", "attack", "tighten",
                       "train_study"]
 
 
