@@ -104,7 +104,8 @@ def test_t_quantile_and_intervals():
 
 def _cli(tmp_path, out, *extra):
     return main(["train-study", "--quick", "--J", "8", "--T", "32", "--N", "32", "--steps", "60",
-                 "--seeds", "3", "--out", str(out), "--quiet", *extra])
+                 "--seeds", "3", "--init", "gaussian,pytorch", "--out", str(out), "--quiet",
+                 *extra])
 
 
 def test_cli_outputs(tmp_path):
@@ -149,7 +150,8 @@ def test_cli_outputs(tmp_path):
     from rfbjax.study import outputs
 
     assert outputs.check_out_dir(str(out)) is True
-    study = runner.run_study(runner.QUICK.replace(J=8, T=32, N=32, steps=60, seeds=3),
+    study = runner.run_study(runner.QUICK.replace(J=8, T=32, N=32, steps=60, seeds=3,
+                                                  inits=("gaussian", "pytorch")),
                              runner.load_sets(runner.QUICK.replace(N=32)))
     again = {r["name"]: r for r in study["runs"]}
     for r in runs:
