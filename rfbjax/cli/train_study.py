@@ -6,7 +6,6 @@ anything is computed; outputs are written only after training has finished.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 

@@ -27,7 +27,6 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import jax
 import jax.numpy as jnp
 
