@@ -16,7 +16,8 @@ from ..errors import InputError
 
 #: subcommand modules, in the order ``rfbjax --help`` lists them
 COMMANDS = ["energy", "bounds"]
-_OPTIONAL_COMMANDS = ["predict", "sweep", "scaling_law", "reproduce", "audit", "attack", "tighten"]
+_OPTIONAL_COMMANDS = ["predict", "sweep", "scaling_law", "reproduce", "audit", "attack", "tighten",
+                      "train_study"]
 
 
 class _Parser(argparse.ArgumentParser):
