@@ -28,7 +28,7 @@ FIGURE_DIR = "figures"
 OWN_FILES = ("study.json", "final_weights.npz", "report.md")
 
 #: κ trajectories the paper's authors report (J = 40, T = N = 1024, stride 1), for comparison
-REPORTED = {
+REPORTED: dict[str, dict] = {
     "setting": {"J": 40, "T": 1024, "N": 1024, "stride": 1},
     "parseval": {"kappa0": 2.569, "none": 1.091, "kappa": 1.022, "tightness": 1.0000002},
     "auditory (CQT)": {"kappa0": 2.395, "none": 2.931, "kappa": 2.529},
