@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from rfbjax import audit as audit_lib
+from rfbjax import audits as audit_lib
 from rfbjax.cli import main
 import reference as ref
 
@@ -159,7 +159,9 @@ def _bad_files(tmp):
     (["ok.npy", "--stride", "0"], ">= 1"),
     (["ok.npy", "--key", "x"], ".npy file holds one array"),
     (["ok.npy", "--N", "3"], "shorter than the kernel"),
-    (["w.txt"], "not .npy, .npz or .safetensors"),
+    (["w.txt"], "not .npy, .npz, .safetensors"),
+    (["."], "is a directory"),
+    (["ok.npy", "--draws", "1"], "--draws"),
     (["missing.npy"], "no such file"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import re
 
 from ..errors import InputError
 from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
 from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
+from ..report_table import fmt, format_table  # noqa: F401  (re-exported for subcommands)
 
 
 def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
@@ -118,31 +118,9 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
     return vals
 
 
-def fmt(v, width: int = 10, prec: int = 4) -> str:
-    """Right-aligned number for tables (inf, nan and None readable)."""
-    if v is None:
-        return "-".rjust(width)
-    if isinstance(v, bool):
-        return str(v).rjust(width)
-    if isinstance(v, int):
-        return str(v).rjust(width)
-    if isinstance(v, float) and math.isinf(v):
-        return ("inf" if v > 0 else "-inf").rjust(width)
-    if isinstance(v, float) and math.isnan(v):
-        return "nan".rjust(width)
-    if isinstance(v, str):
-        return v.rjust(width)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e5):
-        return f"{v:.{prec - 1}e}".rjust(width)
-    return f"{v:.{prec}f}".rjust(width)
-
-
 def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None) -> None:
-    """Print ``rows`` with ``columns`` = [(key, header, width), ...]."""
+    """Print ``rows`` with ``columns`` = [(key, header, width), ...] (see
+    :func:`rfbjax.report_table.format_table`)."""
     import sys
 
-    out = out or sys.stdout
-    out.write(" ".join(h.rjust(w) for _, h, w in columns) + "\n")
-    for r in rows:
-        out.write(" ".join(fmt(r.get(k), w) for k, _, w in columns) + "\n")
+    (out or sys.stdout).write(format_table(rows, columns))
