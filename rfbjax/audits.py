@@ -57,9 +57,9 @@ __all__ = ["audit", "LayerAudit", "ModelAudit", "AuditResult", "default_N", "ana
 #: working memory of one spectral block (bytes)
 _BLOCK_BYTES = 192 * 1024 ** 2
 #: reference work per layer (units of :func:`draw_work`, about 1 ns each on one core here)
-DEFAULT_REFERENCE_WORK = 2.5e10
+DEFAULT_REFERENCE_WORK = 4e10
 #: the fewest reference draws a layer gets when it has any
-MIN_DRAWS = 5
+MIN_DRAWS = 2
 
 
 def default_N(T: int, stride: int) -> int:

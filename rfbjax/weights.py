@@ -149,6 +149,10 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_rest):
         raise pickle.UnpicklingError("negative stride or offset")
     if size and min(size) == 0:
         return np.zeros(size, dtype=arr.dtype)
+    if not size:                                    # a 0-d tensor (e.g. a BatchNorm counter)
+        if off >= arr.size:
+            raise pickle.UnpicklingError("scalar tensor past the end of its storage")
+        return np.array(arr[off])
     last = off + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= arr.size:
         raise pickle.UnpicklingError(f"tensor of size {size} runs past its storage "
