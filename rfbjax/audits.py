@@ -297,10 +297,11 @@ def median_interval(n: int, level: float = 0.95) -> tuple[int, int, float]:
     for i in range(n + 1):
         acc += math.comb(n, i) * 0.5 ** n
         cdf.append(acc)
-    k = 0                               # largest k with P(X < k) <= (1 - level)/2
-    while k + 1 <= n and cdf[k] <= (1 - level) / 2:
+    # [x_(k), x_(n-1-k)] holds the median unless X <= k or X >= n - k: cover 1 - 2 P(X <= k)
+    k = 0
+    while k + 1 < n / 2 and cdf[k + 1] <= (1 - level) / 2:
         k += 1
-    cover = 1.0 - 2.0 * (cdf[k - 1] if k > 0 else 0.0)
+    cover = 1.0 - 2.0 * cdf[k] if n > 1 else 0.0
     return k, n - 1 - k, cover
 
 

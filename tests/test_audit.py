@@ -176,3 +176,95 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
 def test_percentile_mid_rank():
     assert audit_lib.percentile(2.0, [1.0, 2.0, 3.0, np.inf]) == pytest.approx(37.5)
     assert audit_lib.percentile(np.inf, [1.0, np.inf]) == pytest.approx(75.0)
+
+
+# ----------------------------------------------------------------------------- whole checkpoints
+def test_model_wide_audit_of_a_torch_checkpoint(tmp_path, capsys):
+    import torchzip
+
+    w1 = RNG.standard_normal((8, 1, 6)).astype(np.float32)
+    w2 = RNG.standard_normal((6, 8, 3, 1)).astype(np.float32)       # Conv2d used as a conv1d
+    w3 = RNG.standard_normal((10, 6, 2)).astype(np.float32)
+    sd = {"conv1.weight": w1, "conv1.bias": np.zeros(8, np.float32),
+          "bn.num_batches_tracked": np.array(3, np.int64), "conv2.weight": w2,
+          "conv3.weight": w3, "fc.weight": np.ones((3, 10), np.float32)}
+    torchzip.save({"state_dict": sd, "epoch": 1}, tmp_path / "m.ckpt")
+    out = tmp_path / "o"
+    rc, text, err = _run([str(tmp_path / "m.ckpt"), "--stride", "conv1=2,conv3.weight=1",
+                          "--N", "32", "--draws", "20", "--cascade", "conv1,conv2,conv3",
+                          "--fs", "16000", "--out", str(out)], capsys)
+    assert rc == 0, err
+    data = json.loads((out / "audit.json").read_text())
+    lay = {r["name"]: r for r in data["layers"]}
+    assert list(lay) == ["conv1.weight", "conv2.weight", "conv3.weight"]      # not fc, not bn
+    assert [lay[k]["stride"] for k in lay] == [2, 1, 1] and lay["conv2.weight"]["shape"] == [6, 8, 3]
+    A0, B0 = ref.frame_bounds_explicit(w1[:, 0, :].astype(np.float64), 32, 2)
+    assert lay["conv1.weight"]["A"] == pytest.approx(A0, rel=1e-6)
+    assert lay["conv1.weight"]["B"] == pytest.approx(B0, rel=1e-9)
+    r2 = lay["conv2.weight"]                      # 6 outputs < 8 inputs: no lower bound, no draws
+    assert r2["rank_deficient"] and r2["kappa"] is None and r2["reference_draws"] == 0
+    assert r2["percentile_kappa"] is None
+    M = np.hstack([ref.analysis_matrix(w3[:, c, :].astype(np.float64), 32, 1) for c in range(6)])
+    s = np.linalg.svd(M, compute_uv=False)
+    assert lay["conv3.weight"]["kappa"] == pytest.approx((s.max() / s.min()) ** 2, rel=1e-6)
+    r3 = lay["conv3.weight"]
+    assert r3["reference_draws"] == 20 and 0 <= r3["percentile_kappa"] <= 100
+    assert r3["ratio_to_median"] == pytest.approx(r3["kappa"] / r3["reference_median_kappa"])
+    assert data["fs"] == 16000 and lay["conv1.weight"]["freq_B_hz"] == pytest.approx(
+        16000 * lay["conv1.weight"]["freq_B"])
+    cas = data["cascades"][0]
+    assert cas["stride"] == 2 and cas["composite_shape"] == [10, 1, 6 + 2 * 2 + 2 * 1]
+    assert "nonlinearities" in text and "conv3.weight" in text and "squeezed" in text
+    assert (out / "power_response.png").stat().st_size > 1000
+
+
+def test_library_audit_array_and_path(tmp_path):
+    from rfbjax.audits import LayerAudit, ModelAudit, audit
+
+    w = RNG.standard_normal((6, 2, 5))
+    res = audit(w, stride=2, N=16, draws=0)
+    assert isinstance(res, LayerAudit) and res.reference is None and res.percentile is None
+    assert len(res.channels) == 2 and res.to_dict()["layers"][0]["kappa"] == res.kappa
+    np.savez(tmp_path / "m.npz", **{"a.weight": w, "b.weight": RNG.standard_normal((4, 6, 3))})
+    model = audit(tmp_path / "m.npz", stride={"a": 2}, N=16, draws=0)
+    assert isinstance(model, ModelAudit) and [lay.shape["stride"] for lay in model] == [2, 1]
+    assert model["a"].kappa == pytest.approx(res.kappa, rel=1e-12)
+    with pytest.raises(audit_lib.InputError, match="no conv1d kernel named 'c'"):
+        audit(tmp_path / "m.npz", stride="c=2", N=16, draws=0)
+
+
+def test_reference_is_float64_and_rank_deficiency_is_immediate():
+    import jax
+
+    from rfbjax import montecarlo as mc
+    from rfbjax.strided import strided_frame_bounds
+
+    # J = stride: square polyphase matrices, kappa often beyond float32's reach
+    k = audit_lib.reference_kappas(4, 1, 64, 256, 4, draws=60, seed=3)
+    assert np.all(np.isfinite(k)) and np.max(k) > 1e4
+    tags = audit_lib._reference_tags(4, 1, 64, 256, 4)
+    key = mc.sample_keys(mc.stream_key(3, *tags), jax.numpy.arange(5))
+    with jax.enable_x64(True):
+        for i in range(5):
+            w = np.asarray(jax.random.normal(key[i], (4, 64), np.float32), dtype=np.float64)
+            A, B = strided_frame_bounds(jax.numpy.asarray(w), 256, 4)
+            assert k[i] == pytest.approx(float(B / A), rel=1e-7)
+    assert audit_lib.reference_draws(2, 1, 8, 32, 4, draws=1000) == 0      # J < d
+    res = audit_lib.audit(RNG.standard_normal((2, 1, 8)), stride=4, N=32, draws=1000)
+    assert res.rank_deficient and res.reference is None and "rank deficient" in res.sentence()
+
+
+def test_large_layers_get_fewer_draws_with_their_uncertainty():
+    n_small = audit_lib.reference_draws(16, 1, 8, 64, draws=1000)
+    n_big = audit_lib.reference_draws(512, 256, 64, 1024, draws=1000)
+    assert n_small == 1000 and n_big == audit_lib.MIN_DRAWS
+    lo, hi, cover = audit_lib.median_interval(1000)
+    assert lo < 500 < hi and 0.95 <= cover < 0.96
+    assert audit_lib.median_interval(2) == (0, 1, 0.5)
+
+
+def test_kappa_sentence():
+    ref_s = {"draws": 4, "median_kappa": 2.0, "_values": np.array([1.5, 2.0, 2.0, 3.0])}
+    row = {"kappa": 3000.0, "ratio_to_median": 1500.0, "percentile_kappa": 100.0}
+    assert audit_lib.kappa_sentence(row, ref_s) == \
+        "κ = 3000, 1500× the random median 2, above all 4 draws"
