@@ -327,6 +327,11 @@ def _compare(kappa: float, summ: dict | None, ref) -> dict:
             "ratio_to_q95": ratio(q95)}
 
 
+def _ratio(r: float) -> str:
+    """1500 (not 1.5e+03) for ratios between 100 and 100000; three significant digits otherwise."""
+    return f"{r:.0f}" if 100 <= r < 1e5 else f"{r:.3g}"
+
+
 def kappa_sentence(row: dict, ref: dict | None) -> str:
     """"κ = 3329, 1500× the random median, above all 1000 draws" (or why no comparison)."""
     k = row["kappa"]
@@ -337,7 +342,7 @@ def kappa_sentence(row: dict, ref: dict | None) -> str:
         return f"κ = {ks} (no reference drawn)"
     n, med = ref["draws"], ref["median_kappa"]
     r = row.get("ratio_to_median")
-    rel = (f", {r:.3g}× the random median {med:.4g}" if r is not None and math.isfinite(r)
+    rel = (f", {_ratio(r)}× the random median {med:.4g}" if r is not None and math.isfinite(r)
            else f" (random median {med:.4g})")
     kr = np.asarray(ref.get("_values", []))
     if kr.size and k > kr.max():
@@ -753,12 +758,16 @@ def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = No
     A = float(lo.min()) if J >= C * D else 0.0
     if A <= _floor(B, T):
         A = 0.0
-    rank_def = J < C * D
+    # by counting: layer l leaves J_l channels at rate 1/D_l, J_l D/D_l numbers per C·D inputs
+    D_l = np.cumprod(strides)
+    rank_def = any(sh[0] < C * int(dl) for sh, dl in zip(shapes, D_l))
+    if rank_def:
+        A = 0.0
     note = ("linear composite (nonlinearities, biases, normalisation and pooling ignored): "
             f"kernel {J}x{C}x{T}, stride {D}, N={NN}; "
-            + (f"rank deficient: {J} outputs < {C * D} inputs per frequency, no lower frame bound"
-               if rank_def else f"kappa = {B / A:.4g}" if A > 0 else "dead band: kappa = inf"))
-    rec = {"layers": [lay.name for lay in layers], "strides": strides, "stride": D,
+            + ("rank deficient (some layer l has J_l < C·D_l: fewer numbers than inputs), no lower "
+               "frame bound" if rank_def else f"kappa = {B / A:.4g}" if A > 0 else "dead band: kappa = inf"))
+    rec = {"layers": [_module(lay.name) for lay in layers], "strides": strides, "stride": D,
            "composite_shape": [J, C, T], "N": NN, "A": A, "B": B,
            "kappa": B / A if A > 0 else math.inf, "rank_deficient": rank_def, "note": note}
     model.cascades.append(rec)

@@ -30,7 +30,12 @@ import jax.numpy as jnp
 
 from .errors import InputError
 
-__all__ = ["composite_kernel", "cascade_bounds", "check_cascade"]
+__all__ = ["composite_kernel", "cascade_bounds", "check_cascade", "draw_stack", "WAV2VEC2_KERNELS",
+           "WAV2VEC2_STRIDES"]
+
+#: wav2vec 2.0's feature encoder: kernel lengths and strides of its 7 conv layers
+WAV2VEC2_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+WAV2VEC2_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 
 
 def check_cascade(shapes: Sequence[tuple], strides: Sequence[int], N: int | None = None) -> int:
@@ -111,3 +116,21 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int)
     check_cascade([tuple(w.shape) for w in weights], strides, N)
     h, D = composite_kernel(weights, strides)
     return layer_frame_bounds(h, int(N), D)
+
+
+def draw_stack(key: jax.Array, widths: Sequence[int], kernels: Sequence[int], *,
+               in_channels: int = 1, init: str = "pytorch", dtype=jnp.float32) -> list:
+    """One random stack: layer l of shape ``(widths[l], C_l, kernels[l])``, C_0 = ``in_channels``.
+
+    Each layer's J·C filters of T taps are drawn by :func:`rfbjax.initializers.draw` and scaled
+    by :math:`1/\\sqrt{C}`, so that ``pytorch`` is PyTorch's Conv1d default
+    :math:`U(\\pm 1/\\sqrt{C T})` (fan-in C·T). κ of the stack does not depend on the scales.
+    """
+    from . import initializers as inits
+
+    out, C = [], int(in_channels)
+    for l, (J, T) in enumerate(zip(widths, kernels)):
+        w = inits.draw(init, jax.random.fold_in(key, l), int(J) * C, int(T), dtype=dtype)
+        out.append((w / jnp.sqrt(jnp.asarray(C, dtype))).reshape(int(J), C, int(T)))
+        C = int(J)
+    return out

@@ -120,3 +120,25 @@ def malicious(path, command: str) -> None:
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", buf.getvalue())
         z.writestr("archive/version", "3\n")
+
+
+def tiny_frontend(path) -> dict:
+    """The README's example: a Lightning-style checkpoint of a small wav2vec-like front end.
+
+    conv1 (16, 1, 10) with smoothed taps (low-pass: weak above a few kHz), conv2 (16, 16, 3),
+    conv3 as a Conv2d-used-as-conv1d (32, 16, 3, 1), BatchNorm tensors and a Linear head.
+    Returns the state dict.
+    """
+    rng = np.random.default_rng(2024)
+    raw = rng.standard_normal((16, 1, 14))
+    conv1 = (raw[..., :-4] + raw[..., 1:-3] + raw[..., 2:-2] + raw[..., 3:-1] + raw[..., 4:]) / 5
+    sd = collections.OrderedDict([
+        ("conv1.weight", conv1.astype(np.float32)),
+        ("norm1.weight", np.ones(16, np.float32)), ("norm1.bias", np.zeros(16, np.float32)),
+        ("norm1.num_batches_tracked", np.array(1200, np.int64)),
+        ("conv2.weight", (rng.standard_normal((16, 16, 3)) / 7).astype(np.float32)),
+        ("conv3.weight", (rng.standard_normal((32, 16, 3, 1)) / 7).astype(np.float32)),
+        ("head.weight", (rng.standard_normal((10, 32)) / 6).astype(np.float32)),
+        ("head.bias", np.zeros(10, np.float32))])
+    save({"state_dict": sd, "epoch": 12, "global_step": 3000}, path)
+    return sd
