@@ -3,7 +3,8 @@
 Six conv layers (PyTorch layout): 1024x1x512 (stride 4), 128x1024x64, 128x128x64, 128x128x64,
 256x128x64, 512x256x64, Gaussian weights, written as one safetensors file in a temporary folder.
 The audit runs as the command line does (a subprocess: ``rfbjax audit MODEL --stride conv1=4``,
-default N, default draws), timed end to end, with its peak resident memory. A baseline measured in
+default N, default draws), timed end to end (wall clock, and CPU time: on a machine shared with other work the wall clock
+measures the load, the CPU time the audit), with its peak resident memory. A baseline measured in
 the same run (complex 128x128 eigenvalue problems per second, the audit's inner work) lets
 timings be compared across machines and loads; ``uptime`` is recorded with them.
 
@@ -72,18 +73,20 @@ def main() -> int:
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak = usage.ru_maxrss * 1024
+        cpu = usage.ru_utime + usage.ru_stime
         if proc.returncode:
             sys.stderr.write(proc.stderr)
             return proc.returncode
         table = proc.stdout
-    info.update(uptime_after=os.popen("uptime").read().strip(), wall_s=wall,
+    info.update(uptime_after=os.popen("uptime").read().strip(), wall_s=wall, cpu_s=cpu,
                 peak_rss_bytes=peak, command=" ".join(cmd[1:3] + ["MODEL"] + cmd[4:-2]))
     print(table)
     for r in rows:
         print(f"{r['layer']:6s} {'x'.join(map(str, r['shape'])):>12s} stride {r['stride']} "
               f"N {r['N']:5d} draws {r['draws']:5d} work/draw {r['work_per_draw']:.3g}")
-    print(f"wall {wall:.1f} s, peak RSS {peak / 2 ** 30:.2f} GiB, baseline "
+    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (user + system), peak RSS {peak / 2 ** 30:.2f} GiB, baseline "
           f"{info['baseline_eig128_per_s']:.0f} eig128/s; {info['uptime_before']}")
     save_results(args.json, info, rows)
     return 0
