@@ -342,8 +342,12 @@ def kappa_sentence(row: dict, ref: dict | None) -> str:
         return f"κ = {ks} (no reference drawn)"
     n, med = ref["draws"], ref["median_kappa"]
     r = row.get("ratio_to_median")
-    rel = (f", {_ratio(r)}× the random median {med:.4g}" if r is not None and math.isfinite(r)
-           else f" (random median {med:.4g})")
+    q95 = ref.get("q95_kappa")
+    q = f"q95 {q95:.4g}" if q95 is not None and math.isfinite(q95) else ""
+    if r is not None and math.isfinite(r):
+        rel = f", {_ratio(r)}× the random median {med:.4g}" + (f" ({q})" if q else "")
+    else:
+        rel = f" (random median {med:.4g}" + (f", {q})" if q else ")")
     kr = np.asarray(ref.get("_values", []))
     if kr.size and k > kr.max():
         where = f"above all {n} draws"

@@ -264,7 +264,10 @@ def test_large_layers_get_fewer_draws_with_their_uncertainty():
 
 
 def test_kappa_sentence():
-    ref_s = {"draws": 4, "median_kappa": 2.0, "_values": np.array([1.5, 2.0, 2.0, 3.0])}
+    ref_s = {"draws": 4, "median_kappa": 2.0, "q95_kappa": 2.85,
+             "_values": np.array([1.5, 2.0, 2.0, 3.0])}
     row = {"kappa": 3000.0, "ratio_to_median": 1500.0, "percentile_kappa": 100.0}
     assert audit_lib.kappa_sentence(row, ref_s) == \
-        "κ = 3000, 1500× the random median 2, above all 4 draws"
+        "κ = 3000, 1500× the random median 2 (q95 2.85), above all 4 draws"
+    row = {"kappa": 2.0, "ratio_to_median": 1.0, "percentile_kappa": 50.0}
+    assert audit_lib.kappa_sentence(row, ref_s).endswith("at the 50.0th percentile of 4 draws")
