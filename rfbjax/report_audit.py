@@ -10,6 +10,12 @@ import os
 
 from .report_table import format_table
 
+
+def _module(name):
+    from .weights import module_path
+
+    return module_path(name or "")
+
 __all__ = ["format_layer", "format_model", "write_audit", "LAYER_COLUMNS", "MODEL_COLUMNS"]
 
 LAYER_COLUMNS = [("part", "part", 11), ("A", "A", 10), ("B", "B", 10), ("kappa", "kappa", 10),
@@ -80,6 +86,20 @@ def _model_rows(model):
     return rows
 
 
+def input_rates(model, fs: float | None) -> list:
+    """The sampling rate at each layer's input when ``fs`` is the model's input rate: the layers
+    are taken to run in file order, each dividing the rate by its stride, with nothing else
+    (pooling, resampling) between them; from the first layer whose input channels do not match
+    the previous layer's outputs on, the rate is unknown (None)."""
+    rates, r = [], fs
+    for i, lay in enumerate(model.layers):
+        if i and r is not None and lay.shape["C"] != model.layers[i - 1].shape["J"]:
+            r = None
+        rates.append(r)
+        r = None if r is None else r / lay.shape["stride"]
+    return rates
+
+
 def format_model(model, *, fs: float | None = None) -> str:
     """A checkpoint: one row per layer (and per cascade), then each layer's κ sentence."""
     src = model.source
@@ -93,6 +113,12 @@ def format_model(model, *, fs: float | None = None) -> str:
     for cas in model.cascades:
         out.append(f"# cascade {' -> '.join(cas['layers'])}: {cas['note']}")
     notes = list(model.notes) + [n for lay in model.layers for n in lay.notes]
+    if fs:
+        rates = input_rates(model, fs)
+        notes.append("input rate of each layer (Hz), taking the layers in file order with no "
+                     "pooling between them: " + ", ".join(
+                         f"{_module(lay.name)} {r:g}" if r else f"{_module(lay.name)} unknown"
+                         for lay, r in zip(model.layers, rates)))
     out += [f"# {n}" for n in notes]
     return "\n".join(out) + "\n"
 
@@ -115,9 +141,11 @@ def write_audit(result, out_dir: str, *, pdf: bool = False, fs: float | None = N
     if fs:
         payload["fs"] = float(fs)
         payload["frequency_unit"] = "Hz"
-        for rec in payload.get("layers", []):
+        rates = [fs] if single else input_rates(result, fs)
+        for rec, r in zip(payload.get("layers", []), rates):
+            rec["fs_in"] = r
             for k in ("freq_A", "freq_B"):
-                rec[f"{k}_hz"] = None if rec.get(k) is None else rec[k] * fs
+                rec[f"{k}_hz"] = None if rec.get(k) is None or r is None else rec[k] * r
     payload["files"] = {k: os.path.basename(v) for k, v in paths.items()}
     write_json(paths["json"], payload)
     return paths

@@ -212,6 +212,7 @@ def test_model_wide_audit_of_a_torch_checkpoint(tmp_path, capsys):
     assert r3["ratio_to_median"] == pytest.approx(r3["kappa"] / r3["reference_median_kappa"])
     assert data["fs"] == 16000 and lay["conv1.weight"]["freq_B_hz"] == pytest.approx(
         16000 * lay["conv1.weight"]["freq_B"])
+    assert [lay[k]["fs_in"] for k in lay] == [16000, 8000, 8000]     # conv1 has stride 2
     cas = data["cascades"][0]
     assert cas["stride"] == 2 and cas["composite_shape"] == [10, 1, 6 + 2 * 2 + 2 * 1]
     assert "nonlinearities" in text and "conv3.weight" in text and "squeezed" in text

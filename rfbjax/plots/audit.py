@@ -94,7 +94,8 @@ def audit_figure(result, out_dir: str | None = None, name: str = "power_response
 
 def model_figure(model, out_dir: str | None = None, name: str = "power_response", *,
                  pdf: bool = False, fs: float | None = None):
-    """One panel per layer of an :class:`rfbjax.audits.ModelAudit`: the power response
+    """One panel per layer of an :class:`rfbjax.audits.ModelAudit` (in Hz of each layer's input
+    rate when ``fs`` is given, see :func:`rfbjax.report_audit.input_rates`): the power response
     :math:`P_c(\\omega)/d` in dB (one line per input channel, or their min–max band and median
     beyond 8 channels), with the layer's κ in the title."""
     plt = pyplot()
@@ -102,9 +103,12 @@ def model_figure(model, out_dir: str | None = None, name: str = "power_response"
     n = len(layers)
     cols = min(3, n)
     rows = -(-n // cols)
-    scale = float(fs) if fs else 1.0
+    from ..report_audit import input_rates
+
+    rates = input_rates(model, fs) if fs else [None] * n
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, lay in zip(axes.ravel(), layers):
+    for ax, lay, rate in zip(axes.ravel(), layers, rates):
+        scale = float(rate) if rate else 1.0
         s = lay.shape
         P = _db(np.asarray(lay.power, dtype=np.float64) / s["stride"])
         f = scale * np.arange(P.shape[-1]) / s["N"]
@@ -119,7 +123,8 @@ def model_figure(model, out_dir: str | None = None, name: str = "power_response"
         ax.set_title(f"{lay.name}: {s['J']}x{s['C']}x{s['T']}/{s['stride']}, κ = {ks}",
                      fontsize=9)
         ax.set_xlim(0, 0.5 * scale)
-        ax.set_xlabel("frequency (Hz)" if fs else "frequency (cycles/sample)", fontsize=8)
+        ax.set_xlabel("frequency (Hz, layer input)" if rate else "frequency (cycles/sample)",
+                      fontsize=8)
         ax.set_ylabel("P(ω)/d (dB)", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[n:]:
