@@ -659,7 +659,7 @@ def _kernels_from_file(path, key, layout):
 
 def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
-          reference_work: float = DEFAULT_REFERENCE_WORK):
+          reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None):
     """Audit trained conv1d weights: frame bounds, where they are attained, and κ against
     ``draws`` random Gaussian layers of the same shape (float64 bounds).
 
@@ -674,6 +674,8 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         0 skips the reference.
       seed: seed of the reference draws. layout: ``"torch"`` or ``"keras"`` (default: keras for
         Keras files, torch otherwise). reference_work: per-layer work cap of the reference.
+      cascade: (a path only) names of layers whose linear composite is also audited, in order
+        (:func:`audit_cascade`); checked before anything is computed.
 
     Returns:
       A :class:`LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
@@ -707,20 +709,43 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
             T = k.w.shape[-1]
             NN = default_N(T, d) if N is None else int(N)
             _check_N(NN, T, d, f" {k.name!r}" if k.name else "")
+        if cascade:
+            _check_cascade_names(cascade, plan, N)
         layers = []
         for k, d in plan:
             src = {**source, "key": k.name, "shape": list(k.shape), "dtype": k.dtype}
             layers.append(audit_layer(k.w, stride=d, N=N, draws=draws, seed=seed, name=k.name,
                                       source=src, reference_work=reference_work, notes=k.notes))
-        return ModelAudit(source, layers, [n for n in notes if not any(n in k.notes
-                                                                       for k in kernels)])
-    if named:
-        raise InputError("--stride: named strides need a checkpoint; give an int for an array")
+        model = ModelAudit(source, layers, [n for n in notes if not any(n in k.notes
+                                                                        for k in kernels)])
+        if cascade:
+            audit_cascade(model, cascade, N=N)
+        return model
+    if named or cascade:
+        raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")
     notes: list[str] = []
     w = to_conv1d(weights, layout=layout or "torch", notes=notes)
     return audit_layer(w, stride=default, N=N, draws=draws, seed=seed,
                        source={"path": None, "format": "array", "shape": list(np.shape(weights))},
                        reference_work=reference_work, notes=notes)
+
+
+def _check_cascade_names(names, plan, N):
+    from .cascade import check_cascade
+
+    by_name = {}
+    for k, d in plan:
+        by_name[k.name] = by_name[_module(k.name)] = (k.w.shape, d)
+    missing = [nm for nm in names if nm not in by_name]
+    if missing:
+        have = ", ".join(_module(k.name) for k, _ in plan[:8])
+        raise InputError(f"--cascade: no conv1d kernel named {missing[0]!r} (kernels: {have})")
+    try:
+        D = check_cascade([by_name[nm][0] for nm in names], [by_name[nm][1] for nm in names])
+    except InputError as exc:
+        raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
+    if N is not None and int(N) % D:
+        raise InputError(f"--N: {N} is not a multiple of the cascade's composite stride {D}")
 
 
 def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = None) -> dict:

@@ -232,6 +232,8 @@ def test_library_audit_array_and_path(tmp_path):
     assert model["a"].kappa == pytest.approx(res.kappa, rel=1e-12)
     with pytest.raises(audit_lib.InputError, match="no conv1d kernel named 'c'"):
         audit(tmp_path / "m.npz", stride="c=2", N=16, draws=0)
+    with pytest.raises(audit_lib.InputError, match="layer 1 takes 2 input channels but layer 0 gives 4"):
+        audit(tmp_path / "m.npz", N=16, draws=0, cascade=["b", "a"])
 
 
 def test_reference_is_float64_and_rank_deficiency_is_immediate():

@@ -48,7 +48,7 @@ def add_parser(sub):
 def run(args) -> int:
     import math
 
-    from ..audits import audit, audit_cascade
+    from ..audits import audit
     from ..errors import InputError
     from ..report_audit import format_layer, format_model, write_audit
     from ..weights import chain_layout_warning, keras_layout_warning
@@ -56,10 +56,11 @@ def run(args) -> int:
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
     common.check_writable(args.out, "--out", directory=True)
+    cascade = [n for n in args.cascade.split(",") if n] if args.cascade is not None else None
+    if cascade is not None and not cascade:
+        raise InputError("--cascade: name at least one layer, e.g. conv1,conv2")
     model = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
-                  draws=args.draws, seed=args.seed)
-    if args.cascade:
-        audit_cascade(model, [n for n in args.cascade.split(",") if n], N=args.N)
+                  draws=args.draws, seed=args.seed, cascade=cascade)
     warnings = []
     if model.source["layout"] == "torch" and args.layout is None:
         for lay in model.layers:
