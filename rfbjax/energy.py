@@ -1,6 +1,6 @@
 r"""Energy response of a filterbank, :math:`E(x) = \|\Phi x\|^2 = \sum_j \|x \circledast w_j\|^2`.
 
-The fast route is formula (1) of THEORY.md: expanding the square,
+The fast route is docs/theory.md formula (1): expanding the square,
 
 .. math:: \|x \circledast w\|^2 = \sum_{|\tau| < T} r_w(\tau)\, R_x(\tau \bmod N)
           \quad\Longrightarrow\quad
@@ -11,7 +11,7 @@ signals (:func:`rfbjax.autocorr.lag_profile`), the energies of S filterbanks are
 ``(S, T) @ (T, M)`` matrix product: the signal length N no longer enters the per-filterbank cost.
 
 For Gaussian taps :math:`w_j[t] \sim \mathcal N(0, \sigma^2)` i.i.d., :math:`\|x \circledast w\|^2 = w^\top Q w`
-with the Toeplitz matrix :math:`Q[t,t'] = R_x(t-t')`, and (formula (3))
+with the Toeplitz matrix :math:`Q[t,t'] = R_x(t-t')`, and (docs/theory.md formula (3))
 
 .. math:: \mathbb E[E] = \sigma^2 J T\, R_x(0), \qquad
           \mathbb V[E] = 2\sigma^4 J \operatorname{tr}(Q^2)
@@ -30,7 +30,7 @@ __all__ = ["energy_response", "energy_by_convolution", "energy_moments"]
 
 
 def energy_response(rho: jax.Array, R_lags: jax.Array) -> jax.Array:
-    r"""Energies :math:`E_{s,m} = \sum_\tau c_\tau\, \rho_s(\tau)\, R_m(\tau)` (formula (1)).
+    r"""Energies :math:`E_{s,m} = \sum_\tau c_\tau\, \rho_s(\tau)\, R_m(\tau)` (docs/theory.md formula (1)).
 
     Args:
       rho: filterbank autocorrelations, shape ``(..., T)`` (one-sided).

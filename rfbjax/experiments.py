@@ -22,7 +22,8 @@ __all__ = ["energy_rows", "bounds_rows"]
 def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str = "circular",
                 dtype="float32", p: float = 0.05, max_memory: int = mc.DEFAULT_MAX_MEMORY,
                 progress: bool = False, quantiles=(0.05, 0.95), theory: bool = True,
-                init: str = "gaussian", stride: int = 1, rescale: bool = False) -> list[dict]:
+                init: str = "gaussian", stride: int = 1, rescale: bool = False,
+                exact_max_T: int | None = None) -> list[dict]:
     """One row per (signal, J, T): exact mean/variance of E/||x||^2 and its Monte Carlo.
 
     With ``theory`` (default) the rows also carry the exact law's columns
@@ -30,6 +31,9 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     ``alpha_exact``, ``alpha_cantelli``, ``alpha_chernoff``, ``alpha_bernstein`` at level ``p``, the
     ``_lower`` tail, ``*_valid`` flags) and ``alpha_mc`` = the Monte Carlo (1 - p) quantile - 1.
     The eigenvalues of the Toeplitz matrix depend on (signal, T) only and are computed once.
+    The exact law costs one T×T eigendecomposition (O(T³) time, O(T²) memory): for T above
+    ``exact_max_T`` (None: no limit) its columns are left out and the row says
+    ``exact_law: False`` with ``exact_law_note``; the mean and variance stay exact.
 
     With ``stride`` d > 1 or another ``init`` (:mod:`rfbjax.initializers`) the rows come from
     :func:`_energy_rows_general` (strided moments, the exact law only for Gaussian taps).
@@ -41,13 +45,15 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
         return _energy_rows_general(signals, Js, Ts, n_samples=n_samples, seed=seed,
                                     boundary=boundary, dtype=dtype, p=p, max_memory=max_memory,
                                     progress=progress, quantiles=quantiles, theory=theory,
-                                    init=init, stride=int(stride), rescale=rescale)
+                                    init=init, stride=int(stride), rescale=rescale,
+                                    exact_max_T=exact_max_T)
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     rows = []
     for T in Ts:
         R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
-        eigs = [toeplitz_eigenvalues(r) for r in R] if theory else None
+        exact = theory and _exact_allowed(T, exact_max_T)
+        eigs = [toeplitz_eigenvalues(r) for r in R] if exact else None
         for J in Js:
             mean_th, var_th = energy_moments(jnp.asarray(R), J, T)
             r0 = R[:, 0]
@@ -65,16 +71,29 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                        "z_var": (s.var - float(var_th[m])) / s.se_var if s.se_var > 0 else 0.0,
                        "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
                        "folded": bool(boundary == "circular" and T > N), "samples": n_samples}
-                if theory:
+                if exact:
                     law = energy_law_from_eigenvalues(eigs[m], J, T, float(R[m, 0]))
                     row.update(law.theory_row(p))
+                elif theory:
+                    row.update(_exact_skipped(exact_max_T))
+                if theory:
                     row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
                 rows.append(row)
     return rows
 
 
+def _exact_allowed(T: int, exact_max_T: int | None) -> bool:
+    return exact_max_T is None or int(T) <= int(exact_max_T)
+
+
+def _exact_skipped(exact_max_T) -> dict:
+    return {"exact_law": False,
+            "exact_law_note": f"skipped: T > {exact_max_T} (one T×T eigendecomposition, O(T³))"}
+
+
 def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p, max_memory,
-                         progress, quantiles, theory, init, stride, rescale) -> list[dict]:
+                         progress, quantiles, theory, init, stride, rescale,
+                         exact_max_T=None) -> list[dict]:
     r"""Energy rows for a stride d and/or a non-Gaussian initialiser.
 
     * ``mean_analytic``, ``var_analytic``: exact, from :func:`rfbjax.strided.strided_energy_moments`
@@ -122,6 +141,8 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
                        "folded": bool(boundary == "circular" and info["filter_length"] > N),
                        "samples": n_samples,
                        "exact_law": bool(theory and info["family"] == "gaussian")}
+                if row["exact_law"] and not _exact_allowed(T, exact_max_T):
+                    row.update(_exact_skipped(exact_max_T))
                 if row["exact_law"]:
                     if m not in law_cache:
                         law_cache[m] = np.linalg.eigvalsh(strided_gram(x, T, stride))

@@ -1,7 +1,7 @@
 r"""Power response and frame bounds of a filterbank (stride 1).
 
 The Littlewood–Paley sum (power response) is the Fourier transform of the filterbank
-autocorrelation (formula (2) of THEORY.md):
+autocorrelation (docs/theory.md formula (2)):
 
 .. math:: P(\omega) = \sum_j |\hat w_j(\omega)|^2 = \sum_{|\tau|<T} \rho(\tau)\, e^{-i\omega\tau}
           = \rho(0) + 2 \sum_{\tau=1}^{T-1} \rho(\tau) \cos(\omega\tau).

@@ -66,8 +66,6 @@ def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
         strides go through :func:`strided_energy_measurement`.
     """
     R = jnp.asarray(R_lags, dtype=dtype)
-    itemsize = jnp.dtype(dtype).itemsize
-    L = fft_size(2 * T - 1)
     if _is_default(init, 1):
         fn = _energy_fn(J, T, float(scale), jnp.dtype(dtype).name)
         tags = filterbank_tags(J, T, scale, dtype)
@@ -75,7 +73,17 @@ def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
         rescale = inits.effective_rescale(init, rescale)
         fn = _energy_init_fn(J, T, float(scale), jnp.dtype(dtype).name, init, rescale)
         tags = filterbank_tags(J, T, scale, dtype, init, 1, rescale)
-    return Measurement(fn, tags, itemsize * (J * T + 3 * J * L), (R,))
+    return Measurement(fn, tags, energy_sample_bytes(J, T, dtype), (R,))
+
+
+def energy_sample_bytes(J: int, T: int, dtype=jnp.float32, *, stride: int = 1, N: int = 0,
+                        M: int = 1) -> int:
+    """Working set of one energy sample: the taps and their FFTs (stride 1), or with a stride
+    (group length N, M signals) J FFTs of length N and the per-signal products."""
+    itemsize = jnp.dtype(dtype).itemsize
+    if int(stride) == 1 and not N:
+        return itemsize * (J * T + 3 * J * fft_size(2 * T - 1))
+    return itemsize * (J * max(T, N) + 2 * J * N * (3 + 2 * M))
 
 
 @functools.lru_cache(maxsize=None)
@@ -105,11 +113,9 @@ def strided_energy_measurement(X, r0, N: int, J: int, T: int, *, stride: int = 1
     rescale = inits.effective_rescale(init, rescale)
     fn = _strided_energy_fn(J, T, N, int(stride), float(scale), jnp.dtype(dtype).name, init,
                             rescale)
-    itemsize = jnp.dtype(dtype).itemsize
-    M = X.shape[0]
-    work = J * max(T, N) + 2 * J * N * (3 + 2 * M)
     return Measurement(fn, filterbank_tags(J, T, scale, dtype, init, stride, rescale),
-                       itemsize * work, (X, r0))
+                       energy_sample_bytes(J, T, dtype, stride=stride, N=N, M=X.shape[0]),
+                       (X, r0))
 
 
 @functools.lru_cache(maxsize=None)

@@ -45,14 +45,18 @@ _MAX_BLOCK = 256
 
 
 def stream_key(seed: int, *tags: Any) -> jax.Array:
-    """The base key of one measurement: ``fold_in(PRNGKey(seed), hash(tags))``.
+    """The base key of one measurement: ``fold_in(seed_key(seed), hash(tags))``.
 
-    ``tags`` identify the random stream (e.g. ``("gaussian", J, T, scale, dtype)``); the hash
-    is a stable 31-bit digest of their ``repr``, identical across processes and machines.
+    ``seed`` is any integer in [0, 2^64) (:func:`rfbjax.seeds.seed_key`: the same key in
+    float32 and float64 mode, equal to ``PRNGKey(seed)`` for seeds below 2^32). ``tags``
+    identify the random stream (e.g. ``("gaussian", J, T, scale, dtype)``); the hash is a stable
+    31-bit digest of their ``repr``, identical across processes and machines.
     """
+    from .seeds import seed_key
+
     digest = hashlib.blake2b(repr(tags).encode(), digest_size=4).digest()
     tag = int.from_bytes(digest, "little") & 0x7FFFFFFF
-    return jax.random.fold_in(jax.random.PRNGKey(int(seed)), tag)
+    return jax.random.fold_in(seed_key(seed), tag)
 
 
 def sample_keys(key: jax.Array, idx: jax.Array) -> jax.Array:

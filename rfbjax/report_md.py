@@ -30,14 +30,50 @@ def _f(v, prec: int = 3) -> str:
     a = abs(v)
     if a != 0 and (a < 1e-3 or a >= 1e5):
         return f"{v:.{prec - 1}e}"
-    return f"{v:.{prec}g}" if a >= 1 else f"{v:.{prec}f}"
+    if a >= 10 ** prec:      # more integer digits than significant ones: no trailing point
+        return f"{v:.0f}"
+    return f"{v:#.{prec}g}".rstrip(".")   # '#': significant trailing zeros stay (1.10, 0.500)
+
+
+def _pm(v, se, sig: int = 2) -> str:
+    """``value ± s.e.`` with the s.e. to ``sig`` significant digits (never ``± 0.00``) and the
+    value to the same decimal place."""
+    if v is None or se is None or not (math.isfinite(float(v)) and math.isfinite(float(se))):
+        return f"{_f(v)} ± {_f(se)}"
+    v, se = float(v), float(se)
+    if se <= 0:
+        return f"{_f(v)} ± 0"
+    decimals = sig - 1 - math.floor(math.log10(se))
+    if decimals > 8 or abs(v) >= 1e6:
+        return f"{v:.{max(sig, 3)}e} ± {se:.{sig - 1}e}"
+    decimals = max(0, decimals)
+    return f"{v:.{decimals}f} ± {se:.{decimals}f}"
+
+
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
 
 
 def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
-    for r in rows:
-        lines.append("| " + " | ".join(c if isinstance(c, str) else _f(c) for c in r) + " |")
-    return "\n".join(lines)
+    """A Markdown table with its columns padded to a common width (readable as plain text):
+    columns of text left-aligned, numbers (and "value ± s.e.") right-aligned."""
+    cells = [list(header)] + [[c if isinstance(c, str) else _f(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    widths = [max(w, 3) for w in widths]
+    text = [not all(_numeric(r[i]) or r[i] in ("—", "∞", "−∞") for r in cells[1:])
+            and not any("±" in r[i] for r in cells[1:]) for i in range(len(header))]
+
+    def line(r):
+        return "| " + " | ".join(c.ljust(w) if t else c.rjust(w)
+                                 for c, w, t in zip(r, widths, text)) + " |"
+
+    rule = "| " + " | ".join((":" + "-" * (w - 1)) if t else ("-" * (w - 1) + ":")
+                             for w, t in zip(widths, text)) + " |"
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
 def _figure(figures: dict, name: str, alt: str) -> str:
@@ -98,6 +134,10 @@ def _energy_paragraph(energy: dict, cols: list[dict], what: str) -> str:
         lines.append(f"{c['label']} {_f(_spread(c, 0))} → {_f(_spread(c, -1))}")
     widest = max(cols, key=lambda c: _spread(c, -1))
     narrowest = min(cols, key=lambda c: _spread(c, -1))
+    if len(cols) == 1:
+        ranking = f"At T = {t1}, {widest['label']}'s band is {_f(_spread(widest, -1))} wide: the "
+    else:
+        ranking = f"At T = {t1}, {widest['label']} deviates most and {narrowest['label']} least: the "
     return (
         f"Each panel follows one {what}, normalised to unit energy, through J = {energy['J']} "
         "Gaussian filters of length T (taps of variance 1/(JT), so that ‖Φx‖² = ‖x‖² on average) and plots the "
@@ -108,7 +148,7 @@ def _energy_paragraph(energy: dict, cols: list[dict], what: str) -> str:
         "autocorrelation matrix of x); the coloured lines are ±α with P(deviation ≥ α) ≤ 0.05 "
         "from the Cantelli, Chernoff and Bernstein-type (Laurent–Massart) inequalities. "
         f"The width of the 90 % band from T = {t0} to T = {t1} is: {'; '.join(lines)}. "
-        f"At T = {t1}, {widest['label']} deviates most and {narrowest['label']} least: the "
+        + ranking +
         "spread shrinks like 1/√T only when x has no correlation over the filter's length, and "
         "stays as large as for a single filter when x is (locally) periodic. "
         + _bound_facts(energy, cols))
@@ -178,7 +218,7 @@ def _kappa_table(bounds: dict) -> str:
     rows = []
     for c in bounds["curves"]:
         for i, T in enumerate(bounds["T"]):
-            rows.append([c["J"], T, f"{_f(c['mean_kappa'][i])} ± {_f(c['se_kappa'][i], 2)}",
+            rows.append([c["J"], T, _pm(c["mean_kappa"][i], c["se_kappa"][i]),
                          c["q95_kappa"][i], c["ratio_B_A"][i], c["pred_kappa"][i],
                          c["kappa_tilde"][i]])
     return _table(["J", "T", "E[κ] (MC ± s.e.)", "κ q95 (MC)", "B̄/Ā (MC)", "E[κ] predictor",
@@ -190,7 +230,7 @@ def _worst(at) -> str:
         return ""
     J, T, mc, se, pred = at
     z = (pred - mc) / se if se else float("nan")
-    return (f" (largest gap at J = {J}, T = {T}: {_f(pred)} against {_f(mc)} ± {_f(se, 2)}, "
+    return (f" (largest gap at J = {J}, T = {T}: {_f(pred)} against {_pm(mc, se)}, "
             f"{z:+.1f} standard errors)")
 
 
@@ -232,7 +272,7 @@ def _kappa_paragraph(bounds: dict) -> str:
 
 
 def _check_table(check: dict) -> str:
-    rows = [[r["signal"], r["T"], r["var_exact"], f"{_f(r['var_mc'])} ± {_f(r['se_var_mc'], 2)}",
+    rows = [[r["signal"], r["T"], r["var_exact"], _pm(r["var_mc"], r["se_var_mc"]),
              f"{r['z_var']:+.2f}", f"{r['z_mean']:+.2f}", r["q95_exact"], r["q95_mc"]]
             for r in check["rows"]]
     return _table(["signal", "T", "V exact", "V Monte Carlo ± s.e.", "z (variance)", "z (mean)",

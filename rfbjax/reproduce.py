@@ -42,7 +42,6 @@ import numpy as np
 
 from . import montecarlo as mc
 from .errors import InputError
-from .report import check_writable
 
 __all__ = [
     "ReproduceConfig",
@@ -418,9 +417,17 @@ def results_bytes(results: dict) -> bytes:
     return (text + "\n").encode()
 
 
-def check_out_dir(out: str) -> None:
-    """Refuse an output path that is a file or cannot be created (before any computation)."""
-    check_writable(out, "--out", directory=True)
+#: what ``reproduce --out DIR`` writes (a folder holding only these and results.json of an
+#: earlier reproduction is reused: its files are replaced)
+OWN_FILES = ("results.json", "report.md", "figures/*.png", "figures/*.pdf", ".reproduce-*")
+
+
+def check_out_dir(out: str) -> str:
+    """Refuse an output path that is a file, cannot be created, or holds files other than an
+    earlier reproduction's (before any computation); ``"new"``, ``"empty"`` or ``"reuse"``."""
+    from .report import check_out_dir as check_dir
+
+    return check_dir(out, "--out", command="reproduce", own=OWN_FILES, marker="results.json")
 
 
 FIGURE_DIR = "figures"
@@ -465,6 +472,9 @@ def write_outputs(results: dict, signals: Sequence[Signal], out: str, *, pdf: bo
         raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    from .report import remove_stale
+
+    remove_stale(out, OWN_FILES, moved)   # an earlier run's figures this run did not redraw
     return {"results": os.path.join(out, "results.json"),
             "report": os.path.join(out, "report.md"),
             "figures": {k: [os.path.join(out, p) for p in v] for k, v in rel.items()}}

@@ -14,17 +14,23 @@ both residual sums taken in the same space (J*), k = 2 parameters each; the frac
 bootstrap replicates preferring each law is reported as well. Confidence intervals come from a
 nonparametric bootstrap: every cell's raw samples of (A, B) are resampled with replacement,
 independently across cells, and everything above is recomputed.
+
+**Censoring.** Where :math:`\mathbb E[\kappa]` stays above :math:`\kappa_0` up to the largest
+J of the grid, :math:`J^*` lies beyond the grid (*censored above*); where it is already below
+:math:`\kappa_0` at the smallest J, before it (*censored below*). Such replicates are not
+dropped: they enter the interval's order statistics as :math:`\pm\infty`, so an interval
+reaching them is open (``None`` at that end, printed ``> J_max`` or ``< J_min``), and the share of
+censored replicates is reported per T (``Jstar_censored``).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["crossing_J", "fit_log", "fit_power", "aic", "scaling_law"]
+__all__ = ["crossing_J", "censoring", "fit_log", "fit_power", "aic", "scaling_law"]
 
 
 def crossing_J(Js, kappas, kappa0: float) -> float:
@@ -43,6 +49,19 @@ def crossing_J(Js, kappas, kappa0: float) -> float:
             frac = (k0 - kappa0) / (k0 - k1)
             return float(np.exp(np.log(Js[i]) + frac * (np.log(Js[i + 1]) - np.log(Js[i]))))
     return float("nan")
+
+
+def censoring(Js, kappas, kappa0: float) -> int:
+    """Where J* lies when :func:`crossing_J` finds no bracket: +1 beyond the largest J (E[kappa]
+    still above kappa0 there), -1 before the smallest J (already at or below kappa0), 0 inside
+    or undetermined."""
+    Js = np.asarray(Js, dtype=np.float64)
+    k = np.asarray(kappas, dtype=np.float64)[np.argsort(Js)]
+    if k[-1] > kappa0:
+        return 1
+    if np.isfinite(k[0]) and k[0] <= kappa0:
+        return -1
+    return 0
 
 
 def fit_log(T, Jstar):
@@ -101,6 +120,12 @@ class LawResult:
     preferred: str
     criterion: str
     bootstrap_preference_log: float
+    #: per T, the shares of bootstrap replicates with J* before / beyond the grid
+    Jstar_censored: list = None
+    #: per T, where the point estimate lies when it is not on the grid ("below"/"above"/None)
+    Jstar_outside: list = None
+    #: the grid's smallest and largest J
+    J_range: list = None
 
 
 def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
@@ -125,11 +150,14 @@ def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
     for k0 in kappa0s:
         point = _law_from_table(Js, Ts, table, k0)
         boots = [_law_from_table(Js, Ts, bt, k0) for bt in boot_tables]
-        Jb = np.array([b["Jstar"] for b in boots])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # T where no replicate crosses
-            J_lo = np.nanquantile(Jb, lo_q, axis=0) if n_boot else np.full(len(Ts), np.nan)
-            J_hi = np.nanquantile(Jb, hi_q, axis=0) if n_boot else np.full(len(Ts), np.nan)
+        Jb = np.array([b["Jstar"] for b in boots]).reshape(n_boot, len(Ts))
+        Cb = np.array([_censored(Js, Ts, bt, k0) for bt in boot_tables]).reshape(n_boot, len(Ts))
+        J_lo, J_hi = _intervals(Jb, Cb, lo_q, hi_q)
+        shares = [[float(np.mean(Cb[:, t] < 0)) if n_boot else 0.0,
+                   float(np.mean(Cb[:, t] > 0)) if n_boot else 0.0] for t in range(len(Ts))]
+        where = _censored(Js, Ts, table, k0)
+        outside = [None if np.isfinite(j) or c == 0 else ("above" if c > 0 else "below")
+                   for j, c in zip(point["Jstar"], where)]
         fits = {}
         preferred, pref_frac = "undetermined", float("nan")
         if "a" in point:
@@ -144,7 +172,41 @@ def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
             prefs = [b["aic_log"] < b["aic_power"] for b in boots if "aic_log" in b]
             pref_frac = float(np.mean(prefs)) if prefs else float("nan")
         results.append(LawResult(float(k0), list(Ts), point["Jstar"].tolist(),
-                                 [[float(a), float(b)] for a, b in zip(J_lo, J_hi)], fits,
+                                 [[_end(a), _end(b)] for a, b in zip(J_lo, J_hi)], fits,
                                  preferred, "AIC = n log(RSS/n) + 2k, residuals in J* space",
-                                 pref_frac))
+                                 pref_frac, shares, outside, [min(Js), max(Js)]))
     return results
+
+
+def _end(v: float) -> float | None:
+    """An interval end: None when open (censored), NaN when undetermined."""
+    return None if np.isinf(v) else float(v)
+
+
+def _censored(Js, Ts, table, kappa0) -> list[int]:
+    """Per T: :func:`censoring` where no bracket is found, else 0."""
+    out = []
+    for T in Ts:
+        ks = [table[(J, T)] for J in Js]
+        out.append(censoring(Js, ks, kappa0) if np.isnan(crossing_J(Js, ks, kappa0)) else 0)
+    return out
+
+
+def _intervals(Jb, Cb, lo_q, hi_q):
+    """Bootstrap quantiles per T with censored replicates at ±inf (order statistics where any
+    replicate is censored; linear interpolation otherwise, as before)."""
+    n_boot, nT = Jb.shape
+    lo, hi = np.full(nT, np.nan), np.full(nT, np.nan)
+    if not n_boot:
+        return lo, hi
+    for t in range(nT):
+        v = Jb[:, t].copy()
+        v[Cb[:, t] > 0], v[Cb[:, t] < 0] = np.inf, -np.inf
+        v = v[~np.isnan(v)]
+        if not v.size:
+            continue
+        if np.all(np.isfinite(v)):
+            lo[t], hi[t] = np.quantile(v, [lo_q, hi_q])
+        else:
+            lo[t], hi[t] = np.quantile(v, [lo_q, hi_q], method="inverted_cdf")
+    return lo, hi

@@ -1,7 +1,7 @@
 r"""Test signals: deterministic built-ins and audio files, all normalised to unit energy.
 
 The energy response of a random filterbank depends on the signal only through its
-autocorrelation :math:`R_x` (THEORY.md §2), so the built-ins span the range from "no
+autocorrelation :math:`R_x` (docs/theory.md §2), so the built-ins span the range from "no
 correlation at any lag" to "perfect correlation at every lag":
 
 ===============  ==============================================================================
@@ -372,3 +372,17 @@ def parse_signal_spec(spec: str, N: int | None, sample_rate: float = 22050.0
                          f"{x.shape[0]}")
     label = _file_label(path, start, x.shape[0], sliced or N is not None)
     return label, _finish(x, label)
+
+
+def spec_length_bound(spec: str, N: int | None) -> int:
+    """An upper bound on the samples :func:`parse_signal_spec` reads for ``spec``, without
+    reading them (for the memory check before loading): N (or :data:`DEFAULT_N`) for a
+    built-in, N for a file when given, otherwise the file's frames times its channels."""
+    if not isinstance(spec, str) or is_builtin(spec) or (N is not None and not os.path.isdir(
+            spec)):
+        return int(DEFAULT_N if N is None else N)
+    path = spec if os.path.exists(spec) else spec.rpartition("@")[0]
+    if not path or not os.path.exists(path):
+        return DEFAULT_N   # parse_signal_spec names the problem
+    frames, _rate, channels = audio_info(path)
+    return int(frames) * max(1, int(channels))

@@ -5,7 +5,7 @@ The analysis with stride d keeps every d-th output of every filter (circular con
 
 .. math:: (\Phi_d x)_j[m] = (x \circledast w_j)[m d], \qquad m = 0 \dots M-1 .
 
-**Frame bounds (THEORY.md §4).** Keeping every d-th sample aliases the spectrum: the M-point DFT
+**Frame bounds (docs/theory.md §4).** Keeping every d-th sample aliases the spectrum: the M-point DFT
 of the kept samples is :math:`\tfrac1d \sum_a \hat w_j[\xi + aM]\, \hat x[\xi + aM]`, so with the
 vectors :math:`v_\xi = (\hat x[\xi + aM])_{a<d}` (which partition the N bins) Parseval gives
 
@@ -37,7 +37,7 @@ J FFTs of length N per filterbank, then a multiply-and-alias-sum per signal
 .. math:: Q_d[t, t'] = \sum_m x[md - t]\, x[md - t'] = R_{c(t)}(t - t'), \qquad c(t) = (-t) \bmod d,
 
 where :math:`R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[n + \tau]` are the *phase autocorrelations*
-(indices mod N; :math:`\sum_c R_c = R_x`; for d = 1, :math:`Q_1` is the Toeplitz matrix of formula (3)).
+(indices mod N; :math:`\sum_c R_c = R_x`; for d = 1, :math:`Q_1` is the Toeplitz matrix of docs/theory.md formula (3)).
 
 **Moments.** For taps i.i.d. with mean 0, variance :math:`\sigma^2` and fourth moment
 :math:`\mu_4 = \beta\sigma^4` (:math:`\beta` = 3 Gaussian, 9/5 uniform, 1 Rademacher),
@@ -50,7 +50,7 @@ where :math:`R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[n + \tau]` are the *pha
 with :math:`e_c = R_c(0)` the energy of the c-th polyphase component of x. When d divides T,
 :math:`\sum_t e_{c(t)} = (T/d)\|x\|^2` and :math:`\sigma^2 = d/(JT)` preserves energy in expectation
 for every x; otherwise the mean depends on how x's energy splits over the d phases. For d = 1
-and β = 3 this is formula (3). **Linear** convolution keeps outputs :math:`md < N+T-1`: it is the
+and β = 3 this is docs/theory.md formula (3). **Linear** convolution keeps outputs :math:`md < N+T-1`: it is the
 circular case on x zero-padded to a multiple L of d with :math:`L \ge N + T - 1`
 (:func:`stride_support`).
 
@@ -298,7 +298,7 @@ def strided_energy_moments(x, J: int, T: int, stride: int, *, tap_variance: floa
 
     with :math:`c(t) = (-t) \bmod d`, :math:`e_c = R_c(0)`, :math:`\beta = E[w^4]/\sigma^4` (``kurtosis``).
     The double sum is :math:`\operatorname{tr}(Q_d^2)`, computed in O(dT) with cumulative sums over
-    the lags (no T×T matrix). d = 1, β = 3 is formula (3).
+    the lags (no T×T matrix). d = 1, β = 3 is docs/theory.md formula (3).
 
     Args:
       x: the signal on :math:`\mathbb Z_N` (apply :func:`stride_support` first for linear

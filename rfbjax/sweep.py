@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from . import montecarlo as mc
 from .errors import InputError
 from .measure import bounds_measurement
-from .report import atomic_write_bytes, write_json
+from .report import atomic_write_bytes, check_out_dir, write_json
 
 __all__ = ["SweepConfig", "resolve_N", "run_sweep", "load_sweep", "cell_name"]
 
@@ -122,8 +122,24 @@ def _describe_difference(old: dict, new: dict) -> str:
     return f"{k} is {old.get(k)!r} there, {new.get(k)!r} here"
 
 
+#: what a sweep directory may hold: ours (the sweep's and ``rfbjax scaling-law``'s outputs)
+OWN_FILES = ("config.json", "summary.json", "cells/J*_T*.npz", "cells/J*_T*.json",
+             "scaling_law*.json", "kappa_heatmap.png", "kappa_heatmap.pdf", "kappa_vs_T.png",
+             "kappa_vs_T.pdf")
+
+
+def _is_sweep_config(data: dict) -> bool:
+    return all(k in data for k in ("J", "T", "samples", "format"))
+
+
 def prepare_dir(out: str, cfg: SweepConfig, *, write: bool = True) -> None:
-    """Create DIR with config.json, or check that DIR holds the same configuration."""
+    """Create DIR with config.json, or check that DIR holds the same configuration.
+
+    DIR must be missing, empty, or a sweep directory (its config.json and only files a sweep or
+    ``rfbjax scaling-law`` writes); anything else is refused (:func:`rfbjax.report.check_out_dir`).
+    """
+    check_out_dir(out, "--out", command="sweep", own=OWN_FILES, marker="config.json",
+                  is_ours=_is_sweep_config)
     path = os.path.join(out, "config.json")
     if os.path.exists(path):
         try:

@@ -62,7 +62,7 @@ def test_moments_agree_with_monte_carlo(J, T):
 
 
 def test_known_variances_from_planning():
-    # THEORY.md: impulse J=10,T=8 -> 0.025; alternating -> 0.200 (= 2/J)
+    # docs/theory.md §3: impulse J=10,T=8 -> 0.025; alternating -> 0.200 (= 2/J)
     R = signal_lags(_signals(256)[:2], 8)
     _, var = energy_moments(jnp.asarray(R), 10, 8)
     np.testing.assert_allclose(np.asarray(var), [2 / 80, 2 / 10], rtol=1e-12)

@@ -24,6 +24,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("RFBJAX_NB_SMALL", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))   # the notebooks' temporary folders go here
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     nb = nbformat.read(path, as_version=4)

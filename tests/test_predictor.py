@@ -26,7 +26,7 @@ def test_kappa_tilde_formula_and_undefined_region():
     for J, T in [(40, 64), (160, 512), (100, 8)]:
         c = 2 * math.sqrt(math.log(T) / J)
         assert pr.kappa_tilde_paper(J, T) == pytest.approx((1 + c) / (1 - c), rel=1e-14)
-    # THEORY.md table: 4.63 at (40, 64), 14.8 at (40, 2048), 2.31 at (160, 512)
+    # docs/theory.md §5 table: 4.63 at (40, 64), 14.8 at (40, 2048), 2.31 at (160, 512)
     assert pr.kappa_tilde_paper(40, 64) == pytest.approx(4.63, abs=0.005)
     assert pr.kappa_tilde_paper(40, 2048) == pytest.approx(14.8, abs=0.05)
     assert pr.kappa_tilde_paper(160, 512) == pytest.approx(2.31, abs=0.005)

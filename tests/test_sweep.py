@@ -114,7 +114,7 @@ def test_other_configuration_refused(reference_sweep, capsys):
 def test_scaling_law_cli_on_sweep(reference_sweep, capsys):
     rc = main(["scaling-law", str(reference_sweep), "--kappa", "3,5", "--bootstrap", "50"])
     assert rc == 0
-    data = json.loads((reference_sweep / "scaling_law.json").read_text())
+    data = json.loads((reference_sweep / "scaling_law_kappa3_5.json").read_text())
     assert [law["kappa0"] for law in data["laws"]] == [3.0, 5.0]
     assert "kappa0 = 3" in capsys.readouterr().out
 

@@ -1,4 +1,4 @@
-r"""Adversarial inputs: search for the signals a random filterbank treats worst (THEORY.md §6).
+r"""Adversarial inputs: search for the signals a random filterbank treats worst (docs/theory.md §6).
 
 Modules: :mod:`~rfbjax.attack.objectives` (what is optimised), :mod:`~rfbjax.attack.constraints`
 (feasible sets and their projections), :mod:`~rfbjax.attack.search` (optax and the compiled
@@ -21,7 +21,7 @@ differentiable) and the weights :math:`c_0 = 1`, :math:`c_{\tau>0} = 2`:
 
     Supremum :math:`2/J` (constant and alternating signals); infimum :math:`2/(JT)` (an impulse).
 ``fixed``
-    One filterbank, through its autocorrelation :math:`\rho` (formula (1)):
+    One filterbank, through its autocorrelation :math:`\rho` (docs/theory.md formula (1)):
 
     .. math:: f(x) = \frac{\|\Phi x\|^2}{\|x\|^2}
               = \sum_{\tau=0}^{T-1} c_\tau\, \rho(\tau)\, \frac{R_x(\tau)}{R_x(0)} ,

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import InputError
+from ..seeds import seed_key
 from .certify import certificate
 from .constraints import Constraints, initial_points
 from .objectives import Objective
@@ -57,8 +58,8 @@ def attack(obj: Objective, c: Constraints, *, maximize: bool = True, restarts: i
            steps: int = 500, optimizer: str = "adam", lr: float = 0.1,
            schedule: str | None = None, tol: float = 1e-6, patience: int = 50, seed: int = 0,
            dtype=jnp.float32) -> AttackResult:
-    """Run the search: ``restarts`` random starts (key ``PRNGKey(seed)``) in one compiled loop,
-    keep the best restart, certify it (:func:`certificate`).
+    """Run the search: ``restarts`` random starts (key :func:`rfbjax.seeds.seed_key`) in one
+    compiled loop, keep the best restart, certify it (:func:`certificate`).
 
     Raises:
       InputError: restarts < 1, steps < 1, bad optimiser settings, every restart non-finite.
@@ -66,7 +67,7 @@ def attack(obj: Objective, c: Constraints, *, maximize: bool = True, restarts: i
     _check_search(steps, tol, patience, restarts)
     solve = make_solver(obj.fn, c, maximize=maximize, steps=steps, optimizer=optimizer, lr=lr,
                         schedule=schedule, tol=tol, patience=patience, dtype=dtype)
-    z0 = initial_points(jax.random.PRNGKey(int(seed)), c, int(restarts), dtype)
+    z0 = initial_points(seed_key(seed), c, int(restarts), dtype)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), obj.params)
     t0 = time.perf_counter()
     compiled = jax.jit(solve).lower(params, z0).compile()

@@ -25,7 +25,7 @@ _jit_rho = jax.jit(filterbank_autocorr)
 
 
 def variance_value(x: jax.Array, J: int, T: int, *, scale: float = 1.0) -> jax.Array:
-    r""":math:`\mathbb V[\|\Phi x\|^2]/\|x\|^4` by formula (3), circular; x ``(..., N)`` -> ``(...)``.
+    r""":math:`\mathbb V[\|\Phi x\|^2]/\|x\|^4` by docs/theory.md formula (3), circular; x ``(..., N)`` -> ``(...)``.
 
     .. math:: \frac{2\sigma^4 J}{R_x(0)^2} \sum_{\tau=0}^{T-1} c_\tau (T-\tau) R_x(\tau \bmod N)^2,
               \qquad \sigma^2 = \mathrm{scale}/(JT).
@@ -36,7 +36,7 @@ def variance_value(x: jax.Array, J: int, T: int, *, scale: float = 1.0) -> jax.A
 
 
 def energy_ratio(x: jax.Array, rho: jax.Array) -> jax.Array:
-    r""":math:`\|\Phi x\|^2/\|x\|^2 = \sum_\tau c_\tau \rho(\tau) R_x(\tau)/R_x(0)` (formula (1)).
+    r""":math:`\|\Phi x\|^2/\|x\|^2 = \sum_\tau c_\tau \rho(\tau) R_x(\tau)/R_x(0)` (docs/theory.md formula (1)).
 
     x ``(N,)``; rho ``(..., T)`` (one or many filterbanks) -> ``(...)``.
     """
@@ -89,7 +89,7 @@ def _population_fn(params, x):
 
 
 def variance_objective(J: int, T: int) -> Objective:
-    """The exact variance of the normalised energy over Gaussian filterbanks (formula (3))."""
+    """The exact variance of the normalised energy over Gaussian filterbanks (docs/theory.md formula (3))."""
     _check_JT(J, T)
     return Objective("variance", int(J), int(T), _variance_fn(int(J), int(T)), {})
 

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from ..errors import InputError
+from ..seeds import seed_key
 from .constraints import Constraints, initial_points, make_projection
 from .objectives import Objective
 
@@ -171,7 +172,7 @@ def search_many(obj: Objective, params_batch, c: Constraints, *, maximize: bool 
     _check_search(solver_kw.get("steps", 500), solver_kw.get("tol", 1e-6),
                   solver_kw.get("patience", 50), restarts)
     solve = make_solver(obj.fn, c, maximize=maximize, dtype=dtype, **solver_kw)
-    z0 = initial_points(jax.random.PRNGKey(int(seed)), c, int(restarts), dtype)
+    z0 = initial_points(seed_key(seed), c, int(restarts), dtype)
     params_batch = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), params_batch)
     t0 = time.perf_counter()
     out = jax.jit(jax.vmap(solve, in_axes=(0, None)))(params_batch, z0)

@@ -14,9 +14,14 @@ import sys
 import numpy as np
 
 from ..errors import InputError
+from ..report import check_out_dir, remove_stale
 from . import common
 
 DEFAULT_J, DEFAULT_T, DEFAULT_N, DEFAULT_RATE = 10, 64, 1024, 22050.0
+#: what ``attack --out DIR`` writes; a folder holding only these (with our summary.json) is
+#: reused and its files replaced
+OWN_FILES = ("signal.npy", "history.npy", "filterbank.npy", "signal.wav", "attack.png",
+             "attack.pdf", "summary.json")
 
 
 def add_parser(sub):
@@ -24,7 +29,7 @@ def add_parser(sub):
         "attack", help="adversarial input search (optax): signals that destabilise filterbanks",
         description="Gradient search, many restarts at once in one compiled loop, for the input "
         "x that maximises (or minimises) an objective: 'variance' = V[||Phi x||^2]/||x||^4 over "
-        "Gaussian filterbanks (formula (3), exact), 'fixed' = ||Phi x||^2/||x||^2 for one "
+        "Gaussian filterbanks (docs/theory.md formula (3), exact), 'fixed' = ||Phi x||^2/||x||^2 for one "
         "filterbank (certified by its frame bounds A, B), 'population' = mean over K sampled "
         "filterbanks of (||Phi_k x||^2/||x||^2 - 1)^2. Writes the best signal (.npy, .wav), a "
         "figure and summary.json to --out.")
@@ -78,11 +83,13 @@ def add_parser(sub):
     p.add_argument("--wav-seconds", type=float, default=1.0,
                    help="the WAV repeats the N-periodic signal to last at least this long "
                    "(default 1; 0 writes one period)")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed: filterbanks and restarts")
+    common.add_seed(p, "PRNG seed: filterbanks and restarts, an integer in [0, 2^64) (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--pdf", action="store_true", help="also write the figure as PDF")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    common.add_max_memory(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (new, empty, "
+                   "or an earlier attack's, whose files are replaced)")
     p.set_defaults(func=run)
 
 
@@ -131,7 +138,22 @@ def _check_args(args):
         raise InputError(f"--wav-seconds: must be in [0, 600], got {args.wav_seconds:g}")
     if args.weights is not None and args.objective == "variance":
         raise InputError("--weights: only for --objective fixed or population")
-    common.check_writable(args.out, "--out", directory=True)
+    args.out_state = check_out_dir(args.out, "--out", command="attack", own=OWN_FILES,
+                                   marker="summary.json")
+
+
+def _check_memory(args) -> None:
+    """The search's memory plan from the arguments (weights files: their size on disk)."""
+    from ..resources import attack_plan
+    from ..signals import spec_length_bound
+
+    N = spec_length_bound(args.near, args.N) if args.near is not None else (args.N or DEFAULT_N)
+    J, T = args.J or DEFAULT_J, args.T or DEFAULT_T
+    K = args.K if args.objective == "population" else 1
+    if args.weights is not None and os.path.isfile(args.weights):
+        K = max(K, os.path.getsize(args.weights) // 4 // max(1, J * T))
+    common.check_plan(attack_plan(N=N, J=J, T=T, K=K, restarts=args.restarts, steps=args.steps,
+                                  budget=common.memory_budget(args.max_memory)))
 
 
 def _shape_from_weights(args, J, T):
@@ -215,6 +237,7 @@ def _build(args):
 def run(args) -> int:
     common.setup_dtype(args)
     _check_args(args)
+    _check_memory(args)
     obj, c, rate, dtype, info, extra = _build(args)
 
     from .. import attack as at
@@ -230,7 +253,8 @@ def run(args) -> int:
         os.makedirs(args.out, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out: cannot create '{args.out}' ({exc.strerror or exc})") from None
-    _write_outputs(args, obj, c, res, rate, summary, extra)
+    written = _write_outputs(args, obj, c, res, rate, summary, extra)
+    remove_stale(args.out, OWN_FILES, written)   # an earlier run's files this run did not write
     if not args.quiet:
         _print(summary, args.out)
     return 0
@@ -310,6 +334,9 @@ def _write_outputs(args, obj, c, res, rate, summary, extra):
     files["figure"] = [os.path.basename(p) for p in paths]
     summary["files"] = files
     common.write_json(os.path.join(args.out, "summary.json"), summary)
+    return [os.path.join(args.out, f) for f in ("signal.npy", "history.npy", "signal.wav",
+                                                "summary.json")] + list(paths) + (
+        [os.path.join(args.out, "filterbank.npy")] if "weights" in extra else [])
 
 
 def _print(s, out):

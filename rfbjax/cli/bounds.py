@@ -36,13 +36,14 @@ def run(args) -> int:
         raise InputError(f"--N: must be >= 2, got {args.N}")
     N = None if args.boundary == "linear" else args.N
     check_setting(args, Js, N)
+    max_memory = check_memory(args, [(J, T, N) for J in Js for T in Ts])
     extra = {} if (args.init == "gaussian" and args.stride == 1) else \
         {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 
     from ..experiments import bounds_rows
 
     rows = bounds_rows(Js, Ts, N, n_samples=args.samples, seed=args.seed, dtype=args.dtype,
-                       max_memory=args.max_memory_bytes, progress=not args.quiet, **extra)
+                       max_memory=max_memory, progress=not args.quiet, **extra)
     config = {"J": Js, "T": Ts, "N": N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "stride": args.stride, "init": args.init,
               "rescale": args.rescale}
@@ -62,6 +63,16 @@ def run(args) -> int:
         if args.json:
             sys.stdout.write(f"wrote {args.json}\n")
     return 0
+
+
+def check_memory(args, cells) -> int:
+    """The memory plan of the cells ``(J, T, N)`` (shared with ``rfbjax sweep``); returns the
+    Monte Carlo's share of ``--max-memory``."""
+    from ..resources import bounds_plan
+
+    return common.check_plan(bounds_plan(cells, samples=args.samples, dtype=args.dtype,
+                                         init=args.init, stride=args.stride,
+                                         budget=args.max_memory_bytes))
 
 
 def check_setting(args, Js, N) -> None:

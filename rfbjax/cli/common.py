@@ -6,22 +6,57 @@ import argparse
 import re
 
 from ..errors import InputError
-from ..montecarlo import DEFAULT_MAX_MEMORY, parse_memory
-from ..report import check_writable, write_json  # noqa: F401  (re-exported for subcommands)
+from ..montecarlo import parse_memory
+from ..report import check_json_target, check_writable, write_json  # noqa: F401  (re-exported for subcommands)
 from ..report_table import fmt, format_table  # noqa: F401  (re-exported for subcommands)
+from ..resources import check_list_length, check_plan, default_budget  # noqa: F401
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: an integer in [0, 2^64) (refused at parse time, exit 2)."""
+    from ..seeds import check_seed
+
+    try:
+        return check_seed(text, "seed")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("seed: ")) from None
+
+
+def add_seed(p: argparse.ArgumentParser, help: str = "PRNG seed, an integer in [0, 2^64) "
+             "(default 0)") -> None:
+    """--seed: any integer in [0, 2^64); distinct seeds give distinct streams in any dtype."""
+    p.add_argument("--seed", type=seed_arg, default=0, help=help)
+
+
+def add_max_memory(p: argparse.ArgumentParser) -> None:
+    """--max-memory: the whole command's memory budget (see :mod:`rfbjax.resources`)."""
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory budget of the whole command, e.g. 2GB, 512MB (default: the "
+                   "smaller of 4 GiB and half the physical memory); the Monte Carlo chunks "
+                   "get what the rest leaves, with the same numbers whatever the budget")
+
+
+def memory_budget(text) -> int:
+    """Bytes of ``--max-memory`` (its default when None); one line for anything unreadable."""
+    if text is None:
+        return default_budget()
+    try:
+        return parse_memory(text)
+    except (ValueError, OverflowError) as exc:
+        msg = str(exc) if isinstance(exc, ValueError) else f"cannot read {text!r}"
+        raise InputError(f"--max-memory: {msg}") from None
 
 
 def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
     """--seed, --samples, --dtype, --quiet, --json, --max-memory."""
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    add_seed(p)
     p.add_argument("--samples", type=int, default=samples,
                    help=f"Monte Carlo filterbanks per setting (default {samples})")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="floating point precision (default float32)")
     p.add_argument("--quiet", action="store_true", help="no table, no progress bar")
     p.add_argument("--json", metavar="PATH", help="also write machine-readable results here")
-    p.add_argument("--max-memory", default=str(DEFAULT_MAX_MEMORY), metavar="SIZE",
-                   help="memory budget of one Monte Carlo chunk, e.g. 2GB, 512MB (default 2GB)")
+    add_max_memory(p)
 
 
 def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must divide N") -> None:
@@ -47,12 +82,9 @@ def setup_dtype(args) -> None:
 def check_common(args) -> None:
     if args.samples < 2:
         raise InputError(f"--samples: need at least 2, got {args.samples}")
-    try:
-        args.max_memory_bytes = parse_memory(args.max_memory)
-    except ValueError as exc:
-        raise InputError(f"--max-memory: {exc}") from None
+    args.max_memory_bytes = memory_budget(args.max_memory)
     if getattr(args, "json", None):
-        check_writable(args.json, "--json")
+        check_json_target(args.json, "--json")
 
 
 def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
@@ -83,6 +115,7 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
                 st = int(step)
                 if st < 1:
                     raise ValueError
+                check_list_length(max(0, (b - a) // st + 1), name)
                 vals = list(range(a, b + 1, st))
         elif "..." in s:
             head, _, tail = s.partition("...")
@@ -95,10 +128,12 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
             ratio, step = (b // a if a > 0 and b % a == 0 else 0), b - a
             candidates = []
             if ratio > 1 and all(first[i + 1] == first[i] * ratio for i in range(len(first) - 1)):
-                candidates.append(lambda v: v * ratio)
+                candidates.append((False, lambda v: v * ratio))
             if step > 0 and all(first[i + 1] - first[i] == step for i in range(len(first) - 1)):
-                candidates.append(lambda v: v + step)
-            for nxt in candidates:  # geometric first, then arithmetic: the one that ends on C
+                candidates.append((True, lambda v: v + step))
+            for arithmetic, nxt in candidates:  # geometric first, then arithmetic: the one
+                if arithmetic:                      # that ends on C; bounded before it grows
+                    check_list_length(max(0, (last - a) // step + 1), name)
                 vals = list(first)
                 while nxt(vals[-1]) <= last:
                     vals.append(nxt(vals[-1]))
@@ -107,7 +142,10 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
             else:
                 raise ValueError
         else:
+            check_list_length(s.count(",") + 1, name)
             vals = [int(t) for t in s.split(",") if t != ""]
+    except InputError:
+        raise
     except ValueError:
         raise InputError(f"{name}: cannot parse {text!r} (use e.g. 8,16,32 or 8:1024:log2)") from None
     if not vals:

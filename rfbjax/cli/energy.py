@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from ..errors import InputError
+from ..resources import EXACT_LAW_MAX_T
 from . import common
 
 COLUMNS = [("signal", "signal", 14), ("J", "J", 4), ("T", "T", 5), ("N", "N", 6),
@@ -29,6 +30,11 @@ def add_parser(sub):
     p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
     p.add_argument("--p", type=float, default=0.05,
                    help="tail level of the deviation columns (default 0.05)")
+    p.add_argument("--exact-max-T", type=int, default=EXACT_LAW_MAX_T, metavar="T",
+                   help="compute the exact law (one T×T eigendecomposition, O(T³)) only up to "
+                   f"this T; larger T get a note instead (default {EXACT_LAW_MAX_T})")
+    p.add_argument("--no-exact-law", action="store_true",
+                   help="skip the exact law's columns (quantiles, alpha) for every T")
     common.add_layer_options(p, stride_note="circular: D must divide N")
     common.add_common(p)
     p.set_defaults(func=run)
@@ -44,6 +50,23 @@ def _load_signals(specs, N):
     return out
 
 
+def _check_memory(args, Js, Ts, exact_max_T) -> int:
+    """The whole command's memory plan (before any signal is loaded); returns the Monte Carlo's
+    share of the budget."""
+    from .. import initializers
+    from ..resources import energy_plan
+    from ..signals import spec_length_bound
+
+    lengths = [spec_length_bound(spec, args.N) for spec in args.signals]
+    gaussian = initializers.get(args.init).family == "gaussian"
+    plan = energy_plan(lengths, Js, Ts, samples=args.samples, dtype=args.dtype,
+                       boundary=args.boundary, stride=args.stride,
+                       t_taps=initializers.get(args.init).t_taps,
+                       exact_Ts=[T for T in Ts if T <= exact_max_T] if gaussian else [],
+                       budget=args.max_memory_bytes)
+    return common.check_plan(plan)
+
+
 def run(args) -> int:
     common.setup_dtype(args)
     common.check_common(args)
@@ -57,6 +80,10 @@ def run(args) -> int:
     from ..strided import check_stride
 
     check_stride(None, args.stride)
+    if args.exact_max_T < 0:
+        raise InputError(f"--exact-max-T: must be >= 0, got {args.exact_max_T}")
+    exact_max_T = 0 if args.no_exact_law else args.exact_max_T
+    max_memory = _check_memory(args, Js, Ts, exact_max_T)
     signals = _load_signals(args.signals, args.N)
     for label, x in signals:
         if args.boundary == "circular":
@@ -71,11 +98,12 @@ def run(args) -> int:
 
     rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
                        boundary=args.boundary, dtype=args.dtype, p=args.p,
-                       max_memory=args.max_memory_bytes, progress=not args.quiet, **extra)
+                       max_memory=max_memory, progress=not args.quiet,
+                       exact_max_T=exact_max_T, **extra)
     config = {"J": Js, "T": Ts, "N": args.N, "boundary": args.boundary, "samples": args.samples,
               "seed": args.seed, "dtype": args.dtype, "p": args.p,
               "signals": [label for label, _ in signals], "stride": args.stride,
-              "init": args.init, "rescale": args.rescale}
+              "init": args.init, "rescale": args.rescale, "exact_max_T": exact_max_T}
     if args.json:
         common.write_json(args.json, {"command": "energy", "config": config, "rows": rows})
     if not args.quiet:
@@ -89,10 +117,17 @@ def run(args) -> int:
         if folded:
             sys.stdout.write(f"note: {len(folded)} (signal, T) settings have T > N: circular "
                              "convolution wraps the filters around (rho folded mod N)\n")
+        skipped = sorted({r["T"] for r in rows if r.get("exact_law_note")})
         if args.init == "tight":
             sys.stdout.write("note: --init tight: canonical tight frame of a Gaussian draw; its "
                              "filters are N taps long (periodic on Z_N), not T: the energy is "
                              "||x||^2 for every draw\n")
+        elif skipped and args.no_exact_law:
+            sys.stdout.write("note: exact law skipped (--no-exact-law)\n")
+        elif skipped:
+            sys.stdout.write(f"note: exact law skipped for T > {exact_max_T} (T = "
+                             f"{', '.join(map(str, skipped))}): one T×T eigendecomposition, "
+                             "O(T³); raise --exact-max-T to compute it\n")
         elif rows and not rows[0].get("exact_law", True):
             sys.stdout.write(f"note: the exact-law columns need Gaussian taps; not computed for "
                              f"--init {args.init} (mean_th/var_th use its fourth moment)\n")

@@ -26,6 +26,7 @@ def add_parser(sub):
                    "on l2(Z) (default 1024)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--quiet", action="store_true", help="print nothing")
+    common.add_max_memory(p)
     p.set_defaults(func=run)
 
 
@@ -51,8 +52,12 @@ def run(args) -> int:
     Js = common.parse_int_list(args.J, "--J")
     Ts = common.parse_int_list(args.T, "--T")
     Ns = [_resolve_N(args.N, T) for T in Ts]
+    from ..resources import predict_plan
+
+    common.check_plan(predict_plan([(J, T, N) for J in Js for T, N in zip(Ts, Ns)],
+                                   budget=common.memory_budget(args.max_memory)))
     if args.json:
-        common.check_writable(args.json, "--json")
+        common.check_json_target(args.json, "--json")
 
     from ..theory.predictor import kappa_tilde_paper, predict
 

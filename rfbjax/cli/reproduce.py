@@ -24,16 +24,27 @@ def add_parser(sub):
                    help="sounds for experiments 2-3 instead of the built-in snare, vowel and "
                    "flute: audio files (the first second is used; PATH@start:length picks an "
                    "excerpt) or built-in names")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    common.add_seed(p)
     p.add_argument("--samples", type=int, default=None,
                    help="override the number of filterbanks per setting")
     p.add_argument("--T", default=None,
                    help="override the filter lengths (default 8:1024:log2)")
     p.add_argument("--pdf", action="store_true", help="also write every figure as PDF")
-    p.add_argument("--max-memory", default=None, metavar="SIZE",
-                   help="memory budget of one Monte Carlo chunk (default 2GB)")
+    common.add_max_memory(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=run)
+
+
+def _check_memory(cfg, signals, budget: int) -> int:
+    """Memory plans of the energy experiments (every signal, the exact law at the largest T)
+    and of the frame bounds; returns the Monte Carlo's share of the budget (the smaller)."""
+    from ..resources import bounds_plan, energy_plan
+
+    energy = energy_plan([s.x.shape[0] for s in signals], [cfg.J_energy], list(cfg.T),
+                         samples=cfg.samples, dtype=cfg.dtype, exact_Ts=list(cfg.T), budget=budget)
+    bounds = bounds_plan([(J, T, cfg.N) for J in cfg.J_bounds for T in cfg.T],
+                         samples=cfg.samples, dtype=cfg.dtype, budget=budget)
+    return min(common.check_plan(energy), common.check_plan(bounds))
 
 
 def run(args) -> int:
@@ -46,16 +57,12 @@ def run(args) -> int:
         cfg = cfg.replace(samples=int(args.samples))
     if args.T is not None:
         cfg = cfg.replace(T=tuple(common.parse_int_list(args.T, "--T")))
-    max_memory = mc.DEFAULT_MAX_MEMORY
-    if args.max_memory is not None:
-        try:
-            max_memory = mc.parse_memory(args.max_memory)
-        except ValueError as exc:
-            raise InputError(f"--max-memory: {exc}") from None
+    budget = common.memory_budget(args.max_memory)
     rp.validate_config(cfg)
     # every input is checked before anything is computed or written
     rp.check_out_dir(args.out)
     signals = rp.load_signals(cfg, args.audio)
+    max_memory = _check_memory(cfg, signals, budget)
 
     bar = None
     if not args.quiet:

@@ -18,9 +18,10 @@ def add_parser(sub):
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--kappa", default="2,3,5", help="target condition numbers (default 2,3,5)")
     p.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates (default 500)")
-    p.add_argument("--seed", type=int, default=0)
+    common.add_seed(p, "seed of the bootstrap, an integer in [0, 2^64) (default 0)")
     p.add_argument("--json", metavar="PATH", default=None,
-                   help="where to write the JSON (default DIR/scaling_law.json)")
+                   help="where to write the JSON (default DIR/scaling_law_kappa<targets>.json, "
+                   "one file per set of targets)")
     p.add_argument("--figures", action="store_true", help="also draw the heat map and curves")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run, command="scaling-law")
@@ -31,26 +32,57 @@ def _parse_kappas(text):
         vals = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
         raise InputError(f"--kappa: cannot parse {text!r}") from None
-    if not vals or any(not (v > 1) for v in vals):
-        raise InputError(f"--kappa: targets must be > 1, got {text!r}")
+    if not vals or any(not (math.isfinite(v) and v > 1) for v in vals):
+        raise InputError(f"--kappa: targets must be finite and > 1, got {text!r}")
+    common.check_list_length(len(vals), "--kappa")
     return vals
+
+
+def results_name(kappas) -> str:
+    """``scaling_law_kappa2_3_5.json``: the default results file of one set of targets."""
+    return "scaling_law_kappa" + "_".join(f"{k:g}" for k in kappas) + ".json"
+
+
+def _complete_grid(data):
+    """The J rows of the sweep with every T complete; a list of what a partial sweep lacks."""
+    Js, Ts = data.config["J"], data.config["T"]
+    missing = [(J, T) for J in Js for T in Ts if (J, T) not in data.samples]
+    full = [J for J in Js if all((J, T) in data.samples for T in Ts)]
+    return {(J, T): data.samples[(J, T)] for J in full for T in Ts}, missing, full
 
 
 def run(args) -> int:
     kappas = _parse_kappas(args.kappa)
     if args.bootstrap < 0:
         raise InputError("--bootstrap: must be >= 0")
+    common.check_list_length(args.bootstrap, "--bootstrap")
     from ..scaling import scaling_law
     from ..sweep import load_sweep
 
+    if os.path.exists(args.dir) and not os.path.isdir(args.dir):
+        raise InputError(f"{args.dir}: is not a directory (give a sweep directory)")
+    out = args.json or os.path.join(args.dir, results_name(kappas))
+    common.check_json_target(out, "--json")
     data = load_sweep(args.dir)
+    samples, missing, full = _complete_grid(data)
+    n_cells = len(data.config["J"]) * len(data.config["T"])
+    partial = None
+    if missing:
+        partial = {"complete_cells": n_cells - len(missing), "cells": n_cells,
+                   "missing": [list(c) for c in missing], "J_used": full}
+        sys.stderr.write(f"warning: partial sweep: {n_cells - len(missing)} of {n_cells} cells "
+                         f"complete; using J = {', '.join(map(str, full)) or 'none'} (every T "
+                         f"complete); first missing cell J={missing[0][0]}, T={missing[0][1]}\n")
+    if len(full) < 2:
+        raise InputError(f"{args.dir}: need at least 2 values of J with every T complete, "
+                         f"have {len(full)}; resume the sweep first")
     try:
-        laws = scaling_law(data.samples, kappas, n_boot=args.bootstrap, seed=args.seed)
+        laws = scaling_law(samples, kappas, n_boot=args.bootstrap, seed=args.seed)
     except ValueError as exc:
         raise InputError(f"{args.dir}: {exc}") from None
     payload = {"command": "scaling-law", "dir": os.path.abspath(args.dir),
-               "config": data.config, "laws": [law.__dict__ for law in laws]}
-    out = args.json or os.path.join(args.dir, "scaling_law.json")
+               "config": data.config, "kappa": kappas, "partial": partial,
+               "laws": [law.__dict__ for law in laws]}
     common.write_json(out, payload)
     if args.figures:
         from ..plots import sweep_figures
@@ -59,14 +91,19 @@ def run(args) -> int:
     if args.quiet:
         return 0
     w = sys.stdout.write
+    if partial:
+        w(f"warning: partial sweep ({partial['complete_cells']} of {partial['cells']} cells)\n")
     for law in laws:
+        lo_J, hi_J = law.J_range
         w(f"kappa0 = {law.kappa0:g}\n")
-        w(f"{'T':>6} {'J*':>9} {'95% CI':>21}\n")
-        for T, J, ci in zip(law.T, law.Jstar, law.Jstar_ci):
-            if math.isnan(J):
-                w(f"{T:>6} {'-':>9}\n")
-            else:
-                w(f"{T:>6} {J:>9.2f}   [{ci[0]:>7.2f}, {ci[1]:>7.2f}]\n")
+        w(f"{'T':>6} {'J*':>9}   {'95% CI':<20} {'censored':>8}\n")
+        for T, J, ci, outside, cens in zip(law.T, law.Jstar, law.Jstar_ci, law.Jstar_outside,
+                                           law.Jstar_censored):
+            point = (f"> {hi_J}" if outside == "above" else f"< {lo_J}" if outside == "below"
+                     else "-" if math.isnan(J) else f"{J:.2f}")
+            share = cens[0] + cens[1]
+            w(f"{T:>6} {point:>9}   {_interval(ci, lo_J, hi_J):<20} "
+              f"{(f'{100 * share:.0f}%' if share else ''):>8}\n")
         f = law.fits
         if f:
             w(f"  log law   J* = a + b log T : a = {f['a']['value']:.3g} {_ci(f['a'])}, "
@@ -79,6 +116,16 @@ def run(args) -> int:
             w("  fewer than 3 values of T bracket this target: no fit\n")
     w(f"wrote {out}\n")
     return 0
+
+
+def _interval(ci, lo_J, hi_J) -> str:
+    """``[62.05, 63.98]``; an end reaching censored replicates is open: ``[62.05, > 64)``."""
+    lo, hi = ci
+    if lo is not None and hi is not None and (math.isnan(lo) or math.isnan(hi)):
+        return "-"
+    a = f"(< {lo_J}" if lo is None else f"[{lo:.2f}"
+    b = f"> {hi_J})" if hi is None else f"{hi:.2f}]"
+    return f"{a}, {b}"
 
 
 def _ci(d):

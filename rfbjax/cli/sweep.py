@@ -41,14 +41,41 @@ def init_distributed(args) -> None:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except Exception:  # noqa: BLE001 - option absent on some builds; GPUs/TPUs do not need it
         pass
-    if args.coordinator:
-        if args.num_processes is None or args.process_id is None:
-            raise InputError("--coordinator: also give --num-processes and --process-id")
-        jax.distributed.initialize(coordinator_address=args.coordinator,
-                                   num_processes=args.num_processes,
-                                   process_id=args.process_id)
-    else:
-        jax.distributed.initialize()
+    try:
+        if args.coordinator:
+            jax.distributed.initialize(coordinator_address=args.coordinator,
+                                       num_processes=args.num_processes,
+                                       process_id=args.process_id)
+        else:
+            jax.distributed.initialize()
+    except (ValueError, RuntimeError, TypeError) as exc:
+        what = "--coordinator" if args.coordinator else "--distributed"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = "" if args.coordinator else (" (no cluster environment found: give --coordinator, "
+                                            "--num-processes and --process-id)")
+        raise InputError(f"{what}: cannot set up the cluster{hint}: {first}") from None
+
+
+def check_cluster_args(args) -> None:
+    """--coordinator / --num-processes / --process-id, before anything runs."""
+    given = [n for n, v in (("--num-processes", args.num_processes),
+                            ("--process-id", args.process_id)) if v is not None]
+    if args.coordinator is None:
+        if given:
+            raise InputError(f"{given[0]}: only with --coordinator HOST:PORT")
+        return
+    if args.distributed:
+        raise InputError("--distributed: give either --distributed or --coordinator, not both")
+    host, sep, port = args.coordinator.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--coordinator: expected HOST:PORT, got {args.coordinator!r}")
+    if args.num_processes is None or args.process_id is None:
+        raise InputError("--coordinator: also give --num-processes and --process-id")
+    if args.num_processes < 1:
+        raise InputError(f"--num-processes: must be >= 1, got {args.num_processes}")
+    if not 0 <= args.process_id < args.num_processes:
+        raise InputError(f"--process-id: must be in [0, {args.num_processes - 1}] for "
+                         f"--num-processes {args.num_processes}, got {args.process_id}")
 
 
 def run(args) -> int:
@@ -64,11 +91,17 @@ def run(args) -> int:
                       boundary=args.boundary, seed=args.seed, dtype=args.dtype, init=args.init,
                       stride=args.stride, rescale=effective_rescale(args.init, args.rescale))
     validate(cfg)
-    common.check_writable(args.out, "--out", directory=True)
-    init_distributed(args)
+    check_cluster_args(args)
+    from ..sweep import prepare_dir, resolve_N
+    from .bounds import check_memory
+
+    prepare_dir(args.out, cfg, write=False)   # a foreign folder or another sweep: refused now
+    init_distributed(args)                    # before anything initialises the JAX backend
+    max_memory = check_memory(args, [(J, T, resolve_N(cfg.N, T, cfg.boundary))
+                                     for J, T in cfg.cells()])
     import jax
 
-    rows = run_sweep(cfg, args.out, max_memory=args.max_memory_bytes,
+    rows = run_sweep(cfg, args.out, max_memory=max_memory,
                      progress=not args.quiet)
     if jax.process_index() != 0:
         return 0

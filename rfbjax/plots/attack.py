@@ -29,7 +29,7 @@ def attack_figure(result, out_dir: str | None = None, name: str = "attack", *,
     plt = pyplot()
     x = np.asarray(result.x, dtype=np.float64)
     N = x.size
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = plt.subplots(2, 2, layout="constrained", figsize=(11, 7))
     ax_w, ax_s, ax_r, ax_h = axes.ravel()
 
     # 1. waveform
@@ -97,6 +97,5 @@ def attack_figure(result, out_dir: str | None = None, name: str = "attack", *,
     if title:
         fig.suptitle(title, fontsize=10)
     if out_dir is None:
-        fig.tight_layout()
         return fig
     return save_figure(fig, out_dir, name, pdf=pdf)

@@ -123,7 +123,8 @@ def energy_deviation_figure(energy: dict, *, kind: str | None = None, labels=Non
     n = max(1, len(cols))
     spec = bool(waveforms) and all(c["label"] in waveforms for c in cols)
     rows = 2 if spec else 1
-    fig, axes = plt.subplots(rows, n, figsize=(4.2 * n, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, n, layout="constrained", squeeze=False,
+                             figsize=(4.2 * n + (1.8 if n == 1 else 0.0), 3.6 * rows))
     for i, col in enumerate(cols):
         if spec:
             x, rate = waveforms[col["label"]]
@@ -140,7 +141,8 @@ def energy_histogram_figure(energy: dict):
     plt = pyplot()
     hists = energy["histograms"]
     n = max(1, len(hists))
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, layout="constrained", figsize=(max(4.2 * n, 5.5), 3.4),
+                             squeeze=False)
     for ax, h in zip(axes[0], hists):
         edges = np.asarray(h["edges"])
         ax.stairs(h["density_mc"], edges, fill=True, color="C1", alpha=0.45,
@@ -174,7 +176,7 @@ def frame_bounds_figure(bounds: dict, J: int | None = None):
     J = int(J if J is not None else bounds["J_frame_plot"])
     c = _curve(bounds, J)
     T = np.asarray(bounds["T"], dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    fig, ax = plt.subplots(layout="constrained", figsize=(9.0, 4.2))
     for key, color, name in (("B", "C3", "B"), ("A", "C0", "A")):
         ax.errorbar(T, _arr(c[f"mean_{key}"]), yerr=2 * _arr(c[f"se_{key}"]), fmt="o-",
                     color=color, ms=4, capsize=2, label=f"Monte Carlo mean {name} (±2 s.e.)")
@@ -199,7 +201,7 @@ def condition_number_figure(bounds: dict):
     """E[κ] and B̄/Ā against T for every J, with κ̃ (where defined) and the predictor."""
     plt = pyplot()
     T = np.asarray(bounds["T"], dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(8.6, 4.4))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8.6, 4.4))
     for i, c in enumerate(bounds["curves"]):
         color = f"C{i}"
         ax.errorbar(T, _arr(c["mean_kappa"]), yerr=2 * _arr(c["se_kappa"]), fmt="o-",
@@ -231,7 +233,7 @@ def theory_check_figure(check: dict):
     plt = pyplot()
     rows = check["rows"]
     labels = list(dict.fromkeys(r["signal"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(9, 3.6), sharey=True)
     for ax, key, name in ((axes[0], "z_mean", "mean"), (axes[1], "z_var", "variance")):
         for i, lab in enumerate(labels):
             rs = [r for r in rows if r["signal"] == lab]

@@ -28,7 +28,7 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
                    else np.inf for T in Ts] for J in Js], dtype=np.float64)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.8))
     logK = np.log10(np.where(np.isfinite(K), K, np.nan))
     mesh = ax.pcolormesh(np.log2(Ts), np.log2(Js), logK, shading="nearest", cmap="viridis")
     fig.colorbar(mesh, ax=ax, label="log10 E[kappa]")
@@ -54,7 +54,7 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
                  fontsize=9)
     paths += save_figure(fig, out_dir, "kappa_heatmap", pdf)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
     N_spec = data.config.get("N", "4T")
     boundary = data.config.get("boundary", "circular")
     stride = int(data.config.get("stride", 1))

@@ -1,6 +1,6 @@
 r"""The exact law of the normalised energy response :math:`E(x)/\|x\|^2` of a Gaussian filterbank.
 
-Model (THEORY.md §1–3): J filters of T taps, all taps i.i.d. :math:`\mathcal N(0,\sigma^2)` with
+Model (docs/theory.md §1–3): J filters of T taps, all taps i.i.d. :math:`\mathcal N(0,\sigma^2)` with
 :math:`\sigma^2 = c/(JT)` (c = variance scale, 1 by default). For one filter,
 :math:`\|x \circledast w\|^2 = w^\top Q w` with the T×T symmetric PSD Toeplitz matrix
 :math:`Q[t,t'] = R_x(t-t')` built from the lag profile (:func:`rfbjax.autocorr.lag_profile`, which
@@ -19,7 +19,7 @@ Cumulant generating function, for :math:`s < s_{\max} = 1/(2\max_k w_k)`:
 
 .. math:: K(s) = \log \mathbb E\, e^{sY} = s\,\mathrm{shift} - \tfrac12 \sum_k d_k \log(1 - 2 s w_k).
 
-Mean :math:`K'(0) = c` and variance :math:`K''(0) = 2\sum_k d_k w_k^2`, identical to formula (3)
+Mean :math:`K'(0) = c` and variance :math:`K''(0) = 2\sum_k d_k w_k^2`, identical to docs/theory.md formula (3)
 (:func:`rfbjax.energy.energy_moments` divided by :math:`R_x(0)` and :math:`R_x(0)^2`).
 
 **CDF / survival / density.** Exact inversion of the Laplace transform along a contour through the
@@ -168,11 +168,11 @@ class EnergyLaw:
         return 0.5 / float(self.weights[0])
 
     def mean(self) -> float:
-        r""":math:`\mathbb E Y = \mathrm{shift} + \sum_k d_k w_k` (= c, formula (3))."""
+        r""":math:`\mathbb E Y = \mathrm{shift} + \sum_k d_k w_k` (= c, docs/theory.md formula (3))."""
         return float(self.shift + np.sum(self.dof * self.weights))
 
     def var(self) -> float:
-        r""":math:`\mathbb V Y = 2\sum_k d_k w_k^2` (= formula (3) divided by :math:`\|x\|^4`)."""
+        r""":math:`\mathbb V Y = 2\sum_k d_k w_k^2` (= docs/theory.md formula (3) divided by :math:`\|x\|^4`)."""
         return float(2.0 * np.sum(self.dof * self.weights ** 2))
 
     def std(self) -> float:

@@ -1,4 +1,4 @@
-r"""Frame bounds of Gaussian filterbanks predicted without sampling (THEORY.md §4–5).
+r"""Frame bounds of Gaussian filterbanks predicted without sampling (docs/theory.md §4–5).
 
 Model: J filters of T taps, all taps i.i.d. :math:`\mathcal N(0, 1/(JT))`; stride 1. The power
 response :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2` gives the frame bounds
