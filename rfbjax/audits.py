@@ -659,7 +659,8 @@ def _kernels_from_file(path, key, layout):
 
 def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
-          reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None):
+          reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None,
+          max_memory: int | None = None):
     """Audit trained conv1d weights: frame bounds, where they are attained, and κ against
     ``draws`` random Gaussian layers of the same shape (float64 bounds).
 
@@ -676,6 +677,9 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         Keras files, torch otherwise). reference_work: per-layer work cap of the reference.
       cascade: (a path only) names of layers whose linear composite is also audited, in order
         (:func:`audit_cascade`); checked before anything is computed.
+      max_memory: memory budget in bytes; the audit's estimate
+        (:func:`rfbjax.resources.audit_plan`) is checked against it before anything is computed
+        (``None``: not checked).
 
     Returns:
       A :class:`LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
@@ -711,6 +715,8 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
             _check_N(NN, T, d, f" {k.name!r}" if k.name else "")
         if cascade:
             _check_cascade_names(cascade, plan, N)
+        _check_memory([(k.name, *k.w.shape, default_N(k.w.shape[-1], d) if N is None else int(N),
+                        d) for k, d in plan], max_memory)
         layers = []
         for k, d in plan:
             src = {**source, "key": k.name, "shape": list(k.shape), "dtype": k.dtype}
@@ -725,9 +731,19 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")
     notes: list[str] = []
     w = to_conv1d(weights, layout=layout or "torch", notes=notes)
+    NN = default_N(w.shape[-1], default) if N is None else int(N)
+    _check_N(NN, w.shape[-1], default)
+    _check_memory([(None, *w.shape, NN, default)], max_memory)
     return audit_layer(w, stride=default, N=N, draws=draws, seed=seed,
                        source={"path": None, "format": "array", "shape": list(np.shape(weights))},
                        reference_work=reference_work, notes=notes)
+
+
+def _check_memory(layers, max_memory):
+    if max_memory is not None:
+        from .resources import audit_plan, check_plan
+
+        check_plan(audit_plan(layers, budget=int(max_memory), block=_BLOCK_BYTES))
 
 
 def _check_cascade_names(names, plan, N):

@@ -163,6 +163,9 @@ def _bad_files(tmp):
     (["."], "is a directory"),
     (["ok.npy", "--draws", "1"], "--draws"),
     (["missing.npy"], "no such file"),
+    (["ok.npy", "--N", "4000000000"], "over the memory budget"),   # refused before allocating
+    (["ok.npy", "--max-memory", "1MB"], "over the memory budget of 1.0 MiB"),
+    (["ok.npy", "--max-memory", "lots"], "--max-memory"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
     _bad_files(tmp_path)
@@ -274,3 +277,57 @@ def test_kappa_sentence():
         "κ = 3000, 1500× the random median 2 (q95 2.85), above all 4 draws"
     row = {"kappa": 2.0, "ratio_to_median": 1.0, "percentile_kappa": 50.0}
     assert audit_lib.kappa_sentence(row, ref_s).endswith("at the 50.0th percentile of 4 draws")
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 64), "1.5"])
+def test_bad_seed_refused_at_parse_time(tmp_path, capsys, seed):
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "w.npy", "--seed", seed, "--out", str(tmp_path / "never")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and "--seed" in err[-1] and "[0, 2^64)" in err[-1]
+    assert not (tmp_path / "never").exists()
+
+
+def test_out_folder_reused_only_when_ours(tmp_path, capsys):
+    w = RNG.standard_normal((4, 1, 5))
+    np.save(tmp_path / "w.npy", w)
+    out = tmp_path / "out"
+    base = [str(tmp_path / "w.npy"), "--N", "16", "--draws", "0", "--quiet", "--out", str(out)]
+    assert _run([*base, "--pdf"], capsys)[0] == 0
+    assert json.loads((out / "audit.json").read_text())["command"] == "audit"
+    assert (out / "power_response.pdf").exists()
+    assert _run(base, capsys)[0] == 0                       # our own folder: rewritten
+    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "audit.txt",
+                                                     "power_response.png"]
+    (out / "notes.txt").write_text("mine")                  # a user's file: never mixed with ours
+    rc, _, err = _run(base, capsys)
+    assert rc == 2 and "notes.txt" in err and len(err.strip().splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "mine"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "audit.json").write_text(json.dumps({"command": "bounds"}))
+    rc, _, err = _run([*base[:-1], str(other)], capsys)
+    assert rc == 2 and "no audit.json of rfbjax audit" in err
+
+
+def test_seed_full_range_and_model_memory_plan(tmp_path, capsys):
+    from rfbjax.errors import InputError
+
+    w = RNG.standard_normal((6, 1, 4))
+    np.save(tmp_path / "w.npy", w)
+    seed = 2 ** 64 - 1
+    rc, _, _ = _run([str(tmp_path / "w.npy"), "--N", "16", "--draws", "8", "--seed", str(seed),
+                     "--quiet", "--out", str(tmp_path / "o")], capsys)
+    data = json.loads((tmp_path / "o" / "audit.json").read_text())
+    lib = audit_lib.audit(w, N=16, draws=8, seed=seed)
+    assert rc == 0 and data["reference"]["seed"] == seed
+    assert data["rows"][0]["percentile_kappa"] == lib.percentile
+    # the plan of a checkpoint counts every layer's curves (kept for the report) at once
+    np.savez(tmp_path / "m.npz", a=RNG.standard_normal((4, 1, 3)), b=RNG.standard_normal((4, 4, 3)))
+    layers = [("a", 4, 1, 3, 2 ** 22, 1), ("b", 4, 4, 3, 2 ** 22, 1)]
+    from rfbjax.resources import audit_plan, check_plan
+    need = audit_plan(layers, budget=1).fixed
+    assert need > audit_plan(layers[1:], budget=1).fixed > 2 ** 22 * 8
+    check_plan(audit_plan(layers, budget=need))   # fits exactly
+    with pytest.raises(InputError, match="memory budget"):
+        audit_lib.audit(tmp_path / "m.npz", N=2 ** 22, draws=0, max_memory=need - 1)

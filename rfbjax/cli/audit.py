@@ -6,6 +6,10 @@ import sys
 
 from . import common
 
+#: what ``rfbjax audit`` writes into ``--out`` (a folder holding only these, with its audit.json,
+#: may be reused)
+OWN_FILES = ("audit.json", "audit.txt", "power_response.png", "power_response.pdf")
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -33,7 +37,7 @@ def add_parser(sub):
     p.add_argument("--draws", type=int, default=1000,
                    help="random Gaussian draws per layer for the comparison (default 1000, fewer "
                    "for large layers, stated in the report; 0: none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+    common.add_seed(p, help="seed of the random draws, an integer in [0, 2^64) (default 0)")
     p.add_argument("--cascade", default=None, metavar="NAME,NAME,...",
                    help="also the frame bounds of these layers stacked (in this order, with their "
                    "strides): the linear composite, nonlinearities ignored")
@@ -42,6 +46,7 @@ def add_parser(sub):
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--pdf", action="store_true", help="also write the figure as PDF")
     p.add_argument("--quiet", action="store_true", help="no table on stdout")
+    common.add_max_memory(p)
     p.set_defaults(func=run)
 
 
@@ -55,12 +60,15 @@ def run(args) -> int:
 
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
-    common.check_writable(args.out, "--out", directory=True)
+    from ..report import check_out_dir, remove_stale
+
+    check_out_dir(args.out, "--out", command="audit", own=OWN_FILES, marker="audit.json")
+    budget = common.memory_budget(args.max_memory)
     cascade = [n for n in args.cascade.split(",") if n] if args.cascade is not None else None
     if cascade is not None and not cascade:
         raise InputError("--cascade: name at least one layer, e.g. conv1,conv2")
     model = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
-                  draws=args.draws, seed=args.seed, cascade=cascade)
+                  draws=args.draws, seed=args.seed, cascade=cascade, max_memory=budget)
     warnings = []
     if model.source["layout"] == "torch" and args.layout is None:
         for lay in model.layers:
@@ -76,6 +84,8 @@ def run(args) -> int:
     single = len(model.layers) == 1 and not model.cascades
     result = model.layers[0] if single else model
     paths = write_audit(result, args.out, pdf=args.pdf, fs=args.fs)
+    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] +
+                 ([paths["figure"][:-4] + ".pdf"] if args.pdf else []))
     for w in warnings:
         sys.stderr.write(f"rfbjax audit: {w}\n")
     if not args.quiet:
