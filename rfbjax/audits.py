@@ -102,14 +102,45 @@ def _gram(G, d):
     return (Gh @ G if G.shape[-2] >= G.shape[-1] else G @ Gh) / d
 
 
+def _single_threaded_blas():
+    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``; a no-op without it).
+
+    The eigenvalue problems here are small (≤ a few hundred) and many: a multi-threaded LAPACK
+    spends most of its time synchronising, several times the CPU of one thread on a busy machine
+    (measured in the README, "Auditing real models"); the frequencies are parallel instead."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def spectral_extremes(w: np.ndarray, N: int, stride: int = 1, *,
-                      max_bytes: int = _BLOCK_BYTES) -> tuple[np.ndarray, np.ndarray]:
+                      max_bytes: int = _BLOCK_BYTES, workers: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`\lambda_{\min}(\mathcal M(\xi))` and :math:`\lambda_{\max}(\mathcal M(\xi))` for
     :math:`\xi = 0 \dots \lfloor M/2 \rfloor`, float64, a block of frequencies at a time.
 
+    The blocks are independent: ``workers`` threads (default: the CPUs this process may use)
+    take them in turn, each with single-threaded BLAS/LAPACK and ``max_bytes / workers`` of
+    working memory. Every frequency's matrix is computed and diagonalised on its own, so the
+    values do not depend on ``workers`` or on the block size (only whether the spectra come from
+    one rfft — when they fit in a third of ``max_bytes`` — or from direct sums moves them, by
+    float64 round-off).
+
     Args:
       w: ``(B, J, C, T)`` layers (taps folded mod N, T ≤ N). N: a multiple of ``stride``.
-      max_bytes: working memory of one block (the spectra, G and the Gram matrices).
+      max_bytes: working memory of all blocks in flight (the spectra, G and the Gram matrices).
+      workers: threads (``None``: the CPUs available).
 
     Returns:
       ``(lam_min, lam_max)``, each ``(B, M//2 + 1)``; ``lam_min`` is exactly 0 when J < Cd.
@@ -124,15 +155,28 @@ def spectral_extremes(w: np.ndarray, N: int, stride: int = 1, *,
     if Bn * J * C * (N // 2 + 1) * 16 <= max_bytes // 3:
         W = np.fft.rfft(w, n=N, axis=-1)
     per_xi = Bn * 16 * (3 * J * K + 3 * r * r) + 16 * T * d
-    step = int(min(n_xi, max(1, (max_bytes // 2) // per_xi)))
+    workers = max(1, int(_workers() if workers is None else workers))
+    step = int(min(n_xi, max(1, (max_bytes // (2 * workers)) // per_xi)))
+    workers = min(workers, -(-n_xi // step))
     lam_min = np.zeros((Bn, n_xi))
     lam_max = np.zeros((Bn, n_xi))
-    for x0 in range(0, n_xi, step):
+
+    def block(x0):
         xs = np.arange(x0, min(n_xi, x0 + step))
         lam = np.linalg.eigvalsh(_gram(_alias_matrices(w, N, d, xs, W), d))
         lam_max[:, xs] = lam[..., -1]
         if J >= K:
             lam_min[:, xs] = lam[..., 0]
+
+    with _single_threaded_blas():
+        if workers == 1:
+            for x0 in range(0, n_xi, step):
+                block(x0)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(block, range(0, n_xi, step)))
     return lam_min, lam_max
 
 
