@@ -108,13 +108,22 @@ def _single_threaded_blas():
     The eigenvalue problems here are small (≤ a few hundred) and many: a multi-threaded LAPACK
     spends most of its time synchronising, several times the CPU of one thread on a busy machine
     (measured in the README, "Auditing real models"); the frequencies are parallel instead."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()   # found once: looking up the libraries takes ms
+        except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+            _BLAS = False
+    if _BLAS is False:   # pragma: no cover
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+_BLAS = None
 
 
 def _workers() -> int:
@@ -208,7 +217,11 @@ def _summary(wl, N, d, lam_min, lam_max) -> dict:
 
     def dominant(x, which):
         G = _alias_matrices(wl[None], N, d, [x])[0, 0]
-        v = np.linalg.eigh(G.conj().T @ G / d)[1][:, which]
+        with _single_threaded_blas():
+            if G.shape[0] < G.shape[1]:   # top eigenvector of G^H G from the smaller G G^H
+                v = G.conj().T @ np.linalg.eigh(_gram(G, d))[1][:, -1]
+            else:
+                v = np.linalg.eigh(_gram(G, d))[1][:, which]
         c, a = divmod(int(np.argmax(np.abs(v) ** 2)), d)
         return _fold_freq(x + a * M, N), c
 
