@@ -56,7 +56,8 @@ __all__ = ["audit", "LayerAudit", "ModelAudit", "AuditResult", "default_N", "ana
 
 #: working memory of one spectral block (bytes)
 _BLOCK_BYTES = 192 * 1024 ** 2
-#: reference work per layer (units of :func:`draw_work`, about 1 ns each on one core here)
+#: reference work per layer (units of :func:`draw_work`, about 0.04 ns each on one core here
+#: with single-threaded LAPACK, 2026-11-30)
 DEFAULT_REFERENCE_WORK = 4e10
 #: the fewest reference draws a layer gets when it has any
 MIN_DRAWS = 2
