@@ -133,10 +133,7 @@ def default_grid(T: int, stride: int = 1) -> int:
       >>> rfbjax.default_grid(64), rfbjax.default_grid(200, stride=2), rfbjax.default_grid(512, 3)
       (1024, 1600, 4320)
     """
-    try:
-        from .audits import default_N
-    except ImportError:  # before the audit module's rename
-        from .audit import default_N  # type: ignore[no-redef]
+    from .audits import default_N
     return int(default_N(_int("T", T), _int("stride", stride)))
 
 

@@ -285,13 +285,29 @@ def attack_plan(*, N: int, J: int, T: int, K: int, restarts: int, steps: int, bu
     return plan
 
 
-def audit_plan(*, J: int, C: int, T: int, N: int, stride: int = 1, budget: int) -> Plan:
-    """``rfbjax audit``: the layer's spectra (J × C × N complex) and the N/d polyphase Gram
-    matrices of size min(J, C d) with their eigenvalue workspace (the reference draws then run
-    through the Monte Carlo driver, chunked within what is left)."""
-    J, C, T, N, d = int(J), int(C), int(T), int(N), int(stride)
-    k = min(J, C * d)
+def audit_plan(layers, *, budget: int, block: int = 192 * 1024 ** 2) -> Plan:
+    """``rfbjax audit``: ``layers`` = [(name, J, C, T, N, d), ...] in file order.
+
+    Kept for every layer until the report is written: the kernel (float64, with its folded copy),
+    the eigenvalue curves (λ_min, λ_max and ξ over the M/2 + 1 base frequencies, M = N/d, for each
+    of the C input channels and for the whole layer) and the power response (C × (N/2 + 1)).
+    At one time: the largest working block of one layer — the spectra and Gram matrices of a
+    block of frequencies (``block`` bytes, or one frequency's C·d × C·d problem when that is
+    larger), the reference draws' batches (the same) and the power response's rfft block."""
     plan = Plan(budget)
-    plan.add(f"the spectra of a {J} × {C} × {T} kernel on N = {N:,} bins", 3 * 16 * J * C * N)
-    plan.add(f"{N // d:,} polyphase matrices of size {k}", 3 * 16 * (N // d + 1) * k * k)
+    work, work_name = 0, ""
+    for name, J, C, T, N, d in layers:
+        J, C, T, N, d = int(J), int(C), int(T), int(N), int(d)
+        n_xi = N // d // 2 + 1
+        K, k = C * d, min(J, C * d)
+        sets = C + (1 if C > 1 else 0)
+        kept = 2 * _F64 * J * C * T + 3 * _F64 * sets * n_xi + _F64 * C * (N // 2 + 1)
+        label = f"{name} ({J} × {C} × {T})" if name else f"a {J} × {C} × {T} kernel"
+        plan.add(f"the spectra and eigenvalue curves of {label} on N = {N:,} bins", kept)
+        one_xi = 2 * 16 * max(C * (3 * J * d + 3 * min(J, d) ** 2), 3 * J * K + 3 * k * k)
+        need = max(block, one_xi, 2 * 16 * J * (N // 2 + 1))
+        if need > work:
+            work, work_name = need, label
+    if layers:
+        plan.add(f"the working block of {work_name} (spectra, Gram matrices, reference draws)", work)
     return plan

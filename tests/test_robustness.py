@@ -85,7 +85,7 @@ def test_accelerator_memory_bounds_the_chunks(monkeypatch):
     with pytest.raises(InputError, match="on the accelerator"):
         check_plan(plan)
     with pytest.raises(InputError, match="spectra"):   # audit's plan, for its command to call
-        check_plan(resources.audit_plan(J=4, C=1, T=64, N=4_000_000_000, budget=10_000))
+        check_plan(resources.audit_plan([(None, 4, 1, 64, 4_000_000_000, 1)], budget=10_000))
 
 
 def test_results_identical_whatever_the_budget():

@@ -1,4 +1,4 @@
-"""``rfbjax audit``: frame bounds of a trained conv1d layer and where it sits among random ones."""
+"""``rfbjax audit``: frame bounds of trained conv1d layers and where they sit among random ones."""
 
 from __future__ import annotations
 
@@ -6,44 +6,90 @@ import sys
 
 from . import common
 
+#: what ``rfbjax audit`` writes into ``--out`` (a folder holding only these, with its audit.json,
+#: may be reused)
+OWN_FILES = ("audit.json", "audit.txt", "power_response.png", "power_response.pdf")
+
 
 def add_parser(sub):
     p = sub.add_parser(
         "audit", help="frame bounds of trained conv1d weights (A, B, kappa, percentile)",
-        description="Audit a conv1d kernel: optimal frame bounds A, B and kappa = B/A of each "
-        "input channel's filterbank and of the whole layer (circular convolution on Z_N, "
-        "stride d), the frequencies where they are attained, the power response as a figure, "
-        "and the percentile of kappa among random Gaussian draws of the same shape. Writes "
-        "DIR/audit.json, DIR/audit.txt and DIR/power_response.png.")
+        description="Audit conv1d kernels: optimal frame bounds A, B and kappa = B/A of each "
+        "layer (and of each input channel's filterbank), circular convolution on Z_N with stride "
+        "d, where they are attained, the power response as a figure, and kappa against random "
+        "Gaussian layers of the same shape. A file holding several tensors is audited layer by "
+        "layer (every conv1d kernel: rank-3 tensors, and rank-4 ones with a singleton axis). "
+        "Writes DIR/audit.json, DIR/audit.txt and DIR/power_response.png.")
     p.add_argument("weights", metavar="WEIGHTS",
-                   help=".npy, .npz or .safetensors file holding a kernel of shape (J, 1, T), "
-                   "(J, T) or (J, C, T) (PyTorch layout)")
+                   help=".npy, .npz, .safetensors, a PyTorch checkpoint (.pt, .pth, .ckpt, .bin; "
+                   "read without torch, never executed) or Keras (.keras, .h5; needs h5py)")
     p.add_argument("--key", default=None, metavar="NAME",
-                   help="array name in a .npz / tensor name in a .safetensors file "
-                   "(needed when it holds several)")
-    p.add_argument("--stride", type=int, default=1, metavar="D", help="stride (default 1)")
+                   help="audit only this tensor (a 2-D (J, T) array is accepted too)")
+    p.add_argument("--stride", default="1", metavar="D|NAME=D,...",
+                   help="stride of every layer, or per layer as NAME=D,NAME=D (NAME: tensor key "
+                   "or module path, e.g. conv1 for conv1.weight; others 1)")
     p.add_argument("--N", type=int, default=None, metavar="N",
-                   help="signal length / DFT grid, a multiple of D (default: a multiple of D "
-                   "at least max(1024, 8T))")
-    p.add_argument("--layout", choices=["torch", "keras"], default="torch",
-                   help="torch: (out, in, taps) (default); keras: Conv1D kernel (taps, in, out)")
+                   help="signal length / DFT grid, a multiple of every stride (default per layer: "
+                   "a multiple of D at least max(1024, 8T))")
+    p.add_argument("--layout", choices=["torch", "keras"], default=None,
+                   help="torch: (out, in, taps); keras: (taps, in, out) (default: keras for Keras "
+                   "files, torch otherwise)")
     p.add_argument("--draws", type=int, default=1000,
-                   help="random Gaussian draws for the percentile (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+                   help="random Gaussian draws per layer for the comparison (default 1000, fewer "
+                   "for large layers, stated in the report; 0: none)")
+    common.add_seed(p, help="seed of the random draws, an integer in [0, 2^64) (default 0)")
+    p.add_argument("--cascade", default=None, metavar="NAME,NAME,...",
+                   help="also the frame bounds of these layers stacked (in this order, with their "
+                   "strides): the linear composite, nonlinearities ignored")
+    p.add_argument("--fs", type=float, default=None, metavar="HZ",
+                   help="sampling rate: frequencies in Hz instead of cycles/sample")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--pdf", action="store_true", help="also write the figure as PDF")
     p.add_argument("--quiet", action="store_true", help="no table on stdout")
+    common.add_max_memory(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..audit import audit, format_table, write_audit
+    import math
 
-    common.check_writable(args.out, "--out", directory=True)
-    result = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
-                   draws=args.draws, seed=args.seed)
-    paths = write_audit(result, args.out, pdf=args.pdf)
+    from ..audits import audit
+    from ..errors import InputError
+    from ..report_audit import format_layer, format_model, write_audit
+    from ..weights import chain_layout_warning, keras_layout_warning
+
+    if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
+        raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
+    from ..report import check_out_dir, remove_stale
+
+    check_out_dir(args.out, "--out", command="audit", own=OWN_FILES, marker="audit.json")
+    budget = common.memory_budget(args.max_memory)
+    cascade = [n for n in args.cascade.split(",") if n] if args.cascade is not None else None
+    if cascade is not None and not cascade:
+        raise InputError("--cascade: name at least one layer, e.g. conv1,conv2")
+    model = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
+                  draws=args.draws, seed=args.seed, cascade=cascade, max_memory=budget)
+    warnings = []
+    if model.source["layout"] == "torch" and args.layout is None:
+        for lay in model.layers:
+            w = keras_layout_warning(tuple(lay.weights.shape), lay.name or "")
+            if w:
+                warnings.append(w)
+        from ..weights import Kernel
+
+        chain = chain_layout_warning([Kernel(lay.name, lay.weights, (), "", "torch")
+                                      for lay in model.layers])
+        if chain:
+            warnings.append(chain)
+    single = len(model.layers) == 1 and not model.cascades
+    result = model.layers[0] if single else model
+    paths = write_audit(result, args.out, pdf=args.pdf, fs=args.fs)
+    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] +
+                 ([paths["figure"][:-4] + ".pdf"] if args.pdf else []))
+    for w in warnings:
+        sys.stderr.write(f"rfbjax audit: {w}\n")
     if not args.quiet:
-        sys.stdout.write(format_table(result))
+        sys.stdout.write(format_layer(result, fs=args.fs) if single
+                         else format_model(result, fs=args.fs))
         sys.stdout.write(f"wrote {paths['json']}, {paths['table']}, {paths['figure']}\n")
     return 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 
 from ..errors import InputError
 from ..memory import parse_memory
 from ..report import check_json_target, check_writable, write_json  # noqa: F401  (re-exported for subcommands)
+from ..report_table import fmt, format_table  # noqa: F401  (re-exported for subcommands)
 from ..resources import check_list_length, check_plan, default_budget  # noqa: F401
 
 
@@ -171,34 +171,9 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
     return vals
 
 
-def fmt(v, width: int = 10, prec: int = 4) -> str:
-    """Right-aligned number for tables (inf, nan and None readable)."""
-    if v is None:
-        return "-".rjust(width)
-    if isinstance(v, bool):
-        return str(v).rjust(width)
-    if isinstance(v, int):
-        return str(v).rjust(width)
-    if isinstance(v, float) and math.isinf(v):
-        return ("inf" if v > 0 else "-inf").rjust(width)
-    if isinstance(v, float) and math.isnan(v):
-        return "nan".rjust(width)
-    if isinstance(v, str):
-        return v.rjust(width)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e5):
-        return f"{v:.{prec - 1}e}".rjust(width)
-    return f"{v:.{prec}f}".rjust(width)
-
-
 def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None) -> None:
-    """Print ``rows`` with ``columns`` = [(key, header, width), ...]."""
+    """Print ``rows`` with ``columns`` = [(key, header, width), ...] (see
+    :func:`rfbjax.report_table.format_table`)."""
     import sys
 
-    out = out or sys.stdout
-    cells = [[fmt(r.get(k), w).strip() for k, _, w in columns] for r in rows]
-    widths = [max([w, len(h)] + [len(c[i]) for c in cells])   # a long label widens its column
-              for i, (_, h, w) in enumerate(columns)]
-    out.write(" ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths)) + "\n")
-    for c in cells:
-        out.write(" ".join(v.rjust(w) for v, w in zip(c, widths)) + "\n")
+    (out or sys.stdout).write(format_table(rows, columns))

@@ -39,7 +39,7 @@ def _json_path(out: str) -> str:
 def run(args) -> int:
     import numpy as np
 
-    from ..audit import load_conv1d
+    from ..audits import load_conv1d
     from ..errors import InputError
     from ..report import atomic_write_bytes, write_json
     from ..tightening import tighten

@@ -1,0 +1,56 @@
+"""Stacks of strided conv1d layers (:mod:`rfbjax.cascade`) against the product of the explicit
+analysis matrices of the layers (brute force, circular on Z_N)."""
+
+import numpy as np
+import pytest
+
+import reference as ref
+from rfbjax.cascade import cascade_bounds, composite_kernel
+from rfbjax.errors import InputError
+
+RNG = np.random.default_rng(77)
+
+
+def layer_matrix(w, N, d):
+    """(J*N/d) x (C*N): input ordered (channel, time), output (filter, kept sample)."""
+    return np.hstack([ref.analysis_matrix(w[:, c, :], N, d) for c in range(w.shape[1])])
+
+
+def stack_matrix(weights, strides, N):
+    Phi, n = np.eye(weights[0].shape[1] * N), N
+    for w, d in zip(weights, strides):
+        Phi = layer_matrix(w, n, d) @ Phi
+        n //= d
+    return Phi
+
+
+@pytest.mark.parametrize("shapes,strides,N", [
+    ([(4, 2, 3), (7, 4, 2), (9, 7, 3)], [1, 2, 3], 36),
+    ([(3, 1, 7), (2, 3, 3)], [2, 2], 16),            # 2 outputs < 4 inputs per frequency
+])
+def test_cascade_matches_product_of_analysis_matrices(shapes, strides, N):
+    import jax
+
+    ws = [RNG.standard_normal(s) for s in shapes]
+    s = np.linalg.svd(stack_matrix(ws, strides, N), compute_uv=False)
+    with jax.enable_x64(True):
+        A, B = (float(v) for v in cascade_bounds(ws, strides, N))
+        h, D = composite_kernel(ws, strides)
+    assert D == int(np.prod(strides))
+    assert B == pytest.approx(s.max() ** 2, rel=1e-10)
+    J, C = shapes[-1][0], shapes[0][1]
+    if J < C * D:
+        assert A == 0.0
+    else:
+        assert A == pytest.approx(s.min() ** 2, rel=1e-8)
+    # the composite is one strided layer: its own analysis matrix is the product
+    np.testing.assert_allclose(layer_matrix(np.asarray(h), N, D), stack_matrix(ws, strides, N),
+                               atol=1e-12)
+
+
+def test_bad_stacks_are_refused():
+    w1, w2 = np.ones((4, 1, 3)), np.ones((5, 3, 3))
+    with pytest.raises(InputError, match="takes 3 input channels"):
+        cascade_bounds([w1, w2], [2, 2], 16)
+    with pytest.raises(InputError, match="multiple of the composite stride 4"):
+        cascade_bounds([w1, np.ones((5, 4, 3))], [2, 2], 18)
