@@ -109,7 +109,8 @@ def run_workload(name: str, spec: dict, tmp: str, budget: float, quick: bool) ->
     np.save(src, w)
     out = os.path.join(tmp, f"{name}_tight.npy")
     wall, cpu, p = _timed([sys.executable, "-m", "rfbjax", "tighten", src, "--out", out,
-                      "--stride", str(spec["d"]), "--target", str(TARGET), "--quiet"])
+                      "--stride", str(spec["d"]), "--target", str(TARGET), "--quiet"]
+                     + (["--batch"] if spec["layers"] else []))
     if p.returncode not in (0, 1):
         raise SystemExit(f"rfbjax tighten failed: {p.stderr}")
     meta = json.load(open(os.path.join(tmp, f"{name}_tight.json")))

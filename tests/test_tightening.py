@@ -90,3 +90,21 @@ def test_cli_tighten(tmp_path, capsys):
     assert err.count("\n") == 3 and "Traceback" not in err
     assert not (tmp_path / "y.npy").exists() and not (tmp_path / "x.npy").exists()
     assert math.isfinite(meta["distance"])
+
+
+def test_cli_batch_of_layers(tmp_path):
+    """--batch: a (B, J, 1, T) .npy is B single-channel layers (the same numbers as one library
+    call); without it the same array is one Conv2d-as-conv1d kernel (J=B, C=J), as audit reads it."""
+    w = np.random.default_rng(4).standard_normal((2, J, 1, T)).astype(np.float32)
+    src = tmp_path / "layers.npy"
+    np.save(src, w)
+    out = tmp_path / "t.npy"
+    assert main(["tighten", str(src), "--batch", "--out", str(out), "--stride", str(D),
+                 "--target", str(TARGET), "--quiet"]) == 0
+    v = np.load(out)
+    assert v.shape == w.shape
+    np.testing.assert_array_equal(v, np.asarray(tighten(w, stride=D, target=TARGET).weights))
+    meta = json.loads((tmp_path / "t.json").read_text())
+    assert len(meta["kappa_after"]) == 2 and max(meta["kappa_after"]) <= TARGET
+    # without --batch: one kernel (J=2 outputs, C=J inputs) -> J < C·D, refused in one line
+    assert main(["tighten", str(src), "--out", str(tmp_path / "u.npy"), "--quiet"]) == 2

@@ -27,6 +27,10 @@ def add_parser(sub):
                    help="check grid, a multiple of D above 2.22 T (default: >= 4T); the final "
                    "certificate uses 4N")
     p.add_argument("--max-steps", type=int, default=3000, help="L-BFGS steps (default 3000)")
+    p.add_argument("--batch", action="store_true",
+                   help="IN (.npy/.npz) holds many layers, shape (..., J, C, T), tightened in one "
+                   "call; without it a 4-D array with a singleton axis is one Conv2d-as-conv1d "
+                   "kernel, as rfbjax audit reads it")
     p.add_argument("--quiet", action="store_true", help="no summary on stdout")
     p.set_defaults(func=run)
 
@@ -54,7 +58,7 @@ def run(args) -> int:
             raise InputError(f"{name}: '{path}' exists; choose a new name (never overwritten)")
     if os.path.abspath(out) == os.path.abspath(args.weights):
         raise InputError("--out: must differ from IN")
-    w, source = _load(args.weights, args.key, load_conv1d)
+    w, source = _load(args.weights, args.key, load_conv1d, batch=args.batch)
     res = tighten(w.astype(np.float32), stride=args.stride, N=args.N, target=args.target,
                   max_steps=args.max_steps)
     v = np.asarray(res.weights).reshape(source["shape"])
@@ -73,20 +77,24 @@ def run(args) -> int:
     return 0
 
 
-def _load(path, key, load_conv1d):
-    """The audit's reader (2-D and 3-D kernels); larger .npy / .npz arrays are batches of layers."""
+def _load(path, key, load_conv1d, *, batch=False):
+    """The audit's reader (one kernel); with ``batch``, or for arrays of 5 or more axes, a .npy /
+    .npz array is a batch of layers (..., J, C, T)."""
     import numpy as np
 
     from ..errors import InputError
 
-    try:
-        w, source = load_conv1d(path, key)
-        if np.asarray(source["shape"]).size == 2:
-            w = w[:, 0, :]
-        return w, source
-    except InputError as exc:
-        if "is not a conv1d kernel" not in str(exc) or path.lower().endswith(".safetensors"):
-            raise
+    if batch and not path.lower().endswith((".npy", ".npz")):
+        raise InputError(f"--batch: reads .npy or .npz arrays, got '{path}'")
+    if not batch:
+        try:
+            w, source = load_conv1d(path, key)
+            if np.asarray(source["shape"]).size == 2:
+                w = w[:, 0, :]
+            return w, source
+        except InputError as exc:
+            if "is not a conv1d kernel" not in str(exc) or path.lower().endswith(".safetensors"):
+                raise
     arr = np.load(path, allow_pickle=False)
     if hasattr(arr, "files"):
         with arr as z:
