@@ -787,14 +787,14 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         return model
     if named or cascade:
         raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")
-    notes: list[str] = []
-    w = to_conv1d(weights, layout=layout or "torch", notes=notes)
+    array_notes: list[str] = []
+    w = to_conv1d(weights, layout=layout or "torch", notes=array_notes)
     NN = default_N(w.shape[-1], default) if N is None else int(N)
     _check_N(NN, w.shape[-1], default)
     _check_memory([(None, *w.shape, NN, default)], max_memory)
     return audit_layer(w, stride=default, N=N, draws=draws, seed=seed,
                        source={"path": None, "format": "array", "shape": list(np.shape(weights))},
-                       reference_work=reference_work, notes=notes)
+                       reference_work=reference_work, notes=array_notes)
 
 
 def _check_memory(layers, max_memory):
