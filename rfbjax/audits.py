@@ -65,10 +65,9 @@ MIN_DRAWS = 2
 
 def default_N(T: int, stride: int) -> int:
     """The DFT grid when N is not given: a multiple of d, at least max(1024, 8T), 5-smooth / d."""
-    from .autocorr import fft_size
+    from .strided import grid_size
 
-    d = int(stride)
-    return d * fft_size(math.ceil(max(1024, 8 * T) / d))
+    return grid_size(T, stride, max(1024, 8 * T))
 
 
 # ----------------------------------------------------------------------------- spectra

@@ -108,3 +108,13 @@ def test_cli_batch_of_layers(tmp_path):
     assert len(meta["kappa_after"]) == 2 and max(meta["kappa_after"]) <= TARGET
     # without --batch: one kernel (J=2 outputs, C=J inputs) -> J < C·D, refused in one line
     assert main(["tighten", str(src), "--out", str(tmp_path / "u.npy"), "--quiet"]) == 2
+
+
+def test_cli_batch_missing_key_is_one_line(tmp_path, capsys):
+    src = tmp_path / "layers.npz"
+    np.savez(src, a=np.ones((2, 3, 1, 8), np.float32))
+    assert main(["tighten", str(src), "--batch", "--key", "nope", "--out",
+                 str(tmp_path / "t.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope" in err and "Traceback" not in err
+    assert not (tmp_path / "t.npy").exists()

@@ -95,14 +95,19 @@ def _load(path, key, load_conv1d, *, batch=False):
         except InputError as exc:
             if "is not a conv1d kernel" not in str(exc) or path.lower().endswith(".safetensors"):
                 raise
-    arr = np.load(path, allow_pickle=False)
-    if hasattr(arr, "files"):
-        with arr as z:
-            arr = z[key if key is not None else z.files[0]]
+    from ..weights import read_tensors
+
+    tensors, fmt = read_tensors(path)
+    if not tensors:
+        raise InputError(f"'{path}' holds no tensor")
+    if key is not None and key not in tensors:
+        raise InputError(f"--key: '{path}' has no tensor {key!r} (it has: "
+                         f"{', '.join(list(tensors)[:8])})")
+    arr = np.asarray(tensors[key if key is not None else next(iter(tensors))])
     if arr.ndim < 4 or not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)):
         raise InputError(f"'{path}': shape {arr.shape} {arr.dtype}: expected a float kernel "
                          f"(J, T), (J, C, T) or (..., J, C, T) without NaN/Inf")
-    return arr.astype(np.float64), {"path": path, "format": os.path.splitext(path)[1][1:],
+    return arr.astype(np.float64), {"path": path, "format": fmt,
                                      "key": key, "shape": list(arr.shape), "dtype": str(arr.dtype)}
 
 

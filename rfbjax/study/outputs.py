@@ -17,7 +17,7 @@ import platform
 import numpy as np
 
 from ..errors import InputError
-from ..report import atomic_write_bytes, check_writable, to_jsonable
+from ..report import atomic_write_bytes, to_jsonable
 from .summary import final_table, findings
 
 __all__ = ["OWN_FILES", "FIGURE_DIR", "check_out_dir", "study_json", "write_outputs",
@@ -35,30 +35,17 @@ REPORTED: dict[str, dict] = {
 }
 
 
-def _is_own(out: str, name: str) -> bool:
-    path = os.path.join(out, name)
-    if name in OWN_FILES:
-        return os.path.isfile(path)
-    if name == FIGURE_DIR and os.path.isdir(path):
-        return all(f.lstrip(".").startswith("study_") and f.endswith((".png", ".pdf"))
-                   for f in os.listdir(path))
-    return name.startswith(".tmp-") and os.path.isfile(path)   # a write interrupted by a kill
+#: everything this command writes in its folder (patterns for :func:`rfbjax.report.check_out_dir`)
+OWN_PATTERNS = OWN_FILES + (f"{FIGURE_DIR}/study_*.png", f"{FIGURE_DIR}/study_*.pdf")
 
 
 def check_out_dir(out: str) -> bool:
-    """InputError unless ``out`` is missing, empty, or holds only this command's outputs.
+    """InputError unless ``out`` is missing, empty, or holds only this command's outputs
+    (with its ``study.json``); True when earlier outputs will be replaced."""
+    from ..report import check_out_dir as check_dir
 
-    Returns True when earlier outputs will be replaced."""
-    check_writable(out, "--out", directory=True)
-    if not os.path.isdir(out):
-        return False
-    names = os.listdir(out)
-    foreign = sorted(n for n in names if not _is_own(out, n))
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise InputError(f"--out: '{out}' holds files that train-study did not write ({shown}); "
-                         f"choose an empty or new folder")
-    return bool(names)
+    return check_dir(out, "--out", command="train-study", own=OWN_PATTERNS,
+                     marker="study.json") == "reuse"
 
 
 def _findings(results: dict) -> dict:
