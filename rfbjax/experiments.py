@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from . import initializers as inits
 from . import montecarlo as mc
 from .energy import energy_moments
-from .measure import sample_bounds, sample_energy, signal_lags
+from .measure import prepare_bounds, prepare_energy, signal_lags
 from .strided import strided_energy_moments, strided_gram, stride_support
 from .theory.energy_law import energy_law_from_eigenvalues, toeplitz_eigenvalues
 from .theory.predictor import kappa_tilde_paper, predict
@@ -21,7 +21,7 @@ from .theory.predictor import kappa_tilde_paper, predict
 __all__ = ["energy_rows", "bounds_rows"]
 
 
-def _progress(progress, J: int, T: int) -> dict:
+def _progress(progress) -> dict:
     """Progress arguments of one Monte Carlo call.
 
     ``progress`` is a bool (a bar per call, from the driver) or one overall tqdm-like bar
@@ -29,10 +29,15 @@ def _progress(progress, J: int, T: int) -> dict:
     """
     if isinstance(progress, bool) or progress is None:
         return {"progress": bool(progress)}
-    note = getattr(progress, "set_postfix_str", None)
-    if note is not None:
-        note(f"J={J} T={T}")
     return {"progress": False, "on_chunk": progress.update}
+
+
+def _result(job, progress, J: int, T: int):
+    """Run a prepared Monte Carlo job, naming its setting on the overall bar."""
+    note = getattr(progress, "set_postfix_str", None)
+    if note is not None and not isinstance(progress, bool):
+        note(f"J={J} T={T}")
+    return job.result()
 
 
 def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str = "circular",
@@ -67,6 +72,11 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                                     exact_max_T=exact_max_T)
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
+    # every program is traced first and compiled in the background while the next is traced
+    jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
+                                   dtype=jnp.dtype(dtype), max_memory=max_memory,
+                                   **_progress(progress))
+            for T in Ts for J in Js}
     rows = []
     for T in Ts:
         R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
@@ -77,9 +87,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
             r0 = R[:, 0]
             mean_th = np.asarray(mean_th) / r0
             var_th = np.asarray(var_th) / r0 ** 2
-            E = sample_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                              dtype=jnp.dtype(dtype), max_memory=max_memory,
-                              **_progress(progress, J, T))
+            E = _result(jobs.pop((T, J)), progress, J, T)
             for m, label in enumerate(labels):
                 s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
                 N = xs[m].shape[0]
@@ -126,16 +134,17 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
     """
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
+    jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
+                                   dtype=jnp.dtype(dtype), max_memory=max_memory, init=init,
+                                   stride=stride, rescale=rescale, **_progress(progress))
+            for T in Ts for J in Js}
     rows = []
     law_cache: dict = {}
     for T in Ts:
         supports = [stride_support(x, T, stride, boundary) for x in xs]
         law_cache.clear()
         for J in Js:
-            E = sample_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                              dtype=jnp.dtype(dtype), max_memory=max_memory,
-                              init=init, stride=stride, rescale=rescale,
-                              **_progress(progress, J, T))
+            E = _result(jobs.pop((T, J)), progress, J, T)
             for m, label in enumerate(labels):
                 x = supports[m]
                 N = xs[m].shape[0]
@@ -194,13 +203,15 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     Rows of non-default settings also carry ``init``, ``stride``, ``filter_length``.
     """
     default = init == "gaussian" and int(stride) == 1
+    jobs = {(J, T): prepare_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
+                                   max_memory=max_memory, **_progress(progress),
+                                   **({} if default else {"init": init, "stride": int(stride),
+                                                          "rescale": rescale}))
+            for J in Js for T in Ts}
     rows = []
     for J in Js:
         for T in Ts:
-            out = sample_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
-                                max_memory=max_memory, **_progress(progress, J, T),
-                                **({} if default else {"init": init, "stride": int(stride),
-                                                       "rescale": rescale}))
+            out = _result(jobs.pop((J, T)), progress, J, T)
             sA, sB = mc.summarize(out["A"]), mc.summarize(out["B"])
             sK = mc.summarize(out["kappa"])
             rows.append({"J": J, "T": T, "N": N, "mean_A": sA.mean, "mean_B": sB.mean,

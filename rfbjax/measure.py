@@ -28,7 +28,8 @@ from .frames import circular_frame_bounds, condition_number, linear_frame_bounds
 from .strided import check_stride, strided_energy, strided_frame_bounds, stride_support
 
 __all__ = ["Measurement", "filterbank_tags", "energy_measurement", "bounds_measurement",
-           "strided_energy_measurement", "sample_energy", "sample_bounds"]
+           "strided_energy_measurement", "sample_energy", "sample_bounds", "prepare_energy",
+           "prepare_bounds"]
 
 
 @dataclass(frozen=True)
@@ -207,15 +208,37 @@ def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64
     return np.stack(rows).astype(dtype)
 
 
-def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
-                  boundary: str = "circular", scale: float = 1.0, dtype=jnp.float32,
-                  max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
-                  devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False, on_chunk=None) -> np.ndarray:
+def sample_energy(signals, J: int, T: int, n_samples: int, **options) -> np.ndarray:
     """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals.
 
-    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar); with
-    several groups (below) each group reports its share, so the total is still n_samples.
+    ``prepare_energy(signals, J, T, n_samples, **options).result()``; see :func:`prepare_energy`.
+    """
+    return prepare_energy(signals, J, T, n_samples, **options).result()
+
+
+class _Groups:
+    """Monte Carlo jobs of signal groups whose results fill the columns of one array."""
+
+    def __init__(self, n_samples: int, M: int, dtype, jobs):
+        self.n_samples, self.M, self.dtype, self.jobs = n_samples, M, dtype, jobs
+
+    def result(self) -> np.ndarray:
+        out = np.empty((self.n_samples, self.M), dtype=self.dtype)
+        for idx, job in self.jobs:
+            out[:, idx] = job.result()
+        return out
+
+
+def prepare_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
+                   boundary: str = "circular", scale: float = 1.0, dtype=jnp.float32,
+                   max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
+                   devices=None, init: str = "gaussian", stride: int = 1,
+                   rescale: bool = False, on_chunk=None):
+    """Prepare the Monte Carlo of normalised energies (:func:`rfbjax.montecarlo.prepare`).
+
+    Its ``result()`` is the ``(n_samples, M)`` array for M signals. ``on_chunk(n)`` is told the
+    samples finished as they finish (an outer progress bar); with several groups (below) each
+    group reports its share, so the total is still n_samples.
 
     With ``stride`` d > 1 (every d-th output kept) or an initialiser whose filters are not T
     taps (``tight``), the signals are grouped by the length of the group they live on (N, or the
@@ -226,42 +249,51 @@ def sample_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
     if int(stride) == 1 and inits.get(init).t_taps:
         m = energy_measurement(signal_lags(signals, T, boundary=boundary), J, T, scale=scale,
                                dtype=dtype, init=init, rescale=rescale)
-        return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
-                      bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                      progress=progress, devices=devices, desc=f"energy J={J} T={T}",
-                      on_chunk=on_chunk)
+        return mc.prepare(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
+                          bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
+                          progress=progress, devices=devices, desc=f"energy J={J} T={T}",
+                          on_chunk=on_chunk)
     if inits.get(init).family == "tight" and boundary != "circular":
         inits.validate(init, J, stride=stride, N=None)
     supports = [stride_support(x, T, stride, boundary) for x in signals]
     groups: dict = {}
     for m_idx, xs in enumerate(supports):
         groups.setdefault(xs.shape[0], []).append(m_idx)
-    out = np.empty((n_samples, len(supports)), dtype=jnp.dtype(dtype))
     share = None if on_chunk is None else (lambda n: on_chunk(n / len(groups)))
+    jobs = []
     for N, idx in groups.items():
         inits.validate(init, J, stride=stride, N=N)
         xs = np.stack([supports[i] for i in idx])
         X = np.fft.fft(xs, axis=-1)
         m = strided_energy_measurement(X, np.sum(xs * xs, axis=-1), N, J, T, stride=stride,
                                        scale=scale, dtype=dtype, init=init, rescale=rescale)
-        E = mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
-                   bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                   progress=progress, devices=devices, desc=f"energy J={J} T={T} d={stride}",
-                   on_chunk=share)
-        out[:, idx] = E
-    return out
+        jobs.append((idx, mc.prepare(m.fn, mc.stream_key(seed, *m.tags), n_samples, *m.args,
+                                     bytes_per_sample=m.bytes_per_sample,
+                                     max_memory=max_memory, progress=progress,
+                                     devices=devices, desc=f"energy J={J} T={T} d={stride}",
+                                     on_chunk=share)))
+    return _Groups(n_samples, len(supports), jnp.dtype(dtype), jobs)
 
 
-def sample_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int = 0,
-                  scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
-                  progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
-                  rescale: bool = False, on_chunk=None) -> dict:
+def sample_bounds(J: int, T: int, N: int | None, n_samples: int, **options) -> dict:
     """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples.
 
-    ``on_chunk(n)`` is told the samples finished as they finish (an outer progress bar)."""
+    ``prepare_bounds(J, T, N, n_samples, **options).result()``; see :func:`prepare_bounds`.
+    """
+    return prepare_bounds(J, T, N, n_samples, **options).result()
+
+
+def prepare_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int = 0,
+                   scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
+                   progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
+                   rescale: bool = False, on_chunk=None) -> mc.Job:
+    """Prepare the Monte Carlo of frame bounds (:func:`rfbjax.montecarlo.prepare`).
+
+    ``result()`` gives ``{"A", "B", "kappa"}`` arrays of length n_samples; ``on_chunk(n)`` is
+    told the samples finished as they finish (an outer progress bar)."""
     m = bounds_measurement(J, T, N, scale=scale, dtype=dtype, init=init, stride=stride,
                            rescale=rescale)
-    return mc.run(m.fn, mc.stream_key(seed, *m.tags), n_samples,
-                  bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
-                  progress=progress, devices=devices, desc=f"bounds J={J} T={T}",
-                  on_chunk=on_chunk)
+    return mc.prepare(m.fn, mc.stream_key(seed, *m.tags), n_samples,
+                      bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
+                      progress=progress, devices=devices, desc=f"bounds J={J} T={T}",
+                      on_chunk=on_chunk)

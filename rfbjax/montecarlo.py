@@ -48,6 +48,9 @@ __all__ = [
     "choose_block_policy",
     "plan_chunks",
     "run",
+    "prepare",
+    "Job",
+    "compile_options",
     "summarize",
     "Summary",
     "DEFAULT_MAX_MEMORY",
@@ -59,19 +62,21 @@ _POLICIES = {"cpu": (4 * 1024 ** 2, 256), "accelerator": (256 * 1024 ** 2, 8192)
 _BLOCK_TARGET_BYTES, _MAX_BLOCK = _POLICIES["cpu"]
 
 
-def stream_key(seed: int, *tags: Any) -> jax.Array:
-    """The base key of one measurement: ``fold_in(seed_key(seed), hash(tags))``.
+def stream_key(seed: int, *tags: Any) -> np.ndarray:
+    """The base key of one measurement: ``fold_in(seed_key(seed), hash(tags))``, as NumPy ``uint32[2]``.
 
     ``seed`` is any integer in [0, 2^64) (:func:`rfbjax.seeds.seed_key`: the same key in
     float32 and float64 mode, equal to ``PRNGKey(seed)`` for seeds below 2^32). ``tags``
     identify the random stream (e.g. ``("gaussian", J, T, scale, dtype)``); the hash is a stable
     31-bit digest of their ``repr``, identical across processes and machines.
+    Computed on the host (:func:`rfbjax.seeds.fold_in_words`, the same words as
+    ``jax.random.fold_in``), so that deriving it compiles nothing.
     """
-    from .seeds import seed_key
+    from .seeds import fold_in_words, seed_words
 
     digest = hashlib.blake2b(repr(tags).encode(), digest_size=4).digest()
     tag = int.from_bytes(digest, "little") & 0x7FFFFFFF
-    return jax.random.fold_in(seed_key(seed), tag)
+    return fold_in_words(seed_words(seed), tag)
 
 
 def sample_keys(key: jax.Array, idx: jax.Array) -> jax.Array:
@@ -170,18 +175,30 @@ def _to_host(a) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(a, tiled=True))
 
 
-def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
-        bytes_per_sample: int, out_bytes_per_sample: int | None = None,
-        max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
-        progress: bool = True, desc: str = "", min_chunks: int | None = None,
-        on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None,
-        block: int | None = None):
+def run(fn: Callable[..., Any], key, n_samples: int, *args, **options):
     """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
 
-    Compiled once per (fn, block, devices, argument shapes), and kept across processes
-    (:mod:`rfbjax.compile_cache`): pass data such as signal lag profiles through ``args``
-    rather than closing over them, so that calls with new data of the same shapes reuse the
-    compilation.
+    ``prepare(fn, key, n_samples, *args, **options).result()``: see :func:`prepare` for the
+    arguments. To overlap the compilations of several runs, :func:`prepare` them all first.
+    """
+    return prepare(fn, key, n_samples, *args, **options).result()
+
+
+def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
+            bytes_per_sample: int, out_bytes_per_sample: int | None = None,
+            max_memory: int = DEFAULT_MAX_MEMORY, devices: Sequence[jax.Device] | None = None,
+            progress: bool = True, desc: str = "", min_chunks: int | None = None,
+            on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None,
+            block: int | None = None) -> "Job":
+    """Plan and start compiling one Monte Carlo run; :meth:`Job.result` evaluates it.
+
+    The program is traced and lowered here, in the calling thread, and compiled in a
+    background thread (:func:`compile_options`), so that preparing the runs of a table one
+    after the other compiles their programs in parallel with each other and with the
+    tracing. Compiled once per (fn, block, devices, argument shapes), and kept across
+    processes (:mod:`rfbjax.compile_cache`): pass data such as signal lag profiles through
+    ``args`` rather than closing over them, so that calls with new data of the same shapes
+    reuse the compilation.
 
     Args:
       fn: pure measurement ``(key, *args) -> pytree of arrays`` (one sample).
@@ -216,6 +233,7 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
             block = min(block, 1 << max(0, (int(n_samples) - 1).bit_length()))
     elif block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
+    key = np.asarray(key, dtype=np.uint32)
     avals = _avals((key,) + tuple(args))
     if out_bytes_per_sample is None:
         out_bytes_per_sample = _out_bytes(fn, key, args, avals)
@@ -224,28 +242,84 @@ def run(fn: Callable[..., Any], key: jax.Array, n_samples: int, *args,
     plan = plan_chunks(n_samples, bytes_per_sample, out_bytes_per_sample, max_memory, ndev,
                        min_chunks=min_chunks, block=block)
     program = _program(fn, plan.block, mesh, plan.chunk, avals, key, args)
-    idx_sharding = NamedSharding(mesh, P("samples"))
+    return Job(program, plan, mesh, key, tuple(args), int(n_samples), desc, bool(progress),
+               on_chunk)
 
-    results = []
-    bar = _progress(n_samples, desc, progress)
-    try:
-        for c in range(plan.n_chunks):
-            start = c * plan.chunk
-            host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
-            idx = jax.make_array_from_callback(host_idx.shape, idx_sharding,
-                                               lambda sl: host_idx[sl])
-            out = jax.tree_util.tree_map(_to_host, program(key, idx, *args))
-            results.append(out)
-            done = min(plan.chunk, n_samples - start)
+
+@dataclass
+class Job:
+    """A prepared Monte Carlo run (:func:`prepare`): its plan and its program being compiled."""
+
+    program: Any
+    plan: ChunkPlan
+    mesh: Mesh
+    key: np.ndarray
+    args: tuple
+    n_samples: int
+    desc: str = ""
+    progress: bool = False
+    on_chunk: Callable[[int], None] | None = None
+
+    def result(self):
+        """Wait for the program, run every chunk; the stacked pytree of outputs (NumPy)."""
+        program = self.program.result() if hasattr(self.program, "result") else self.program
+        plan, n_samples = self.plan, self.n_samples
+        idx_sharding = NamedSharding(self.mesh, P("samples"))
+        results = []
+        bar = _progress(n_samples, self.desc, self.progress)
+        try:
+            for c in range(plan.n_chunks):
+                start = c * plan.chunk
+                host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
+                idx = jax.make_array_from_callback(host_idx.shape, idx_sharding,
+                                                   lambda sl: host_idx[sl])
+                out = jax.tree_util.tree_map(_to_host, program(self.key, idx, *self.args))
+                results.append(out)
+                done = min(plan.chunk, n_samples - start)
+                if bar is not None:
+                    bar.update(done)
+                if self.on_chunk is not None:
+                    self.on_chunk(done)
+        finally:
             if bar is not None:
-                bar.update(done)
-            if on_chunk is not None:
-                on_chunk(done)
-    finally:
-        if bar is not None:
-            bar.close()
-    stacked = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n_samples], *results)
-    return stacked
+                bar.close()
+        return jax.tree_util.tree_map(
+            lambda *xs: np.concatenate(xs, axis=0)[:n_samples], *results)
+
+
+#: XLA options of the driver's programs on CPU (see :func:`compile_options`)
+CPU_FAST_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitters": False}
+
+
+def compile_options(platform: str) -> dict:
+    """XLA compile options of the driver's programs on ``platform``.
+
+    On CPU, compiling dominates a cold run (every filter length is its own program, and the
+    threefry rounds of the Gaussian draw are what LLVM spends its time on): LLVM's level-1
+    pipeline without XLA's new fusion emitters compiles these programs 2–3× faster and runs
+    them within a few per cent (``scripts/bench.py --process``; the numbers were bit-identical
+    in every program measured). ``RFBJAX_FAST_COMPILE=0`` restores XLA's defaults, e.g. for
+    runs of hours. Accelerators keep their defaults. The options are part of the compilation
+    cache's key, so switching never mixes programs.
+    """
+    if platform != "cpu":
+        return {}
+    if os.environ.get("RFBJAX_FAST_COMPILE", "1").strip().lower() in ("0", "off", "false", "no"):
+        return {}
+    return dict(CPU_FAST_COMPILE)
+
+
+_POOL: list = []
+
+
+def _compile_pool():
+    """Threads that compile programs in the background (XLA releases the GIL while compiling)."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(4, os.cpu_count() or 1))
+        _POOL.append(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rfbjax-compile"))
+    return _POOL[0]
 
 
 def _avals(values) -> tuple:
@@ -282,11 +356,12 @@ _PROGRAMS: dict = {}
 
 
 def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
-    """The chunk program for these shapes: reloaded from the export cache, or traced (and stored).
+    """The chunk program for these shapes, being compiled (a future of a compiled callable).
 
-    Falls back to the plain jitted function when the cache is off, the function cannot be
-    named safely, the run spans several processes, or the export fails; the numbers are the
-    same either way.
+    Reloaded from the export cache, or traced and stored; lowered here and compiled in the
+    background pool with :func:`compile_options`. The plain jitted function is lowered instead
+    when the cache is off, the function cannot be named safely, the run spans several
+    processes, or the export fails; the numbers are the same either way.
     """
     from . import compile_cache
 
@@ -296,7 +371,11 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     if hit is not None:
         return hit
     jitted = _compiled(fn, block, mesh, len(args))
-    program = jitted
+    target = jitted
+    idx_spec = jax.ShapeDtypeStruct((chunk,), np.uint32, sharding=NamedSharding(mesh, P("samples")))
+    specs = [jax.ShapeDtypeStruct(np.shape(v), getattr(v, "dtype", None) or np.asarray(v).dtype)
+             for v in (key,) + tuple(args)]
+    specs = [specs[0], idx_spec] + specs[1:]
     pkey = compile_cache.program_key(fn, "montecarlo.run/v1", block, len(dev_ids), chunk, avals)
     if pkey is not None and compile_cache.active() and jax.process_count() == 1:
         exported = compile_cache.load_exported(pkey)
@@ -304,17 +383,16 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
             try:
                 from jax import export
 
-                idx_spec = jax.ShapeDtypeStruct((chunk,), np.uint32,
-                                                sharding=NamedSharding(mesh, P("samples")))
-                specs = [jax.ShapeDtypeStruct(np.shape(v), getattr(v, "dtype", None)
-                                              or np.asarray(v).dtype) for v in (key,) + tuple(args)]
-                exported = export.export(jitted)(specs[0], idx_spec, *specs[1:])
+                exported = export.export(jitted)(*specs)
                 if not compile_cache.store_exported(pkey, exported):
                     exported = None
             except Exception:  # not exportable (e.g. a custom call): trace as usual
                 exported = None
         if exported is not None:
-            program = jax.jit(exported.call)
+            target = jax.jit(exported.call)
+    lowered = target.lower(*specs)
+    options = compile_options(mesh.devices.flat[0].platform)
+    program = _compile_pool().submit(lowered.compile, options)
     if len(_PROGRAMS) > 256:
         _PROGRAMS.clear()
     _PROGRAMS[memo] = program
