@@ -582,7 +582,7 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
       ``samples[(J, T)] = (A, B)``; feed it to :func:`fit_scaling_law`.
     """
     from . import montecarlo as mc
-    from .sweep import (SweepConfig, _measure_cell, load_sweep, resolve_N, run_sweep,
+    from .sweep import (SweepConfig, _prepare_cell, load_sweep, resolve_N, run_sweep,
                         summarize_cell, validate)
     from .initializers import effective_rescale
 
@@ -605,10 +605,14 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
         return SweepResult("sweep", cfg.to_json(), tuple(data.summaries), dict(data.samples),
                            path)
     rows, raw = [], {}
-    for j, t in cfg.cells():
+    jobs = [(j, t, _prepare_cell(cfg, j, t, resolve_N(cfg.N, t, cfg.boundary),
+                                 max_memory=budget, on_chunk=None, devices=devices))
+            for j, t in cfg.cells()]      # every program compiling in the background
+    for j, t, job in jobs:
         n = resolve_N(cfg.N, t, cfg.boundary)
-        A, B = _measure_cell(cfg, j, t, n, max_memory=budget, on_chunk=None, devices=devices)
-        A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+        out_ = job.result()
+        A = np.asarray(out_["A"], dtype=np.float64)
+        B = np.asarray(out_["B"], dtype=np.float64)
         raw[(j, t)] = (A, B)
         rows.append(summarize_cell(j, t, n, A, B))
     return SweepResult("sweep", cfg.to_json(), tuple(rows), raw, None)

@@ -32,11 +32,16 @@ def _progress(progress) -> dict:
     return {"progress": False, "on_chunk": progress.update}
 
 
-def _result(job, progress, J: int, T: int):
-    """Run a prepared Monte Carlo job, naming its setting on the overall bar."""
+def _note(progress, text: str) -> None:
+    """Say on the overall bar (if there is one) what is being done."""
     note = getattr(progress, "set_postfix_str", None)
     if note is not None and not isinstance(progress, bool):
-        note(f"J={J} T={T}")
+        note(text)
+
+
+def _result(job, progress, J: int, T: int):
+    """Run a prepared Monte Carlo job, naming its setting on the overall bar."""
+    _note(progress, f"J={J} T={T}")
     return job.result()
 
 
@@ -73,6 +78,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     # every program is traced first and compiled in the background while the next is traced
+    _note(progress, "preparing programs")
     jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
                                    dtype=jnp.dtype(dtype), max_memory=max_memory,
                                    **_progress(progress))
@@ -134,6 +140,7 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
     """
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
+    _note(progress, "preparing programs")
     jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
                                    dtype=jnp.dtype(dtype), max_memory=max_memory, init=init,
                                    stride=stride, rescale=rescale, **_progress(progress))
@@ -203,6 +210,7 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     Rows of non-default settings also carry ``init``, ``stride``, ``filter_length``.
     """
     default = init == "gaussian" and int(stride) == 1
+    _note(progress, "preparing programs")
     jobs = {(J, T): prepare_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
                                    max_memory=max_memory, **_progress(progress),
                                    **({} if default else {"init": init, "stride": int(stride),

@@ -25,6 +25,11 @@ size may change XLA's summation order).
 
 Compiled programs persist across processes (:mod:`rfbjax.compile_cache`): the driver's
 programs are exported with :mod:`jax.export` once and reloaded by later runs without tracing.
+Within a process, :func:`prepare` traces a run's program and hands its compilation to a
+background thread; a table of runs (every T of ``energy`` or ``bounds``, the cells of a sweep)
+prepares them all before running the first, so compilations overlap each other, the tracing
+and the Monte Carlo. On CPU the programs are compiled with faster XLA options
+(:func:`compile_options`).
 """
 
 from __future__ import annotations
@@ -366,7 +371,8 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     from . import compile_cache
 
     dev_ids = tuple(d.id for d in mesh.devices.flat)
-    memo = (fn, block, dev_ids, chunk, avals)
+    options = compile_options(mesh.devices.flat[0].platform)
+    memo = (fn, block, dev_ids, chunk, avals, tuple(sorted(options.items())))
     hit = _PROGRAMS.get(memo)
     if hit is not None:
         return hit
@@ -391,7 +397,6 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
         if exported is not None:
             target = jax.jit(exported.call)
     lowered = target.lower(*specs)
-    options = compile_options(mesh.devices.flat[0].platform)
     program = _compile_pool().submit(lowered.compile, options)
     if len(_PROGRAMS) > 256:
         _PROGRAMS.clear()

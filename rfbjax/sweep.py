@@ -185,19 +185,26 @@ def _write_cell(out, J, T, N, A, B, seconds):
     return summary
 
 
-def _measure_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, devices):
+def _prepare_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, devices):
     extra = {} if (cfg.init == "gaussian" and cfg.stride == 1) else \
         {"init": cfg.init, "stride": cfg.stride, "rescale": cfg.rescale}
     m = bounds_measurement(J, T, N, scale=cfg.scale, dtype=jnp.dtype(cfg.dtype), **extra)
-    out = mc.run(m.fn, mc.stream_key(cfg.seed, *m.tags), cfg.samples, *m.args,
-                 bytes_per_sample=m.bytes_per_sample, max_memory=max_memory, progress=False,
-                 on_chunk=on_chunk, devices=devices)
-    return out["A"], out["B"]
+    return mc.prepare(m.fn, mc.stream_key(cfg.seed, *m.tags), cfg.samples, *m.args,
+                      bytes_per_sample=m.bytes_per_sample, max_memory=max_memory,
+                      progress=False, on_chunk=on_chunk, devices=devices)
+
+
+#: cells prepared ahead of the one running: their programs compile while it runs
+LOOKAHEAD = 2
 
 
 def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_MEMORY,
               progress: bool = True, devices=None, log=None) -> list[dict]:
-    """Run (or resume) the sweep into ``out``; returns the summaries of all cells."""
+    """Run (or resume) the sweep into ``out``; returns the summaries of all cells.
+
+    The next :data:`LOOKAHEAD` cells are prepared (traced, and compiling in the background)
+    while a cell runs; the cells are still measured and written one at a time, in order.
+    """
     validate(cfg)
     writer = jax.process_index() == 0
     prepare_dir(out, cfg, write=writer)
@@ -211,14 +218,28 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
                    dynamic_ncols=True)
         bar.set_postfix_str(f"cells {len(cells) - len(todo)}/{len(cells)}")
     done_cells = len(cells) - len(todo)
-    try:
-        for J, T in todo:
-            N = resolve_N(cfg.N, T, cfg.boundary)
+    jobs: dict = {}
+
+    def prepare(i):
+        if i < len(todo) and i not in jobs:
+            J, T = todo[i]
             t0 = time.perf_counter()
-            A, B = _measure_cell(cfg, J, T, N, max_memory=max_memory, devices=devices,
-                                 on_chunk=bar.update if bar is not None else None)
+            job = _prepare_cell(cfg, J, T, resolve_N(cfg.N, T, cfg.boundary),
+                                max_memory=max_memory, devices=devices,
+                                on_chunk=bar.update if bar is not None else None)
+            jobs[i] = (job, time.perf_counter() - t0)
+
+    try:
+        for i, (J, T) in enumerate(todo):
+            for ahead in range(i, i + 1 + LOOKAHEAD):
+                prepare(ahead)
+            job, prep_seconds = jobs.pop(i)
+            t0 = time.perf_counter()
+            out_ = job.result()
+            A, B = out_["A"], out_["B"]
             if writer:
-                _write_cell(out, J, T, N, A, B, time.perf_counter() - t0)
+                _write_cell(out, J, T, resolve_N(cfg.N, T, cfg.boundary), A, B,
+                            prep_seconds + time.perf_counter() - t0)
                 write_json(os.path.join(out, "summary.json"),
                            {"config": cfg.to_json(), "cells": _completed(out, cfg)})
             done_cells += 1

@@ -88,6 +88,23 @@ def test_stream_key_is_stable():
     assert not np.array_equal(jax.random.key_data(k1), jax.random.key_data(k3))
 
 
+def test_host_threefry_matches_jax_fold_in():
+    """The NumPy threefry that derives stream keys gives jax.random.fold_in's words exactly."""
+    from rfbjax.seeds import fold_in_words, seed_words
+
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 2 ** 32, size=(40, 2), dtype=np.uint64).astype(np.uint32)
+    data = [0, 1, 2 ** 31 - 1, 2 ** 32 - 1] + [int(d) for d in rng.integers(0, 2 ** 32, 36)]
+    fold = jax.jit(jax.vmap(jax.random.fold_in))
+    ref = np.asarray(fold(keys, np.array(data, dtype=np.uint32)))
+    ours = np.stack([fold_in_words(k, d) for k, d in zip(keys, data)])
+    np.testing.assert_array_equal(ours, ref)
+    for seed in (0, 7, 2 ** 32 + 5, 2 ** 64 - 1):   # the seed's words are PRNGKey's (x64 rules)
+        assert seed_words(seed).tolist() == [seed >> 32, seed & 0xFFFFFFFF]
+    with pytest.raises(ValueError):
+        fold_in_words(keys[0], 2 ** 32)
+
+
 def test_parse_memory():
     assert mc.parse_memory("2GB") == 2 * 1024 ** 3
     assert mc.parse_memory("512MiB") == 512 * 1024 ** 2
