@@ -162,7 +162,7 @@ def test_one_overall_progress_bar_counts_every_setting():
     bar = _Bar()
     rows = bounds_rows([3], [8, 12], 32, n_samples=40, seed=1, progress=bar, theory=False)
     assert len(rows) == 2 and bar.done == 2 * 40
-    assert bar.notes == ["J=3 T=8", "J=3 T=12"]
+    assert bar.notes == ["preparing programs", "J=3 T=8", "J=3 T=12"]
     bar = _Bar()   # a stride splits signals of different lengths into groups: shares add up
     x1, x2 = np.random.default_rng(0).standard_normal((2, 48))
     energy_rows([("a", x1), ("b", x2[:32])], [2], [8], n_samples=24, seed=1, progress=bar,
@@ -201,3 +201,36 @@ def test_fast_compile_keeps_the_numbers(monkeypatch):
     slow = sample_bounds(6, 24, 64, 40, seed=9)
     for k in ("A", "B", "kappa"):
         np.testing.assert_allclose(fast[k], slow[k], rtol=1e-6, atol=0)
+
+
+def _host_flags(env_extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "RFBJAX_HOST_DEVICES")}
+    env.update({"PYTHONPATH": ROOT + os.pathsep + env.get("PYTHONPATH", "")}, **env_extra)
+    code = ("import os, sys\nfrom rfbjax.cli import _host_devices\nfrom rfbjax.errors import "
+            "InputError\ntry:\n    _host_devices()\nexcept InputError as e:\n    print('error', e)"
+            "\nprint(os.environ.get('XLA_FLAGS'))\nprint('jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()
+
+
+def test_command_line_asks_for_one_cpu_device_per_core():
+    assert _host_flags({"RFBJAX_HOST_DEVICES": "3"}) == [
+        "--xla_force_host_platform_device_count=3", "False"]       # set before JAX is imported
+    assert _host_flags({"RFBJAX_HOST_DEVICES": "1"}) == ["None", "False"]
+    mine = "--xla_force_host_platform_device_count=5 --xla_cpu_enable_fast_math=false"
+    assert _host_flags({"XLA_FLAGS": mine, "RFBJAX_HOST_DEVICES": "2"}) == [mine, "False"]
+    bad = _host_flags({"RFBJAX_HOST_DEVICES": "two"})
+    assert bad[0].startswith("error RFBJAX_HOST_DEVICES: must be a whole number")
+    default = _host_flags({})[0]
+    cores = min(8, len(os.sched_getaffinity(0)))
+    assert default == ("None" if cores == 1 else f"--xla_force_host_platform_device_count={cores}")
+
+
+def test_command_line_numbers_do_not_depend_on_host_devices(tmp_path):
+    args = ["bounds", "--J", "4", "--T", "8", "--N", "64", "--samples", "300"]
+    one, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "1", "RFBJAX_CACHE_DIR": "off"}, tmp_path, "one")
+    three, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "3", "RFBJAX_CACHE_DIR": "off"}, tmp_path,
+                    "three")
+    assert one == three
