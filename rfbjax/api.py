@@ -605,16 +605,19 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
         return SweepResult("sweep", cfg.to_json(), tuple(data.summaries), dict(data.samples),
                            path)
     rows, raw = [], {}
-    jobs = [(j, t, _prepare_cell(cfg, j, t, resolve_N(cfg.N, t, cfg.boundary),
-                                 max_memory=budget, on_chunk=None, devices=devices))
-            for j, t in cfg.cells()]      # every program compiling in the background
-    for j, t, job in jobs:
-        n = resolve_N(cfg.N, t, cfg.boundary)
-        out_ = job.result()
-        A = np.asarray(out_["A"], dtype=np.float64)
-        B = np.asarray(out_["B"], dtype=np.float64)
-        raw[(j, t)] = (A, B)
-        rows.append(summarize_cell(j, t, n, A, B))
+    jobs: dict = {}
+    with mc.cancelling(jobs):   # compiled in the background, run in order
+        for j, t in cfg.cells():
+            jobs[(j, t)] = _prepare_cell(cfg, j, t, resolve_N(cfg.N, t, cfg.boundary),
+                                         max_memory=budget, on_chunk=None,
+                                         devices=devices).start()
+        for j, t in cfg.cells():
+            n = resolve_N(cfg.N, t, cfg.boundary)
+            out_ = jobs.pop((j, t)).result()
+            A = np.asarray(out_["A"], dtype=np.float64)
+            B = np.asarray(out_["B"], dtype=np.float64)
+            raw[(j, t)] = (A, B)
+            rows.append(summarize_cell(j, t, n, A, B))
     return SweepResult("sweep", cfg.to_json(), tuple(rows), raw, None)
 
 

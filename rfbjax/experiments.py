@@ -21,15 +21,36 @@ from .theory.predictor import kappa_tilde_paper, predict
 __all__ = ["energy_rows", "bounds_rows"]
 
 
-def _progress(progress) -> dict:
+def _progress(progress, J: int, T: int) -> dict:
     """Progress arguments of one Monte Carlo call.
 
     ``progress`` is a bool (a bar per call, from the driver) or one overall tqdm-like bar
-    (``update(n)`` and optionally ``set_postfix_str``) that every call advances by its samples.
+    (``update(n)`` and optionally ``set_postfix_str``) that every call advances by its samples;
+    the bar names the setting (J, T) when its first chunk is done.
     """
     if isinstance(progress, bool) or progress is None:
         return {"progress": bool(progress)}
-    return {"progress": False, "on_chunk": progress.update}
+    note = getattr(progress, "set_postfix_str", None)
+    named = []
+
+    def on_chunk(n):
+        if note is not None and not named:
+            named.append(True)
+            note(f"J={J} T={T}")
+        progress.update(n)
+
+    return {"progress": False, "on_chunk": on_chunk}
+
+
+def _start_all(prepare, settings) -> dict:
+    """``{setting: prepare(*setting).start()}``: every program traced here, compiled in the
+    background and run as soon as it is ready (one run at a time) while the next is traced.
+    If preparing one fails, the runs already started are cancelled."""
+    jobs: dict = {}
+    with mc.cancelling(jobs):
+        for setting in settings:
+            jobs[setting] = prepare(*setting).start()
+    return jobs
 
 
 def _note(progress, text: str) -> None:
@@ -37,12 +58,6 @@ def _note(progress, text: str) -> None:
     note = getattr(progress, "set_postfix_str", None)
     if note is not None and not isinstance(progress, bool):
         note(text)
-
-
-def _result(job, progress, J: int, T: int):
-    """Run a prepared Monte Carlo job, naming its setting on the overall bar."""
-    _note(progress, f"J={J} T={T}")
-    return job.result()
 
 
 def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str = "circular",
@@ -77,41 +92,40 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                                     exact_max_T=exact_max_T)
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
-    # every program is traced first and compiled in the background while the next is traced
     _note(progress, "preparing programs")
-    jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                                   dtype=jnp.dtype(dtype), max_memory=max_memory,
-                                   **_progress(progress))
-            for T in Ts for J in Js}
+    jobs = _start_all(lambda T, J: prepare_energy(
+        xs, J, T, n_samples, seed=seed, boundary=boundary, dtype=jnp.dtype(dtype),
+        max_memory=max_memory, **_progress(progress, J, T)), [(T, J) for T in Ts for J in Js])
     rows = []
-    for T in Ts:
-        R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
-        exact = theory and _exact_allowed(T, exact_max_T)
-        eigs = [toeplitz_eigenvalues(r) for r in R] if exact else None
-        for J in Js:
-            mean_th, var_th = energy_moments(R, J, T)          # NumPy float64
-            r0 = R[:, 0]
-            mean_th = np.asarray(mean_th) / r0
-            var_th = np.asarray(var_th) / r0 ** 2
-            E = _result(jobs.pop((T, J)), progress, J, T)
-            for m, label in enumerate(labels):
-                s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
-                N = xs[m].shape[0]
-                row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
-                       "mean_analytic": float(mean_th[m]), "var_analytic": float(var_th[m]),
-                       "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
-                       "se_var_mc": s.se_var,
-                       "z_var": (s.var - float(var_th[m])) / s.se_var if s.se_var > 0 else 0.0,
-                       "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
-                       "folded": bool(boundary == "circular" and T > N), "samples": n_samples}
-                if exact:
-                    law = energy_law_from_eigenvalues(eigs[m], J, T, float(R[m, 0]))
-                    row.update(law.theory_row(p))
-                elif theory:
-                    row.update(_exact_skipped(exact_max_T))
-                if theory:
-                    row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
-                rows.append(row)
+    with mc.cancelling(jobs):
+        for T in Ts:
+            R = signal_lags(xs, T, boundary=boundary)          # depends on (signal, T) only
+            exact = theory and _exact_allowed(T, exact_max_T)
+            eigs = [toeplitz_eigenvalues(r) for r in R] if exact else None
+            for J in Js:
+                mean_th, var_th = energy_moments(R, J, T)          # NumPy float64
+                r0 = R[:, 0]
+                mean_th = np.asarray(mean_th) / r0
+                var_th = np.asarray(var_th) / r0 ** 2
+                E = jobs.pop((T, J)).result()
+                for m, label in enumerate(labels):
+                    s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
+                    N = xs[m].shape[0]
+                    row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
+                           "mean_analytic": float(mean_th[m]), "var_analytic": float(var_th[m]),
+                           "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
+                           "se_var_mc": s.se_var,
+                           "z_var": (s.var - float(var_th[m])) / s.se_var if s.se_var > 0 else 0.0,
+                           "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
+                           "folded": bool(boundary == "circular" and T > N), "samples": n_samples}
+                    if exact:
+                        law = energy_law_from_eigenvalues(eigs[m], J, T, float(R[m, 0]))
+                        row.update(law.theory_row(p))
+                    elif theory:
+                        row.update(_exact_skipped(exact_max_T))
+                    if theory:
+                        row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
+                    rows.append(row)
     return rows
 
 
@@ -141,53 +155,54 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     _note(progress, "preparing programs")
-    jobs = {(T, J): prepare_energy(xs, J, T, n_samples, seed=seed, boundary=boundary,
-                                   dtype=jnp.dtype(dtype), max_memory=max_memory, init=init,
-                                   stride=stride, rescale=rescale, **_progress(progress))
-            for T in Ts for J in Js}
+    jobs = _start_all(lambda T, J: prepare_energy(
+        xs, J, T, n_samples, seed=seed, boundary=boundary, dtype=jnp.dtype(dtype),
+        max_memory=max_memory, init=init, stride=stride, rescale=rescale,
+        **_progress(progress, J, T)), [(T, J) for T in Ts for J in Js])
     rows = []
-    law_cache: dict = {}
-    for T in Ts:
-        supports = [stride_support(x, T, stride, boundary) for x in xs]
-        law_cache.clear()
-        for J in Js:
-            E = _result(jobs.pop((T, J)), progress, J, T)
-            for m, label in enumerate(labels):
-                x = supports[m]
-                N = xs[m].shape[0]
-                info = inits.describe(init, J, T, stride=stride, rescale=rescale, N=x.shape[0])
-                r0 = float(np.sum(x * x))
-                if info["family"] == "tight":
-                    mean_th, var_th = 1.0, 0.0
-                else:
-                    mean_th, var_th = strided_energy_moments(
-                        x, J, T, stride, tap_variance=info["tap_variance"],
-                        kurtosis=info["kurtosis"])
-                    mean_th, var_th = mean_th / r0, var_th / r0 ** 2
-                s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
-                row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
-                       "init": init, "stride": stride, "filter_length": info["filter_length"],
-                       "tap_variance": info["tap_variance"],
-                       "mean_analytic": mean_th, "var_analytic": var_th,
-                       "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
-                       "se_var_mc": s.se_var,
-                       "z_var": ((s.var - var_th) / s.se_var if s.se_var > 0 and var_th > 0
-                                 else None),   # no z-score for a degenerate (constant) energy
-                       "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
-                       "folded": bool(boundary == "circular" and info["filter_length"] > N),
-                       "samples": n_samples,
-                       "exact_law": bool(theory and info["family"] == "gaussian")}
-                if row["exact_law"] and not _exact_allowed(T, exact_max_T):
-                    row.update(_exact_skipped(exact_max_T))
-                if row["exact_law"]:
-                    if m not in law_cache:
-                        law_cache[m] = np.linalg.eigvalsh(strided_gram(x, T, stride))
-                    law = energy_law_from_eigenvalues(law_cache[m], J, T, r0,
-                                                      info["tap_variance"] * J * T)
-                    row.update(law.theory_row(p))
-                if theory:
-                    row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
-                rows.append(row)
+    with mc.cancelling(jobs):
+        law_cache: dict = {}
+        for T in Ts:
+            supports = [stride_support(x, T, stride, boundary) for x in xs]
+            law_cache.clear()
+            for J in Js:
+                E = jobs.pop((T, J)).result()
+                for m, label in enumerate(labels):
+                    x = supports[m]
+                    N = xs[m].shape[0]
+                    info = inits.describe(init, J, T, stride=stride, rescale=rescale, N=x.shape[0])
+                    r0 = float(np.sum(x * x))
+                    if info["family"] == "tight":
+                        mean_th, var_th = 1.0, 0.0
+                    else:
+                        mean_th, var_th = strided_energy_moments(
+                            x, J, T, stride, tap_variance=info["tap_variance"],
+                            kurtosis=info["kurtosis"])
+                        mean_th, var_th = mean_th / r0, var_th / r0 ** 2
+                    s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
+                    row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
+                           "init": init, "stride": stride, "filter_length": info["filter_length"],
+                           "tap_variance": info["tap_variance"],
+                           "mean_analytic": mean_th, "var_analytic": var_th,
+                           "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
+                           "se_var_mc": s.se_var,
+                           "z_var": ((s.var - var_th) / s.se_var if s.se_var > 0 and var_th > 0
+                                     else None),   # no z-score for a degenerate (constant) energy
+                           "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
+                           "folded": bool(boundary == "circular" and info["filter_length"] > N),
+                           "samples": n_samples,
+                           "exact_law": bool(theory and info["family"] == "gaussian")}
+                    if row["exact_law"] and not _exact_allowed(T, exact_max_T):
+                        row.update(_exact_skipped(exact_max_T))
+                    if row["exact_law"]:
+                        if m not in law_cache:
+                            law_cache[m] = np.linalg.eigvalsh(strided_gram(x, T, stride))
+                        law = energy_law_from_eigenvalues(law_cache[m], J, T, r0,
+                                                          info["tap_variance"] * J * T)
+                        row.update(law.theory_row(p))
+                    if theory:
+                        row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
+                    rows.append(row)
     return rows
 
 
@@ -211,43 +226,43 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     """
     default = init == "gaussian" and int(stride) == 1
     _note(progress, "preparing programs")
-    jobs = {(J, T): prepare_bounds(J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype),
-                                   max_memory=max_memory, **_progress(progress),
-                                   **({} if default else {"init": init, "stride": int(stride),
-                                                          "rescale": rescale}))
-            for J in Js for T in Ts}
+    extra = {} if default else {"init": init, "stride": int(stride), "rescale": rescale}
+    jobs = _start_all(lambda J, T: prepare_bounds(
+        J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype), max_memory=max_memory,
+        **_progress(progress, J, T), **extra), [(J, T) for J in Js for T in Ts])
     rows = []
-    for J in Js:
-        for T in Ts:
-            out = _result(jobs.pop((J, T)), progress, J, T)
-            sA, sB = mc.summarize(out["A"]), mc.summarize(out["B"])
-            sK = mc.summarize(out["kappa"])
-            rows.append({"J": J, "T": T, "N": N, "mean_A": sA.mean, "mean_B": sB.mean,
-                         "mean_kappa": sK.mean, "se_A": sA.se, "se_B": sB.se, "se_kappa": sK.se,
-                         "q05_kappa": sK.quantiles[0.05], "q95_kappa": sK.quantiles[0.95],
-                         "frac_kappa_inf": sK.n_inf / sK.n, "ratio_mean_B_mean_A":
-                         sB.mean / sA.mean if sA.mean > 0 else float("inf"),
-                         "folded": bool(N is not None and T > N), "samples": n_samples})
-            if not default:
-                info = inits.describe(init, J, T, stride=int(stride), rescale=rescale, N=N)
-                rows[-1].update({"init": init, "stride": int(stride),
-                                 "filter_length": info["filter_length"],
-                                 "tap_variance": info["tap_variance"]})
-                rows[-1]["folded"] = bool(N is not None and info["filter_length"] > N)
-                strided_ok = int(stride) == 1 or (N is not None and J != int(stride))
-                if theory and not (info["family"] == "gaussian" and strided_ok):
-                    rows[-1].update({k: None for k in ("pred_A", "pred_B", "pred_kappa",
-                                                       "pred_q05_kappa", "pred_q95_kappa",
-                                                       "kappa_tilde_paper")})
-                    continue
-            if theory:
-                d = int(stride)
-                gain = 1.0 if default else info["tap_variance"] * J * T / d
-                pr = predict(J, T, math.inf if N is None else N, stride=d)
-                kt = float(kappa_tilde_paper(J, T)) if d == 1 else math.nan
-                rows[-1].update({"pred_A": pr.E_A * gain, "pred_B": pr.E_B * gain,
-                                 "pred_kappa": pr.E_kappa,
-                                 "pred_q05_kappa": pr.kappa_quantiles[0.05],
-                                 "pred_q95_kappa": pr.kappa_quantiles[0.95],
-                                 "kappa_tilde_paper": kt if np.isfinite(kt) else None})
+    with mc.cancelling(jobs):
+        for J in Js:
+            for T in Ts:
+                out = jobs.pop((J, T)).result()
+                sA, sB = mc.summarize(out["A"]), mc.summarize(out["B"])
+                sK = mc.summarize(out["kappa"])
+                rows.append({"J": J, "T": T, "N": N, "mean_A": sA.mean, "mean_B": sB.mean,
+                             "mean_kappa": sK.mean, "se_A": sA.se, "se_B": sB.se, "se_kappa": sK.se,
+                             "q05_kappa": sK.quantiles[0.05], "q95_kappa": sK.quantiles[0.95],
+                             "frac_kappa_inf": sK.n_inf / sK.n, "ratio_mean_B_mean_A":
+                             sB.mean / sA.mean if sA.mean > 0 else float("inf"),
+                             "folded": bool(N is not None and T > N), "samples": n_samples})
+                if not default:
+                    info = inits.describe(init, J, T, stride=int(stride), rescale=rescale, N=N)
+                    rows[-1].update({"init": init, "stride": int(stride),
+                                     "filter_length": info["filter_length"],
+                                     "tap_variance": info["tap_variance"]})
+                    rows[-1]["folded"] = bool(N is not None and info["filter_length"] > N)
+                    strided_ok = int(stride) == 1 or (N is not None and J != int(stride))
+                    if theory and not (info["family"] == "gaussian" and strided_ok):
+                        rows[-1].update({k: None for k in ("pred_A", "pred_B", "pred_kappa",
+                                                           "pred_q05_kappa", "pred_q95_kappa",
+                                                           "kappa_tilde_paper")})
+                        continue
+                if theory:
+                    d = int(stride)
+                    gain = 1.0 if default else info["tap_variance"] * J * T / d
+                    pr = predict(J, T, math.inf if N is None else N, stride=d)
+                    kt = float(kappa_tilde_paper(J, T)) if d == 1 else math.nan
+                    rows[-1].update({"pred_A": pr.E_A * gain, "pred_B": pr.E_B * gain,
+                                     "pred_kappa": pr.E_kappa,
+                                     "pred_q05_kappa": pr.kappa_quantiles[0.05],
+                                     "pred_q95_kappa": pr.kappa_quantiles[0.95],
+                                     "kappa_tilde_paper": kt if np.isfinite(kt) else None})
     return rows

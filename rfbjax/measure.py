@@ -222,6 +222,14 @@ class _Groups:
     def __init__(self, n_samples: int, M: int, dtype, jobs):
         self.n_samples, self.M, self.dtype, self.jobs = n_samples, M, dtype, jobs
 
+    def cancel(self) -> None:
+        mc.cancel(job for _, job in self.jobs)
+
+    def start(self) -> "_Groups":
+        for _, job in self.jobs:
+            job.start()
+        return self
+
     def result(self) -> np.ndarray:
         out = np.empty((self.n_samples, self.M), dtype=self.dtype)
         for idx, job in self.jobs:

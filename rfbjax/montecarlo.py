@@ -34,9 +34,11 @@ and the Monte Carlo. On CPU the programs are compiled with faster XLA options
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -56,6 +58,9 @@ __all__ = [
     "prepare",
     "Job",
     "compile_options",
+    "cancel",
+    "cancelling",
+    "cancel_all",
     "summarize",
     "Summary",
     "DEFAULT_MAX_MEMORY",
@@ -251,7 +256,7 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
                on_chunk)
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     """A prepared Monte Carlo run (:func:`prepare`): its plan and its program being compiled."""
 
@@ -264,9 +269,35 @@ class Job:
     desc: str = ""
     progress: bool = False
     on_chunk: Callable[[int], None] | None = None
+    _started: Any = None
+    _cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Stop this job: a started job that has not begun never runs; a running one stops
+        after its current chunk (its :meth:`result` then raises ``CancelledError``)."""
+        self._cancelled = True
+        if self._started is not None:
+            self._started.cancel()
+
+    def start(self) -> "Job":
+        """Run in the background as soon as the program is compiled; :meth:`result` waits.
+
+        Started jobs run one at a time, in the order they were started (one chunk in memory at
+        a time, as in the foreground), on a thread that mostly waits for the devices, so the
+        caller can go on preparing the next runs meanwhile.
+        """
+        if self._started is None:
+            self._started = _runner().submit(self._run)
+            _STARTED.add(self)
+        return self
 
     def result(self):
-        """Wait for the program, run every chunk; the stacked pytree of outputs (NumPy)."""
+        """The stacked pytree of outputs (NumPy): waits for a started job, else runs it here."""
+        if self._started is not None:
+            return self._started.result()
+        return self._run()
+
+    def _run(self):
         program = self.program.result() if hasattr(self.program, "result") else self.program
         plan, n_samples = self.plan, self.n_samples
         idx_sharding = NamedSharding(self.mesh, P("samples"))
@@ -274,6 +305,10 @@ class Job:
         bar = _progress(n_samples, self.desc, self.progress)
         try:
             for c in range(plan.n_chunks):
+                if self._cancelled:
+                    from concurrent.futures import CancelledError
+
+                    raise CancelledError(f"Monte Carlo run {self.desc or ''} cancelled")
                 start = c * plan.chunk
                 host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
                 idx = jax.make_array_from_callback(host_idx.shape, idx_sharding,
@@ -315,6 +350,45 @@ def compile_options(platform: str) -> dict:
 
 
 _POOL: list = []
+
+
+_STARTED: "weakref.WeakSet[Job]" = weakref.WeakSet()
+
+
+def cancel_all() -> None:
+    """Cancel every started job of this process that has not finished (the command line does
+    this when a command stops on an error or Ctrl-C)."""
+    cancel(list(_STARTED))
+
+
+def cancel(jobs) -> None:
+    """Cancel every job of ``jobs`` (:meth:`Job.cancel`; objects without ``cancel`` are skipped):
+    what a table does when it stops early, so that no started run goes on in the background."""
+    for job in jobs:
+        stop = getattr(job, "cancel", None)
+        if stop is not None:
+            stop()
+
+
+@contextlib.contextmanager
+def cancelling(jobs):
+    """Within this block, an exception (or Ctrl-C) cancels ``jobs`` (a list, or a dict's values)
+    before it propagates: no started run is left going on in the background."""
+    try:
+        yield
+    except BaseException:
+        cancel(jobs.values() if isinstance(jobs, dict) else jobs)
+        raise
+
+
+def _runner():
+    """The thread that runs started jobs (:meth:`Job.start`), one at a time, in order."""
+    if len(_POOL) < 2:
+        _compile_pool()
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfbjax-run"))
+    return _POOL[1]
 
 
 def _compile_pool():

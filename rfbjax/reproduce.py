@@ -254,7 +254,7 @@ def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | 
         meas = energy_measurement(signal_lags(xs, T), J, T, dtype=jnp.dtype(cfg.dtype))
         jobs[T] = mc.prepare(meas.fn, mc.stream_key(cfg.seed, *meas.tags), cfg.samples,
                              *meas.args, bytes_per_sample=meas.bytes_per_sample,
-                             max_memory=max_memory, progress=False)
+                             max_memory=max_memory, progress=False).start()
     for T in Ts:
         # float64 lag profiles, shared by the sampler (which rounds them to cfg.dtype) and the
         # exact law
@@ -319,8 +319,8 @@ def run_bounds(cfg: ReproduceConfig, on_step: Step | None = None,
     curves = []
     jobs = {(int(J), T): prepare_bounds(int(J), T, cfg.N, cfg.samples, seed=cfg.seed,
                                         dtype=jnp.dtype(cfg.dtype), max_memory=max_memory,
-                                        progress=False)
-            for J in cfg.J_bounds for T in Ts}   # compiling in the background
+                                        progress=False).start()
+            for J in cfg.J_bounds for T in Ts}   # compiled in the background, run in order
     for J in cfg.J_bounds:
         J = int(J)
         c: dict = {"J": J}

@@ -202,8 +202,9 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
               progress: bool = True, devices=None, log=None) -> list[dict]:
     """Run (or resume) the sweep into ``out``; returns the summaries of all cells.
 
-    The next :data:`LOOKAHEAD` cells are prepared (traced, and compiling in the background)
-    while a cell runs; the cells are still measured and written one at a time, in order.
+    The next :data:`LOOKAHEAD` cells are prepared (traced, compiling in the background, and
+    started: :meth:`rfbjax.montecarlo.Job.start`) while a cell runs; the cells are still
+    measured one at a time and written in order.
     """
     validate(cfg)
     writer = jax.process_index() == 0
@@ -226,7 +227,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
             t0 = time.perf_counter()
             job = _prepare_cell(cfg, J, T, resolve_N(cfg.N, T, cfg.boundary),
                                 max_memory=max_memory, devices=devices,
-                                on_chunk=bar.update if bar is not None else None)
+                                on_chunk=bar.update if bar is not None else None).start()
             jobs[i] = (job, time.perf_counter() - t0)
 
     try:
@@ -247,6 +248,9 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
                 bar.set_postfix_str(f"cells {done_cells}/{len(cells)}")
             if log is not None:
                 log(J, T)
+    except BaseException:   # no prepared cell goes on running in the background
+        mc.cancel(job for job, _ in jobs.values())
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -234,3 +234,32 @@ def test_command_line_numbers_do_not_depend_on_host_devices(tmp_path):
     three, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "3", "RFBJAX_CACHE_DIR": "off"}, tmp_path,
                     "three")
     assert one == three
+
+
+def test_started_jobs_are_cancelled_not_left_running():
+    """A started job waiting its turn never runs once cancelled; a running one stops at its
+    next chunk; ``cancelling`` cancels a table's jobs when its block raises."""
+    from concurrent.futures import CancelledError, Future
+
+    from rfbjax.measure import prepare_bounds
+
+    first, second = prepare_bounds(3, 8, 16, 20, seed=1), prepare_bounds(3, 12, 16, 20, seed=1)
+    compiled = first.program.result()
+    gate: Future = Future()
+    first.program = gate                 # the runner waits on this "compilation"
+    first.start()
+    second.start()
+    second.cancel()                      # queued behind the first: never runs
+    first.cancel()                       # running (waiting for its program)
+    gate.set_result(compiled)
+    with pytest.raises(CancelledError):
+        first.result()
+    with pytest.raises(CancelledError):
+        second.result()
+    third = prepare_bounds(3, 16, 16, 20, seed=1)
+    with pytest.raises(RuntimeError):
+        with mc.cancelling([third]):
+            raise RuntimeError("a table stops early")
+    assert third._cancelled
+    again = prepare_bounds(3, 8, 16, 20, seed=1).start().result()   # the runner still works
+    np.testing.assert_array_equal(again["A"], sample_bounds(3, 8, 16, 20, seed=1)["A"])

@@ -145,6 +145,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("rfbjax: interrupted\n")
         return 130
+    finally:   # on an error or Ctrl-C, no Monte Carlo run goes on in the background
+        if "rfbjax.montecarlo" in sys.modules:
+            sys.modules["rfbjax.montecarlo"].cancel_all()
 
 
 if __name__ == "__main__":  # pragma: no cover
