@@ -19,7 +19,6 @@ line's ``--help``) does not load JAX.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Any
 
 from .errors import InputError
@@ -70,8 +69,13 @@ _SUBMODULES = ("api", "regularizers", "strided", "initializers", "montecarlo", "
 
 
 def _present(module: str) -> bool:
-    """Whether a module of this package exists (found on disk, not imported)."""
-    return importlib.util.find_spec(module) is not None
+    """Whether a module of this package exists: a file on disk, looked for without importing
+    anything (``find_spec`` would import the parent packages, and with them NumPy)."""
+    import os
+
+    parts = module.split(".")[1:]
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)), *parts)
+    return os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py"))
 
 
 __all__ = ["InputError", "__version__",

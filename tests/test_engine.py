@@ -263,3 +263,16 @@ def test_started_jobs_are_cancelled_not_left_running():
     assert third._cancelled
     again = prepare_bounds(3, 8, 16, 20, seed=1).start().result()   # the runner still works
     np.testing.assert_array_equal(again["A"], sample_bounds(3, 8, 16, 20, seed=1)["A"])
+
+
+def test_blas_threads_told_to_sleep_before_numpy_loads():
+    """``import rfbjax.cli`` loads no NumPy, so the command line can set OpenBLAS's spin
+    timeout first; a value the user set is kept."""
+    code = ("import os, sys\nimport rfbjax.cli as c\nprint('numpy' in sys.modules)\n"
+            "c._idle_blas_threads()\nprint(os.environ['OPENBLAS_THREAD_TIMEOUT'])")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, capture_output=True,  # noqa: E731
+                                   text=True, timeout=60).stdout.split()
+    assert run(env) == ["False", "4"]
+    assert run(dict(env, OPENBLAS_THREAD_TIMEOUT="9")) == ["False", "9"]

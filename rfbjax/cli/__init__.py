@@ -124,8 +124,25 @@ def _host_devices() -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+def _idle_blas_threads() -> None:
+    """Let NumPy's BLAS threads sleep as soon as they are idle, before NumPy is loaded.
+
+    The exact theory's linear algebra (NumPy, multithreaded BLAS) runs while the Monte Carlo
+    keeps every core busy; OpenBLAS threads otherwise spin for a while after each call and
+    take CPU from it (warm W2 of ``scripts/bench.py --process``: about 1 s of CPU, 0.3 s of
+    wall on 2 cores). Sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the shortest spin) and
+    ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP builds) unless set already; large matrices still use
+    every thread. Nothing changes once NumPy is loaded (rfbjax used as a library).
+    """
+    if "numpy" in sys.modules:
+        return
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _idle_blas_threads()   # before the parser's modules load NumPy
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
