@@ -39,6 +39,7 @@ import hashlib
 import math
 import os
 import weakref
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -284,9 +285,11 @@ class Job:
 
         Started jobs run one at a time, in the order they were started (one chunk in memory at
         a time, as in the foreground), on a thread that mostly waits for the devices, so the
-        caller can go on preparing the next runs meanwhile.
+        caller can go on preparing the next runs meanwhile. In a multi-process run (several
+        hosts) nothing runs in the background: the processes' collectives must come in the
+        same order, so every compilation and run stays in the calling thread.
         """
-        if self._started is None:
+        if self._started is None and jax.process_count() == 1:
             self._started = _runner().submit(self._run)
             _STARTED.add(self)
         return self
@@ -298,7 +301,7 @@ class Job:
         return self._run()
 
     def _run(self):
-        program = self.program.result() if hasattr(self.program, "result") else self.program
+        program = self.program.result() if isinstance(self.program, Future) else self.program
         plan, n_samples = self.plan, self.n_samples
         idx_sharding = NamedSharding(self.mesh, P("samples"))
         results = []
@@ -471,7 +474,10 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
         if exported is not None:
             target = jax.jit(exported.call)
     lowered = target.lower(*specs)
-    program = _compile_pool().submit(lowered.compile, options)
+    if jax.process_count() == 1:
+        program = _compile_pool().submit(lowered.compile, options)
+    else:   # several processes: every compilation and run in one thread, in the same order
+        program = lowered.compile(options)
     if len(_PROGRAMS) > 256:
         _PROGRAMS.clear()
     _PROGRAMS[memo] = program
