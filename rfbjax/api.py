@@ -605,12 +605,10 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
         return SweepResult("sweep", cfg.to_json(), tuple(data.summaries), dict(data.samples),
                            path)
     rows, raw = [], {}
-    jobs: dict = {}
-    with mc.cancelling(jobs):   # compiled in the background, run in order
-        for j, t in cfg.cells():
-            jobs[(j, t)] = _prepare_cell(cfg, j, t, resolve_N(cfg.N, t, cfg.boundary),
-                                         max_memory=budget, on_chunk=None,
-                                         devices=devices).start()
+    jobs = mc.start_all(lambda j, t: _prepare_cell(
+        cfg, j, t, resolve_N(cfg.N, t, cfg.boundary), max_memory=budget, on_chunk=None,
+        devices=devices), cfg.cells())
+    with mc.cancelling(jobs):
         for j, t in cfg.cells():
             n = resolve_N(cfg.N, t, cfg.boundary)
             out_ = jobs.pop((j, t)).result()

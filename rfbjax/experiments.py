@@ -42,17 +42,6 @@ def _progress(progress, J: int, T: int) -> dict:
     return {"progress": False, "on_chunk": on_chunk}
 
 
-def _start_all(prepare, settings) -> dict:
-    """``{setting: prepare(*setting).start()}``: every program traced here, compiled in the
-    background and run as soon as it is ready (one run at a time) while the next is traced.
-    If preparing one fails, the runs already started are cancelled."""
-    jobs: dict = {}
-    with mc.cancelling(jobs):
-        for setting in settings:
-            jobs[setting] = prepare(*setting).start()
-    return jobs
-
-
 def _note(progress, text: str) -> None:
     """Say on the overall bar (if there is one) what is being done."""
     note = getattr(progress, "set_postfix_str", None)
@@ -93,7 +82,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     _note(progress, "preparing programs")
-    jobs = _start_all(lambda T, J: prepare_energy(
+    jobs = mc.start_all(lambda T, J: prepare_energy(
         xs, J, T, n_samples, seed=seed, boundary=boundary, dtype=jnp.dtype(dtype),
         max_memory=max_memory, **_progress(progress, J, T)), [(T, J) for T in Ts for J in Js])
     rows = []
@@ -155,7 +144,7 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
     labels = [lab for lab, _ in signals]
     xs = [np.asarray(x, dtype=np.float64) for _, x in signals]
     _note(progress, "preparing programs")
-    jobs = _start_all(lambda T, J: prepare_energy(
+    jobs = mc.start_all(lambda T, J: prepare_energy(
         xs, J, T, n_samples, seed=seed, boundary=boundary, dtype=jnp.dtype(dtype),
         max_memory=max_memory, init=init, stride=stride, rescale=rescale,
         **_progress(progress, J, T)), [(T, J) for T in Ts for J in Js])
@@ -227,7 +216,7 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
     default = init == "gaussian" and int(stride) == 1
     _note(progress, "preparing programs")
     extra = {} if default else {"init": init, "stride": int(stride), "rescale": rescale}
-    jobs = _start_all(lambda J, T: prepare_bounds(
+    jobs = mc.start_all(lambda J, T: prepare_bounds(
         J, T, N, n_samples, seed=seed, dtype=jnp.dtype(dtype), max_memory=max_memory,
         **_progress(progress, J, T), **extra), [(J, T) for J in Js for T in Ts])
     rows = []

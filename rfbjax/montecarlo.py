@@ -39,7 +39,7 @@ import hashlib
 import math
 import os
 import weakref
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -62,6 +62,7 @@ __all__ = [
     "cancel",
     "cancelling",
     "cancel_all",
+    "start_all",
     "summarize",
     "Summary",
     "DEFAULT_MAX_MEMORY",
@@ -309,8 +310,6 @@ class Job:
         try:
             for c in range(plan.n_chunks):
                 if self._cancelled:
-                    from concurrent.futures import CancelledError
-
                     raise CancelledError(f"Monte Carlo run {self.desc or ''} cancelled")
                 start = c * plan.chunk
                 host_idx = np.arange(start, start + plan.chunk, dtype=np.uint32)
@@ -352,9 +351,6 @@ def compile_options(platform: str) -> dict:
     return dict(CPU_FAST_COMPILE)
 
 
-_POOL: list = []
-
-
 _STARTED: "weakref.WeakSet[Job]" = weakref.WeakSet()
 
 
@@ -384,24 +380,35 @@ def cancelling(jobs):
         raise
 
 
+def start_all(prepare_one: Callable[..., Any], settings) -> dict:
+    """``{setting: prepare_one(*setting).start()}`` for a table of runs: every program traced
+    here, compiled in the background and run as soon as it is ready (one run at a time, in
+    order) while the next is traced. If preparing one fails, the runs already started are
+    cancelled; collect them inside :func:`cancelling` for the same guarantee afterwards."""
+    jobs: dict = {}
+    with cancelling(jobs):
+        for setting in settings:
+            jobs[setting] = prepare_one(*setting).start()
+    return jobs
+
+
+_POOLS: dict = {}
+
+
+def _pool(name: str, workers: int):
+    if name not in _POOLS:
+        _POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"rfbjax-{name}")
+    return _POOLS[name]
+
+
 def _runner():
     """The thread that runs started jobs (:meth:`Job.start`), one at a time, in order."""
-    if len(_POOL) < 2:
-        _compile_pool()
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfbjax-run"))
-    return _POOL[1]
+    return _pool("run", 1)
 
 
 def _compile_pool():
     """Threads that compile programs in the background (XLA releases the GIL while compiling)."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        workers = max(1, min(4, os.cpu_count() or 1))
-        _POOL.append(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rfbjax-compile"))
-    return _POOL[0]
+    return _pool("compile", max(1, min(4, os.cpu_count() or 1)))
 
 
 def _avals(values) -> tuple:

@@ -248,18 +248,20 @@ def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | 
     xs = [s.x for s in signals]
     cols: list[dict] = [{"label": s.label, "kind": s.kind, "N": int(s.x.shape[0])} for s in signals]
     hists = []
-    jobs = {}
-    for T in Ts:   # every program traced first, compiling in the background
+
+    def prepare(T):
         # the same draws as rfbjax.measure.sample_energy (same measurement, same stream key)
         meas = energy_measurement(signal_lags(xs, T), J, T, dtype=jnp.dtype(cfg.dtype))
-        jobs[T] = mc.prepare(meas.fn, mc.stream_key(cfg.seed, *meas.tags), cfg.samples,
-                             *meas.args, bytes_per_sample=meas.bytes_per_sample,
-                             max_memory=max_memory, progress=False).start()
+        return mc.prepare(meas.fn, mc.stream_key(cfg.seed, *meas.tags), cfg.samples,
+                          *meas.args, bytes_per_sample=meas.bytes_per_sample,
+                          max_memory=max_memory, progress=False)
+
+    jobs = mc.start_all(prepare, [(T,) for T in Ts])
     for T in Ts:
         # float64 lag profiles, shared by the sampler (which rounds them to cfg.dtype) and the
         # exact law
         R = signal_lags(xs, T)
-        E = jobs.pop(T).result()
+        E = jobs.pop((T,)).result()
         for m, s in enumerate(signals):
             e = np.asarray(E[:, m], dtype=np.float64)
             sm = mc.summarize(e, (P_TAIL, 1.0 - P_TAIL))
@@ -317,10 +319,9 @@ def run_bounds(cfg: ReproduceConfig, on_step: Step | None = None,
     on_step = on_step or _noop
     Ts = [int(T) for T in cfg.T]
     curves = []
-    jobs = {(int(J), T): prepare_bounds(int(J), T, cfg.N, cfg.samples, seed=cfg.seed,
-                                        dtype=jnp.dtype(cfg.dtype), max_memory=max_memory,
-                                        progress=False).start()
-            for J in cfg.J_bounds for T in Ts}   # compiled in the background, run in order
+    jobs = mc.start_all(lambda J, T: prepare_bounds(
+        J, T, cfg.N, cfg.samples, seed=cfg.seed, dtype=jnp.dtype(cfg.dtype),
+        max_memory=max_memory, progress=False), [(int(J), T) for J in cfg.J_bounds for T in Ts])
     for J in cfg.J_bounds:
         J = int(J)
         c: dict = {"J": J}
