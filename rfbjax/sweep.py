@@ -208,7 +208,16 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
     """
     validate(cfg)
     writer = jax.process_index() == 0
-    prepare_dir(out, cfg, write=writer)
+    if jax.process_count() == 1:
+        prepare_dir(out, cfg)
+    else:   # process 0 creates the folder; the others check it once it is complete
+        from jax.experimental import multihost_utils
+
+        if writer:
+            prepare_dir(out, cfg)
+        multihost_utils.sync_global_devices("rfbjax sweep: folder ready")
+        if not writer:
+            prepare_dir(out, cfg, write=False)
     cells = cfg.cells()
     todo = [(J, T) for J, T in cells if not os.path.exists(cell_paths(out, J, T)[1])]
     bar = None

@@ -104,6 +104,27 @@ def test_two_processes_bit_identical(reference_sweep, tmp_path):
     _assert_same(_cells(reference_sweep), _cells(out))
 
 
+def test_lost_process_is_one_line_and_resumable(tmp_path, capsys, monkeypatch):
+    """A collective that fails in a multi-process sweep (a process died or fell behind) is one
+    line naming the process and how to resume, exit status 1, not a traceback."""
+    import jax
+
+    import rfbjax.sweep
+
+    def lost(*a, **k):
+        raise jax.errors.JaxRuntimeError("UNKNOWN: Gloo context initialization failed: "
+                                         "DEADLINE_EXCEEDED\nmore")
+
+    monkeypatch.setattr(rfbjax.sweep, "run_sweep", lost)
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    rc = main(["sweep", "--J", "3", "--T", "8", "--samples", "30", "--quiet",
+               "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    assert "process 1 of 2" in err[0] and "Gloo" in err[0] and "resume" in err[0]
+
+
 def test_other_configuration_refused(reference_sweep, capsys):
     rc = main(["sweep", "--J", "3,6", "--T", "8,16,32", "--samples", "300", "--quiet",
                "--out", str(reference_sweep)])

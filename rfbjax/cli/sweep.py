@@ -101,8 +101,19 @@ def run(args) -> int:
                                      for J, T in cfg.cells()])
     import jax
 
-    rows = run_sweep(cfg, args.out, max_memory=max_memory,
-                     progress=not args.quiet)
+    try:
+        rows = run_sweep(cfg, args.out, max_memory=max_memory,
+                         progress=not args.quiet)
+    except jax.errors.JaxRuntimeError as exc:
+        if jax.process_count() == 1:
+            raise
+        # a process that died or fell behind: one line, and the sweep can be resumed
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        sys.stderr.write(f"rfbjax sweep: error: process {jax.process_index()} of "
+                         f"{jax.process_count()}: a collective between the processes failed "
+                         f"({first[:300]}); the finished cells are kept: run the same commands "
+                         "again on every process to resume\n")
+        return 1
     if jax.process_index() != 0:
         return 0
     if args.json:
