@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from .errors import InputError
+from .montecarlo import compile_options
 from .frames import condition_number
 from .regularizers import as_layer, exact_grid, kappa_penalty, tightness_penalty
 from .strided import certified_bounds, check_stride, grid_size, layer_frame_bounds
@@ -233,7 +234,7 @@ def _temperature(target: float, n_terms: int) -> float:
 
 
 @functools.lru_cache(maxsize=None)
-def _phase(shape, dtype, d, N, N_obj, target, max_steps, memory, objective):
+def _phase(shape, dtype, d, N, options, N_obj, target, max_steps, memory, objective):
     """jit(vmap(one layer's L-BFGS phase)) for the stacked layers ``(L, J, C, T)``, cached."""
     J, C, T = shape[-3:]
     if objective == "tightness":
@@ -251,15 +252,15 @@ def _phase(shape, dtype, d, N, N_obj, target, max_steps, memory, objective):
         return certified_kappa(v, N, d) <= target
 
     def one(v, k0):
-        v, k, _ = lbfgs(f, v, stop=stop, max_steps=max_steps, memory=memory, tol=tol, k0=k0)
-        return v, k
+        return lbfgs(f, v, stop=stop, max_steps=max_steps, memory=memory, tol=tol, k0=k0)
 
-    return jax.jit(jax.vmap(one))
+    return jax.jit(jax.vmap(one), compiler_options=dict(options))
 
 
 @functools.lru_cache(maxsize=None)
-def _finish(shape, dtype, d, N, N_fine, target):
-    """jit: best scale, bisection back towards the input (certified on N_fine), κ before/after."""
+def _finish(shape, dtype, d, N, options, N_fine, target, out_shape):
+    """jit: best scale, bisection back towards the input (certified on N_fine), κ before/after,
+    distance; the weights at the input's norms, in the input's shape ``out_shape``."""
     def one(v, w):
         v = v * (jnp.vdot(v, w) / jnp.vdot(v, v))
 
@@ -274,15 +275,28 @@ def _finish(shape, dtype, d, N, N_fine, target):
         v = v + lo * (w - v)
         return v * (jnp.vdot(v, w) / jnp.vdot(v, v))           # the best scale again
 
-    def run(v, w):
+    def run(v, w, norms):
         v = jax.vmap(one)(v, w)
         both = jnp.stack([w, v])
         A, B = layer_frame_bounds(both, N_fine, d)
         lo, hi = certified_bounds(A[1], B[1], shape[-1], N_fine, v.dtype)
-        return v, condition_number(A[0], B[0]), condition_number(lo, hi), \
-            condition_number(A[1], B[1])
+        dist = jnp.sqrt(jnp.sum((v - w) ** 2, axis=(-3, -2, -1)))
+        out = (v * norms[:, None, None, None]).reshape(out_shape)
+        return out, condition_number(A[0], B[0]), condition_number(lo, hi), \
+            condition_number(A[1], B[1]), dist
 
-    return jax.jit(run)
+    return jax.jit(run, compiler_options=dict(options))
+
+
+@functools.lru_cache(maxsize=None)
+def _start(shape, dtype, options):
+    """jit: whether every tap is finite, each layer's norm, the layers at unit norm."""
+    def run(w):
+        norms = jnp.sqrt(jnp.sum(w ** 2, axis=(-3, -2, -1)))
+        unit = w / jnp.where(norms > 0, norms, 1)[:, None, None, None]
+        return jnp.all(jnp.isfinite(w)), norms, unit
+
+    return jax.jit(run, compiler_options=dict(options))
 
 
 def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
@@ -306,9 +320,16 @@ def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
       InputError: J < Cd, target ≤ 1, N not a multiple of d or too coarse, too much memory.
     """
     t0 = time.perf_counter()
-    w = jnp.asarray(w)
+    # shapes and checks on the host: the only XLA programs are the three below
+    w = np.asarray(w)
+    if w.ndim < 2:
+        raise InputError(f"weights: need a kernel of shape (J, T) or (..., J, C, T), got shape "
+                         f"{tuple(w.shape)}")
+    dtype = w.dtype if jnp.issubdtype(w.dtype, jnp.floating) else np.dtype(np.float32)
+    w = w.astype(jax.dtypes.canonicalize_dtype(dtype), copy=False)
     orig_shape = w.shape
-    w = as_layer(w)
+    if w.ndim == 2:
+        w = w[:, None, :]
     d = int(stride)
     check_stride(None, d)
     J, C, T = w.shape[-3:]
@@ -326,30 +347,31 @@ def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
     if N <= math.pi * (T - 1) / math.sqrt(2):
         raise InputError(f"--N: {N} is too coarse to certify {T} taps between grid points "
                          f"(need N > {math.pi * (T - 1) / math.sqrt(2):.0f}; default 4T)")
-    if not bool(jnp.all(jnp.isfinite(w))):
-        raise InputError("weights: NaN or Inf values")
     need = estimate_bytes(w.shape, d, N, w.dtype)
     if need > max_memory:
         raise InputError(f"{need / 2**30:.1f} GiB needed for shape {tuple(w.shape)} at N={N} "
                          f"(limit {max_memory / 2**30:.1f} GiB): tighten fewer layers at a time")
     batch = w.shape[:-3]
     flat = w.reshape((-1, J, C, T))
-    norms = jnp.sqrt(jnp.sum(flat ** 2, axis=(-3, -2, -1)))
-    if not bool(jnp.all(norms > 0)):
+    # the driver's compile options (fast LLVM pipeline on CPU): part of the cache keys
+    options = tuple(sorted(compile_options(jax.default_backend()).items()))
+    key = (flat.shape, str(flat.dtype), d, N, options)
+    finite, norms, unit = _start(*key[:2], options)(flat)
+    if not bool(finite):
+        raise InputError("weights: NaN or Inf values")
+    if not bool(np.all(np.asarray(norms) > 0)):
         raise InputError("weights: a layer is all zeros (nothing to tighten)")
     N_obj = exact_grid(T, d)
     N_fine = 4 * N
-    unit = flat / norms[:, None, None, None]
-    key = (flat.shape, str(flat.dtype), d, N)
-    k0 = jnp.zeros(flat.shape[0], dtype=jnp.int32)
-    v, k = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "tightness")(unit, k0)
-    if not bool(jnp.all(certified_kappa(v, N, d) <= target)):
-        v, k = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "kappa")(v, k)
-    v, kb, ka, kg = _finish(*key, N_fine, float(target))(v, unit)
-    dist = jnp.sqrt(jnp.sum((v - unit) ** 2, axis=(-3, -2, -1)))
-    v = jax.block_until_ready(v * norms[:, None, None, None])
+    k0 = np.zeros(flat.shape[0], dtype=np.int32)
+    v, k, met = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "tightness")(
+        unit, k0)
+    if not bool(np.all(np.asarray(met))):
+        v, k, _ = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "kappa")(v, k)
+    v, kb, ka, kg, dist = _finish(*key, N_fine, float(target), orig_shape)(v, unit, norms)
+    v = jax.block_until_ready(v)
     res = TightenResult(
-        weights=v.reshape(orig_shape),
+        weights=v,
         kappa_before=np.asarray(kb).reshape(batch), kappa_after=np.asarray(ka).reshape(batch),
         kappa_after_grid=np.asarray(kg).reshape(batch),
         distance=np.asarray(dist).reshape(batch), steps=np.asarray(k).reshape(batch),

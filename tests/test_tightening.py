@@ -1,6 +1,6 @@
 """tighten / tight_fir / rfbjax tighten: certified on l2(Z) (checked on a dense grid), refusals, CLI.
 
-All calls share one shape (one layer J=6, T=16, stride 2, float32) so the solver compiles once."""
+The calls share a few small shapes (J=6, T=16, stride 2, float32) so the solver compiles rarely."""
 
 import json
 import math
@@ -54,6 +54,12 @@ def test_impossible_requests_are_refused():
         tighten(np.ones((6, T), np.float32), N=T)
     with pytest.raises(InputError, match="zeros"):
         tighten(np.zeros((6, T), np.float32))
+    bad = np.ones((6, T), np.float32)
+    bad[2, 3] = np.nan
+    with pytest.raises(InputError, match="NaN or Inf"):
+        tighten(bad)
+    with pytest.raises(InputError, match="need a kernel of shape"):
+        tighten(np.ones(T, np.float32))
 
 
 def test_tight_fir_initialiser():
@@ -118,3 +124,18 @@ def test_cli_batch_missing_key_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope" in err and "Traceback" not in err
     assert not (tmp_path / "t.npy").exists()
+
+
+def test_a_call_compiles_only_the_solver_programs(caplog):
+    """The checks and shape work run on the host or inside the solver's programs: a new shape
+    compiles three programs (checks and unit norms, L-BFGS, bisection and certificate), at most
+    four with the κ finish — not dozens of one-operation programs."""
+    import logging
+
+    w = np.random.default_rng(11).standard_normal((3, J, 1, T)).astype(np.float32)  # new shape
+    with caplog.at_level(logging.WARNING), jax.log_compiles():
+        res = tighten(w, stride=D, target=TARGET)
+    names = [r.getMessage().split(" with ")[0] for r in caplog.records
+             if r.getMessage().startswith("Compiling ")]
+    assert 3 <= len(names) <= 4, names
+    assert bool(np.all(res.converged)) and res.weights.shape == w.shape
