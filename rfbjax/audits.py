@@ -39,6 +39,7 @@ A computed minimum eigenvalue below :func:`rfbjax.frames.rounding_floor` counts 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -299,6 +300,20 @@ def _reference_tags(J, C, T, N, d):
     return ("audit-layer", "gaussian", J, C, T, N, d, "float32")
 
 
+@functools.lru_cache(maxsize=32)
+def _reference_draw(shape: tuple, batch: int, options: tuple):
+    """jit: ``batch`` Gaussian layers of ``shape`` (float32), sample i from ``fold_in(base, i)``."""
+    import jax
+    import jax.numpy as jnp
+
+    from .montecarlo import sample_keys
+
+    def draw(base, idx):
+        return jax.vmap(lambda k: jax.random.normal(k, shape, jnp.float32))(sample_keys(base, idx))
+
+    return jax.jit(draw, compiler_options=dict(options))
+
+
 def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: int = 1000,
                      seed: int = 0, max_memory: int = _BLOCK_BYTES) -> np.ndarray:
     """κ of ``draws`` Gaussian layers ``(J, C, T)`` on Z_N with stride d (C = 1: the filterbanks
@@ -308,7 +323,6 @@ def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: 
     values do not depend on how the draws are batched.
     """
     import jax
-    import jax.numpy as jnp
 
     from . import montecarlo as mc
 
@@ -319,14 +333,15 @@ def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: 
     shape = (J, T) if C == 1 else (J, C, T)
     per_draw = 16 * J * C * (N // 2 + 1) + 8 * J * C * T
     batch = int(max(1, min(draws, 64, max_memory // (3 * per_draw))))
-    draw = jax.jit(jax.vmap(lambda k: jax.random.normal(k, shape, jnp.float32)))
+    # one program: the keys are derived inside it, the indices come from the host (the last
+    # batch is padded with its final index, and the padding dropped)
+    draw = _reference_draw(shape, batch, tuple(sorted(mc.compile_options(
+        jax.default_backend()).items())))
     out = np.empty(draws)
     for i0 in range(0, draws, batch):
-        idx = jnp.arange(i0, min(draws, i0 + batch))
-        keys = mc.sample_keys(base, idx)
-        if len(idx) < batch:
-            keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], batch - len(idx), axis=0)])
-        w = np.asarray(draw(keys), dtype=np.float64)[: len(idx)].reshape(len(idx), J, C, T)
+        n = min(draws, i0 + batch) - i0
+        idx = np.minimum(np.arange(i0, i0 + batch, dtype=np.uint32), np.uint32(i0 + n - 1))
+        w = np.asarray(draw(base, idx), dtype=np.float64)[:n].reshape(n, J, C, T)
         lo, hi = spectral_extremes(fold_taps(w, N), N, d, max_bytes=max_memory)
         A, B = lo.min(axis=1), hi.max(axis=1)
         floor = np.array([_floor(b, T) for b in B])

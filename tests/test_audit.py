@@ -248,6 +248,11 @@ def test_reference_is_float64_and_rank_deficiency_is_immediate():
     # J = stride: square polyphase matrices, kappa often beyond float32's reach
     k = audit_lib.reference_kappas(4, 1, 64, 256, 4, draws=30, seed=3)
     assert np.all(np.isfinite(k)) and np.max(k) > 1e4
+    # batches of 7 draws (the last one padded) give the same values as one batch of 30
+    per_draw = 16 * 4 * 129 + 8 * 4 * 64
+    np.testing.assert_array_equal(
+        audit_lib.reference_kappas(4, 1, 64, 256, 4, draws=30, seed=3,
+                                   max_memory=3 * per_draw * 7), k)
     tags = audit_lib._reference_tags(4, 1, 64, 256, 4)
     key = mc.sample_keys(mc.stream_key(3, *tags), jax.numpy.arange(5))
     with jax.enable_x64(True):
