@@ -235,7 +235,10 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
     from . import compile_cache
 
     compile_cache.enable()
-    mesh = _mesh(devices)
+    key = np.asarray(key, dtype=np.uint32)
+    avals = _avals((key,) + tuple(args))
+    out_bytes, lapack = _sample_facts(fn, key, args, avals)
+    mesh = _mesh(_safe_devices(devices, lapack))
     ndev = mesh.devices.size
     if block is None:
         policy = choose_block_policy(list(mesh.devices.flat), block_policy)
@@ -245,10 +248,8 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
             block = min(block, 1 << max(0, (int(n_samples) - 1).bit_length()))
     elif block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
-    key = np.asarray(key, dtype=np.uint32)
-    avals = _avals((key,) + tuple(args))
     if out_bytes_per_sample is None:
-        out_bytes_per_sample = _out_bytes(fn, key, args, avals)
+        out_bytes_per_sample = out_bytes
     if min_chunks is None:
         min_chunks = 8 if (progress or on_chunk is not None) else 1
     plan = plan_chunks(n_samples, bytes_per_sample, out_bytes_per_sample, max_memory, ndev,
@@ -417,28 +418,75 @@ def _avals(values) -> tuple:
                  for v in values)
 
 
-_OUT_BYTES: dict = {}
+_FACTS: dict = {}
 
 
-def _out_bytes(fn, key, args, avals) -> int:
-    """Bytes of one sample's outputs, by ``jax.eval_shape`` (a trace), remembered on disk."""
+#: primitives that JAX lowers to LAPACK/BLAS kernels on CPU (see :func:`_safe_devices`)
+_LAPACK_PRIMITIVES = frozenset({
+    "eigh", "eig", "svd", "cholesky", "cholesky_update", "lu", "qr", "geqrf", "geqp3",
+    "householder_product", "triangular_solve", "schur", "hessenberg", "tridiagonal",
+    "tridiagonal_solve"})
+
+
+def _primitives(jaxpr) -> set:
+    """Names of every primitive in a jaxpr, sub-jaxprs (loops, conds, calls) included."""
+    names: set = set()
+    stack = [jaxpr]
+    while stack:
+        jx = stack.pop()
+        jx = getattr(jx, "jaxpr", jx)            # a ClosedJaxpr holds its Jaxpr
+        for eqn in jx.eqns:
+            names.add(eqn.primitive.name)
+            for v in eqn.params.values():
+                for u in (v if isinstance(v, (tuple, list)) else (v,)):
+                    if hasattr(u, "eqns") or hasattr(getattr(u, "jaxpr", None), "eqns"):
+                        stack.append(u)
+    return names
+
+
+def _sample_facts(fn, key, args, avals) -> tuple[int, bool]:
+    """Bytes of one sample's outputs and whether the sample calls LAPACK, from one trace of
+    ``fn``; remembered on disk, so a warm run traces nothing."""
     from . import compile_cache
 
     memo = (fn, avals)
-    if memo in _OUT_BYTES:
-        return _OUT_BYTES[memo]
-    pkey = (compile_cache.program_key(fn, "montecarlo.out_bytes/v1", avals)
+    if memo in _FACTS:
+        return _FACTS[memo]
+    pkey = (compile_cache.program_key(fn, "montecarlo.sample_facts/v2", avals)
             if compile_cache.active() else None)
     meta = compile_cache.load_meta(pkey)
-    if meta is not None and isinstance(meta.get("out_bytes"), int):
-        out = meta["out_bytes"]
+    if (meta is not None and isinstance(meta.get("out_bytes"), int)
+            and isinstance(meta.get("lapack"), bool)):
+        facts = (meta["out_bytes"], meta["lapack"])
     else:
-        shapes = jax.eval_shape(fn, key, *args)
+        jaxpr, shapes = jax.make_jaxpr(fn, return_shape=True)(key, *args)
         out = sum(int(np.prod(s.shape)) * s.dtype.itemsize
                   for s in jax.tree_util.tree_leaves(shapes))
-        compile_cache.store_meta(pkey, {"out_bytes": int(out)})
-    _OUT_BYTES[memo] = out
-    return out
+        facts = (int(out), bool(_primitives(jaxpr) & _LAPACK_PRIMITIVES))
+        compile_cache.store_meta(pkey, {"out_bytes": facts[0], "lapack": facts[1]})
+    _FACTS[memo] = facts
+    return facts
+
+
+def _safe_devices(devices, lapack: bool):
+    """The devices to shard over: all of them, except that a CPU program calling LAPACK runs
+    on one device per process.
+
+    jaxlib's batched LAPACK kernels (eigvalsh of many matrices, …) split the batch over XLA's
+    CPU thread pool and wait for the pieces, from a thread of that same pool. With one CPU
+    device per core (``--xla_force_host_platform_device_count``, which the command line sets)
+    every pool thread can be such a waiting kernel, and nothing is left to run the pieces: the
+    run hangs for ever (seen with ``rfbjax bounds --J 2 --stride 4`` on 2 cores, jaxlib
+    0.10.2). With one device the driver's programs run one LAPACK call at a time, which
+    leaves the other threads free. The numbers do not depend on the device count.
+    """
+    devs = list(devices) if devices is not None else jax.devices()
+    if not lapack or len(devs) == 1 or devs[0].platform != "cpu":
+        return devs
+    first: dict = {}
+    for d in devs:
+        first.setdefault(d.process_index, d)
+    return list(first.values())
 
 
 _PROGRAMS: dict = {}

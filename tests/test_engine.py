@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TS = [8, 32]
 
 
-def _cli(args, env_extra, tmp_path, name):
+def _cli(args, env_extra, tmp_path, name, timeout=300):
     env = dict(os.environ)
     env.update({"JAX_LOG_COMPILES": "1", "PYTHONPATH": ROOT + os.pathsep + env.get("PYTHONPATH", ""),
                 "JAX_PLATFORMS": "cpu"})
@@ -28,7 +30,7 @@ def _cli(args, env_extra, tmp_path, name):
     env.update(env_extra)
     out = tmp_path / f"{name}.json"
     proc = subprocess.run([sys.executable, "-m", "rfbjax", *args, "--quiet", "--json", str(out)],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out) as f:
         rows = json.load(f)["rows"]
@@ -234,6 +236,42 @@ def test_command_line_numbers_do_not_depend_on_host_devices(tmp_path):
     three, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "3", "RFBJAX_CACHE_DIR": "off"}, tmp_path,
                     "three")
     assert one == three
+
+
+def test_lapack_programs_run_on_one_cpu_device_per_process():
+    """A sample that calls LAPACK is found from its trace (loops included) and runs on one
+    CPU device per process; FFT-only samples keep every device; accelerators are untouched."""
+    from types import SimpleNamespace
+
+    from rfbjax import montecarlo as mc
+
+    def eig_fn(key, m):
+        x = jax.random.normal(key, (3, 4, 4), jnp.float32)
+        return jax.lax.map(lambda a: jnp.linalg.eigvalsh(a + a.T + m), x)
+
+    def fft_fn(key, m):
+        return jnp.abs(jnp.fft.rfft(jax.random.normal(key, (16,), jnp.float32) + m[0, 0]))
+
+    key, m = np.zeros(2, np.uint32), np.eye(4, dtype=np.float32)
+    avals = mc._avals((key, m))
+    assert mc._sample_facts(eig_fn, key, (m,), avals) == (3 * 4 * 4, True)
+    assert mc._sample_facts(fft_fn, key, (m,), avals) == (9 * 4, False)
+    cpu = [SimpleNamespace(platform="cpu", process_index=p, id=i)
+           for i, p in enumerate([0, 0, 1, 1])]
+    assert mc._safe_devices(cpu, True) == [cpu[0], cpu[2]]
+    assert mc._safe_devices(cpu, False) == cpu
+    gpu = [SimpleNamespace(platform="gpu", process_index=0, id=i) for i in range(2)]
+    assert mc._safe_devices(gpu, True) == gpu
+
+
+def test_strided_bounds_do_not_hang_with_one_device_per_core(tmp_path):
+    """Regression: J < stride with 2 CPU devices used to hang for ever in jaxlib's batched
+    eigensolver (every XLA pool thread waiting); same numbers as on one device."""
+    args = ["bounds", "--J", "2", "--T", "16", "--N", "64", "--samples", "300", "--stride", "4"]
+    one, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "1", "RFBJAX_CACHE_DIR": "off"}, tmp_path, "one")
+    two, _ = _cli(args, {"RFBJAX_HOST_DEVICES": "2", "RFBJAX_CACHE_DIR": "off"}, tmp_path, "two",
+                  timeout=120)
+    assert one == two
 
 
 def test_started_jobs_are_cancelled_not_left_running():

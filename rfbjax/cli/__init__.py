@@ -104,7 +104,9 @@ def _host_devices() -> None:
     not depend on the device count. ``RFBJAX_HOST_DEVICES=N`` chooses N (1: one device, XLA's
     default); an ``XLA_FLAGS`` that already sets ``--xla_force_host_platform_device_count`` is
     left alone, and nothing changes once JAX is imported (rfbjax used as a library).
-    Accelerators are not affected.
+    Accelerators are not affected. Measurements that call LAPACK still run on one device
+    (:func:`rfbjax.montecarlo._safe_devices`: jaxlib's batched eigensolver can deadlock XLA's
+    CPU pool when every core has a device).
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags or "jax" in sys.modules:
