@@ -321,3 +321,28 @@ def test_pyproject_license_is_spdx():
     assert meta["project"]["license"] == "MIT"
     req = [r for r in meta["build-system"]["requires"] if r.startswith("setuptools")][0]
     assert int(re.search(r">=(\d+)", req).group(1)) >= 77   # SPDX strings need setuptools 77
+
+
+def test_infinite_kappa_is_explained_not_shown_as_nan():
+    """Draws with A = 0 make mean κ infinite: the table shows inf and "-" (not nan), a note
+    counts the draws per (J, T); rows read back from JSON (None) print the same way."""
+    import math
+
+    from rfbjax.cli.common import format_table, kappa_table
+
+    rows = [{"J": 4, "T": 16, "mean_kappa": math.inf, "se_kappa": math.nan, "q05_kappa": 170.0,
+             "q95_kappa": 7e4, "frac_kappa_inf": 11 / 300, "samples": 300},
+            {"J": 8, "T": 16, "mean_kappa": 28.9, "se_kappa": 1.2, "q05_kappa": 11.9,
+             "q95_kappa": 62.4, "frac_kappa_inf": 0.0, "samples": 300},
+            {"J": 2, "T": 16, "mean_kappa": None, "se_kappa": None, "q05_kappa": None,
+             "q95_kappa": None, "frac_kappa_inf": 1.0, "samples": 300}]
+    shown, notes = kappa_table(rows)
+    text = format_table(shown, [(k, k, 9) for k in ("J", "mean_kappa", "se_kappa", "q05_kappa")])
+    assert "nan" not in text
+    lines = text.splitlines()
+    assert lines[1].split() == ["4", "inf", "-", "170.0000"]
+    assert lines[3].split() == ["2", "inf", "-", "inf"]
+    assert len(notes) == 1 and "J=4 T=16: 11 of 300" in notes[0] and "J=2 T=16: 300 of 300" \
+        in notes[0] and "J=8" not in notes[0]
+    assert math.isnan(rows[0]["se_kappa"])          # the rows themselves are not modified
+

@@ -60,7 +60,10 @@ def run(args) -> int:
         if rows and "pred_kappa" in rows[0]:
             cols += [("pred_A", "pred_A", 8), ("pred_B", "pred_B", 8),
                      ("pred_kappa", "pred_kappa", 10), ("kappa_tilde_paper", "kappa_paper", 11)]
-        common.print_table(rows, cols)
+        shown, inf_notes = common.kappa_table(rows)
+        common.print_table(shown, cols)
+        for line in inf_notes:
+            sys.stdout.write(line + "\n")
         if N is not None and any(T > N for T in Ts):
             sys.stdout.write("note: T > N for some rows: circular convolution wraps the filters "
                              "around (rho folded mod N)\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 
@@ -177,3 +178,27 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None)
     import sys
 
     (out or sys.stdout).write(format_table(rows, columns))
+
+
+def kappa_table(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Rows of a frame-bound table ready to print, and notes on the draws with κ = ∞.
+
+    Where some draws have A = 0 (κ = ∞), mean_kappa is inf and its standard error is not a
+    number: the table shows "-" there and a note says how many draws, per (J, T); the
+    quantiles still rank every draw."""
+    shown, parts = [], []
+    for r in rows:
+        frac = r.get("frac_kappa_inf") or 0.0
+        n = r.get("samples")
+        if frac > 0:   # (rows read back from JSON hold None for the infinite values)
+            r = dict(r, se_kappa=None, **{k: math.inf for k in ("mean_kappa", "q05_kappa",
+                                                               "q95_kappa") if r.get(k) is None})
+            count = f"{round(frac * n)} of {n}" if isinstance(n, int) else f"{100 * frac:.1f} %"
+            parts.append(f"J={r['J']} T={r['T']}: {count}")
+        shown.append(r)
+    notes = []
+    if parts:
+        notes.append("note: kappa = inf (A = 0) in some draws, so mean_kappa is inf there: "
+                     + "; ".join(parts) + " (q05/q95 rank every draw)")
+    return shown, notes
+

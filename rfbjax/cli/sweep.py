@@ -123,6 +123,9 @@ def run(args) -> int:
                 ("mean_B", "mean_B", 8), ("mean_kappa", "mean_kappa", 10),
                 ("se_kappa", "se_kappa", 9), ("q05_kappa", "q05_kappa", 9),
                 ("q95_kappa", "q95_kappa", 9)]
-        common.print_table(rows, cols)
+        shown, inf_notes = common.kappa_table(rows)
+        common.print_table(shown, cols)
+        for line in inf_notes:
+            sys.stdout.write(line + "\n")
         sys.stdout.write(f"sweep: {len(rows)} cells in {os.path.abspath(args.out)}\n")
     return 0
