@@ -41,8 +41,8 @@ import jax
 import jax.numpy as jnp
 
 from .errors import InputError
-from .montecarlo import compile_options
 from .frames import condition_number
+from .montecarlo import compile_options
 from .regularizers import as_layer, exact_grid, kappa_penalty, tightness_penalty
 from .strided import certified_bounds, check_stride, grid_size, layer_frame_bounds
 
