@@ -222,7 +222,8 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
       max_memory: budget in bytes for one chunk.
       devices: devices to shard the sample axis over (default: every device of every process;
         in a multi-process run — after ``jax.distributed.initialize`` — each process computes
-        the blocks of its own devices and the results are gathered on every process).
+        the blocks of its own devices and the results are gathered on every process). On CPU
+        a measurement that calls LAPACK uses one device per process (:func:`_safe_devices`).
       progress: show a tqdm bar (it appears only if the run lasts more than 2 seconds).
       on_chunk: called with the number of samples finished after each chunk (outer progress).
       block_policy: ``"cpu"``, ``"accelerator"`` or ``"auto"`` (default: ``RFBJAX_BLOCK_POLICY``,
