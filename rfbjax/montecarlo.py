@@ -469,6 +469,17 @@ def _sample_facts(fn, key, args, avals) -> tuple[int, bool]:
     return facts
 
 
+def run_devices(fn: Callable[..., Any], *args, devices: Sequence[jax.Device] | None = None
+                ) -> list:
+    """The devices a run of ``fn`` (arguments ``args``, as for :func:`prepare`) is sharded over:
+    ``devices`` (default: every device of every process), or one per process on CPU when the
+    measurement calls LAPACK (:func:`_safe_devices`). Memory plans use it to size the smallest
+    chunk as the run will."""
+    key = np.zeros(2, dtype=np.uint32)
+    _, lapack = _sample_facts(fn, key, args, _avals((key,) + tuple(args)))
+    return _safe_devices(devices, lapack)
+
+
 def _safe_devices(devices, lapack: bool):
     """The devices to shard over: all of them, except that a CPU program calling LAPACK runs
     on one device per process.

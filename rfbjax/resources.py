@@ -229,17 +229,17 @@ def bounds_plan(cells, *, samples: int, dtype: str = "float32", init: str = "gau
     import jax.numpy as jnp
 
     from .measure import bounds_measurement
+    from .montecarlo import run_devices
 
     cells = list(cells)
     check_list_length(len(cells), "settings (J × T)")
     itemsize = np.dtype(dtype).itemsize
     plan = Plan(budget)
     plan.add(f"the Monte Carlo outputs of {samples:,} samples", mc_output_bytes(samples, 3 * itemsize, 3))
-    ndev = _devices()
     kw = {} if (init == "gaussian" and int(stride) == 1) else {"init": init, "stride": int(stride)}
     for J, T, N in cells:
-        bps = bounds_measurement(J, T, N, dtype=jnp.dtype(dtype), **kw).bytes_per_sample
-        need = mc_chunk_min(bps, 3 * itemsize, ndev)
+        m = bounds_measurement(J, T, N, dtype=jnp.dtype(dtype), **kw)
+        need = mc_chunk_min(m.bytes_per_sample, 3 * itemsize, len(run_devices(m.fn, *m.args)))
         if need > plan.mc_min:
             plan.mc_min, plan.mc_what = need, f"J={J}, T={T}, N={N if N else 'linear'}"
     return plan

@@ -262,6 +262,12 @@ def test_lapack_programs_run_on_one_cpu_device_per_process():
     assert mc._safe_devices(cpu, False) == cpu
     gpu = [SimpleNamespace(platform="gpu", process_index=0, id=i) for i in range(2)]
     assert mc._safe_devices(gpu, True) == gpu
+    # what memory plans ask: strided bounds (polyphase eigenvalues) vs stride 1 (FFT only)
+    from rfbjax.measure import bounds_measurement
+
+    strided, plain = bounds_measurement(4, 16, 64, stride=4), bounds_measurement(4, 16, 64)
+    assert mc.run_devices(strided.fn, *strided.args, devices=cpu) == [cpu[0], cpu[2]]
+    assert mc.run_devices(plain.fn, *plain.args, devices=cpu) == cpu
 
 
 def test_strided_bounds_do_not_hang_with_one_device_per_core(tmp_path):
