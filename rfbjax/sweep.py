@@ -208,13 +208,11 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
     """
     validate(cfg)
     writer = jax.process_index() == 0
-    if jax.process_count() == 1:
+    if writer:
         prepare_dir(out, cfg)
-    else:   # process 0 creates the folder; the others check it once it is complete
+    if jax.process_count() > 1:   # the others check the folder once process 0 has made it
         from jax.experimental import multihost_utils
 
-        if writer:
-            prepare_dir(out, cfg)
         multihost_utils.sync_global_devices("rfbjax sweep: folder ready")
         if not writer:
             prepare_dir(out, cfg, write=False)
@@ -229,37 +227,35 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
         bar.set_postfix_str(f"cells {len(cells) - len(todo)}/{len(cells)}")
     done_cells = len(cells) - len(todo)
     jobs: dict = {}
+    prep_seconds: dict = {}
 
     def prepare(i):
         if i < len(todo) and i not in jobs:
             J, T = todo[i]
             t0 = time.perf_counter()
-            job = _prepare_cell(cfg, J, T, resolve_N(cfg.N, T, cfg.boundary),
-                                max_memory=max_memory, devices=devices,
-                                on_chunk=bar.update if bar is not None else None).start()
-            jobs[i] = (job, time.perf_counter() - t0)
+            jobs[i] = _prepare_cell(cfg, J, T, resolve_N(cfg.N, T, cfg.boundary),
+                                    max_memory=max_memory, devices=devices,
+                                    on_chunk=bar.update if bar is not None else None).start()
+            prep_seconds[i] = time.perf_counter() - t0
 
     try:
-        for i, (J, T) in enumerate(todo):
-            for ahead in range(i, i + 1 + LOOKAHEAD):
-                prepare(ahead)
-            job, prep_seconds = jobs.pop(i)
-            t0 = time.perf_counter()
-            out_ = job.result()
-            A, B = out_["A"], out_["B"]
-            if writer:
-                _write_cell(out, J, T, resolve_N(cfg.N, T, cfg.boundary), A, B,
-                            prep_seconds + time.perf_counter() - t0)
-                write_json(os.path.join(out, "summary.json"),
-                           {"config": cfg.to_json(), "cells": _completed(out, cfg)})
-            done_cells += 1
-            if bar is not None:
-                bar.set_postfix_str(f"cells {done_cells}/{len(cells)}")
-            if log is not None:
-                log(J, T)
-    except BaseException:   # no prepared cell goes on running in the background
-        mc.cancel(job for job, _ in jobs.values())
-        raise
+        with mc.cancelling(jobs):   # no prepared cell goes on running in the background
+            for i, (J, T) in enumerate(todo):
+                for ahead in range(i, i + 1 + LOOKAHEAD):
+                    prepare(ahead)
+                t0 = time.perf_counter()
+                out_ = jobs.pop(i).result()
+                seconds = prep_seconds.pop(i) + time.perf_counter() - t0
+                if writer:
+                    _write_cell(out, J, T, resolve_N(cfg.N, T, cfg.boundary), out_["A"],
+                                out_["B"], seconds)
+                    write_json(os.path.join(out, "summary.json"),
+                               {"config": cfg.to_json(), "cells": _completed(out, cfg)})
+                done_cells += 1
+                if bar is not None:
+                    bar.set_postfix_str(f"cells {done_cells}/{len(cells)}")
+                if log is not None:
+                    log(J, T)
     finally:
         if bar is not None:
             bar.close()
