@@ -133,7 +133,7 @@ def default_grid(T: int, stride: int = 1) -> int:
       >>> rfbjax.default_grid(64), rfbjax.default_grid(200, stride=2), rfbjax.default_grid(512, 3)
       (1024, 1600, 4320)
     """
-    from .audits import default_N
+    from .models.audits import default_N
     return int(default_N(_int("T", T), _int("stride", stride)))
 
 
@@ -158,7 +158,7 @@ class FrameBounds(NamedTuple):
     @property
     def kappa(self) -> Any:
         """The condition number :math:`\\kappa = B/A` (:math:`+\\infty` where A = 0)."""
-        from .frames import condition_number
+        from .kernels.frames import condition_number
 
         return condition_number(self.A, self.B)
 
@@ -180,9 +180,9 @@ def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBoun
 
     and :math:`A = \min_\xi \lambda_{\min}(\mathcal M(\xi))`,
     :math:`B = \max_\xi \lambda_{\max}(\mathcal M(\xi))`
-    (:mod:`rfbjax.strided`; at d = 1 and C = 1 the Littlewood–Paley sum
+    (:mod:`rfbjax.kernels.strided`; at d = 1 and C = 1 the Littlewood–Paley sum
     :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2`). A = 0 exactly when J < Cd; a computed
-    minimum under :func:`rfbjax.frames.rounding_floor` is reported as A = 0.
+    minimum under :func:`rfbjax.kernels.frames.rounding_floor` is reported as A = 0.
 
     Args:
       w: real floating weights (float32 or float64), shape ``(J, T)`` (a filterbank: C = 1),
@@ -256,12 +256,12 @@ def _layer_bounds_jit():
     import jax
 
     def bounds(w, n, d):
-        from .strided import layer_frame_bounds as polyphase_layer_bounds, strided_frame_bounds
+        from .kernels.strided import layer_frame_bounds as polyphase_layer_bounds, strided_frame_bounds
 
         fb = w if w.ndim == 2 else (w[..., 0, :] if w.shape[-2] == 1 else None)
         if n is None:
-            from .autocorr import filterbank_autocorr
-            from .frames import linear_frame_bounds
+            from .kernels.autocorr import filterbank_autocorr
+            from .kernels.frames import linear_frame_bounds
 
             return linear_frame_bounds(filterbank_autocorr(fb))
         if fb is not None:   # a filterbank (C = 1): the same bounds, by the cheaper (J, T) route
@@ -339,7 +339,7 @@ class SweepResult(Table):
 
 @dataclass(frozen=True)
 class ScalingLawResult:
-    """:func:`fit_scaling_law`: one :class:`rfbjax.scaling.LawResult` per target κ₀."""
+    """:func:`fit_scaling_law`: one :class:`rfbjax.studies.scaling.LawResult` per target κ₀."""
 
     laws: tuple
     config: dict
@@ -374,7 +374,7 @@ def _signals(signals: Any, N: GridSize, sample_rate: float) -> tuple[list, bool]
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             label, item = item
         if isinstance(item, str):
-            from .signals import parse_signal_spec
+            from .report.signals import parse_signal_spec
 
             lab, x = parse_signal_spec(item, n, sample_rate)
             out.append((label or lab, np.asarray(x, dtype=np.float64)))
@@ -407,7 +407,7 @@ def _real(name: str, x: np.ndarray) -> np.ndarray:
 
 
 def _layer_setting(init: str, stride: int, Js: Sequence[int], Ns: Sequence[int | None]) -> None:
-    from . import initializers
+    from .kernels import initializers
 
     initializers.get(init)
     for n in Ns:
@@ -431,18 +431,18 @@ def energy_statistics(signals: Any, J: int | Sequence[int], T: int | Sequence[in
     For i.i.d. taps of variance :math:`\sigma^2` (Gaussian: :math:`1/(JT)`) and circular
     convolution, :math:`\mathbb E[E] = 1` and
     :math:`\mathbb V[E] = \frac{2}{J T^2} \sum_{|\tau|<T} (T - |\tau|)\, R_x(\tau)^2 / R_x(0)^2`
-    (stride 1; the strided and non-Gaussian moments are in :mod:`rfbjax.strided`).
+    (stride 1; the strided and non-Gaussian moments are in :mod:`rfbjax.kernels.strided`).
 
     Args:
       signals: a 1-D array, a 2-D array (one signal per row), a list of arrays, a dict
         ``{label: array}``, or signal specs as strings (``"white"``, ``"sine:3"``,
-        ``"speech.wav@0:4096"``; see :func:`rfbjax.signals.parse_signal_spec`).
+        ``"speech.wav@0:4096"``; see :func:`rfbjax.report.signals.parse_signal_spec`).
       J, T: an int or a list of ints (every combination is measured).
       N: ``None`` (default): circular convolution on each signal's own length (built-in specs
         are generated with 1024 samples); an int: circular, and every signal must have that
         length (built-in specs are generated with it); ``math.inf``: linear convolution.
       stride: keep every d-th output; d must divide every signal's length (circular).
-      init, rescale: the filter initialiser (:mod:`rfbjax.initializers`).
+      init, rescale: the filter initialiser (:mod:`rfbjax.kernels.initializers`).
       samples, seed: Monte Carlo filterbanks per setting and the PRNG seed (same seed, same
         numbers, whatever ``max_memory``).
       dtype: ``"float32"`` or ``"float64"`` (the latter needs ``jax_enable_x64``).
@@ -455,8 +455,8 @@ def energy_statistics(signals: Any, J: int | Sequence[int], T: int | Sequence[in
 
     Not jittable (a driver: it compiles and runs its own kernels).
     """
-    from . import montecarlo as mc
-    from .experiments import energy_rows
+    from .engine import montecarlo as mc
+    from .studies.experiments import energy_rows
 
     Js, Ts = _int_list("J", J), _int_list("T", T)
     d = _int("stride", stride)
@@ -486,7 +486,7 @@ def energy_statistics(signals: Any, J: int | Sequence[int], T: int | Sequence[in
 def _memory(max_memory: Any) -> int | None:
     if max_memory is None:
         return None
-    from .montecarlo import parse_memory
+    from .engine.montecarlo import parse_memory
 
     try:
         return parse_memory(max_memory)
@@ -519,8 +519,8 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
 
     Not jittable (a driver). Each A, B is :func:`layer_frame_bounds` of one draw.
     """
-    from . import montecarlo as mc
-    from .experiments import bounds_rows
+    from .engine import montecarlo as mc
+    from .studies.experiments import bounds_rows
 
     Js, Ts = _int_list("J", J), _int_list("T", T)
     d = _int("stride", stride)
@@ -566,7 +566,7 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
     r"""Monte Carlo of the frame bounds over a (J, T) grid, keeping every raw sample.
 
     Without ``out`` everything stays in memory and nothing is written. With ``out`` the sweep is
-    the resumable folder of ``rfbjax sweep`` (:mod:`rfbjax.sweep`): completed cells are skipped,
+    the resumable folder of ``rfbjax sweep`` (:mod:`rfbjax.studies.sweep`): completed cells are skipped,
     an interrupted run resumes bit-identically, a folder holding another configuration is refused.
 
     Args:
@@ -581,10 +581,10 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
       :class:`SweepResult`: summary rows (``mean_kappa``, ``se_kappa``, ``q95_kappa`` …) and
       ``samples[(J, T)] = (A, B)``; feed it to :func:`fit_scaling_law`.
     """
-    from . import montecarlo as mc
-    from .sweep import (SweepConfig, _prepare_cell, load_sweep, resolve_N, run_sweep,
+    from .engine import montecarlo as mc
+    from .studies.sweep import (SweepConfig, _prepare_cell, load_sweep, resolve_N, run_sweep,
                         summarize_cell, validate)
-    from .initializers import effective_rescale
+    from .kernels.initializers import effective_rescale
 
     Js, Ts = _int_list("J", J), _int_list("T", T)
     d = _int("stride", stride)
@@ -596,7 +596,7 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
                       dtype=dt, init=init, stride=d, rescale=effective_rescale(init, rescale))
     validate(cfg)
     if out is not None:
-        from .report import check_writable
+        from .report.outputs import check_writable
 
         path = os.fspath(out)
         check_writable(path, "out", directory=True)
@@ -624,16 +624,16 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
                     bootstrap: int = 500, seed: int = 0, ci: float = 0.95) -> ScalingLawResult:
     r"""The number of filters :math:`J^*(T)` at which :math:`\mathbb E[\kappa] = \kappa_0`, and
     the fits :math:`J^* = a + b\log T` and :math:`J^* = c\,T^\gamma` with bootstrap intervals
-    (:mod:`rfbjax.scaling`).
+    (:mod:`rfbjax.studies.scaling`).
 
     Args:
       sweep: a :class:`SweepResult`, a sweep folder (path), a loaded
-        :class:`rfbjax.sweep.SweepData`, or raw samples ``{(J, T): (A, B)}`` on a complete grid.
+        :class:`rfbjax.studies.sweep.SweepData`, or raw samples ``{(J, T): (A, B)}`` on a complete grid.
       kappa: target condition number(s) κ₀ > 1.
       bootstrap: replicates (>= 0); seed: their PRNG seed; ci: the interval's coverage.
 
     Returns:
-      :class:`ScalingLawResult`, one :class:`rfbjax.scaling.LawResult` per κ₀.
+      :class:`ScalingLawResult`, one :class:`rfbjax.studies.scaling.LawResult` per κ₀.
 
     Examples:
       Samples where :math:`\mathbb E[\kappa] = 1 + 2T/J` (A = 1 and B = κ in every draw):
@@ -646,7 +646,7 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
       >>> [round(j, 2) for j in law.Jstar]
       [4.0, 8.0]
     """
-    from .scaling import scaling_law
+    from .studies.scaling import scaling_law
 
     targets: list[float] = []
     for k in ([kappa] if isinstance(kappa, numbers.Real) else list(kappa)):  # type: ignore[arg-type]
@@ -659,9 +659,9 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
     level = _probability("ci", ci)
     config: dict = {}
     if isinstance(sweep, SweepResult) or (hasattr(sweep, "samples") and hasattr(sweep, "config")):
-        raw, config = sweep.samples, dict(sweep.config)   # also a loaded rfbjax.sweep.SweepData
+        raw, config = sweep.samples, dict(sweep.config)   # also a loaded rfbjax.studies.sweep.SweepData
     elif isinstance(sweep, (str, os.PathLike)):
-        from .sweep import load_sweep
+        from .studies.sweep import load_sweep
 
         data = load_sweep(os.fspath(sweep))
         raw, config = data.samples, dict(data.config)
@@ -701,7 +701,7 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
                        seed: int = 0, dtype: Any = "float32"):
     r"""Gradient search (optax, all restarts in one compiled loop) for the input signal that
     maximises or minimises an objective, certified where a closed form is known
-    (:mod:`rfbjax.attack`). Returns the result; writes nothing.
+    (:mod:`rfbjax.studies.attack`). Returns the result; writes nothing.
 
     Objectives (scale-invariant, of :math:`x/\|x\|`):
 
@@ -721,15 +721,15 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
       near: a signal (array of length N, or a spec string) to search near: x = x₀ + δ with
         :math:`\|\delta\| \le` ``eps`` :math:`\|x_0\|`.
       restarts, steps, optimizer, lr, schedule, tol, patience: the search (see
-        :func:`rfbjax.attack.attack`). seed: filterbanks and starting points.
+        :func:`rfbjax.studies.attack.attack`). seed: filterbanks and starting points.
 
     Returns:
-      :class:`rfbjax.attack.AttackResult` (``.x``, ``.value``, ``.certificate``, ``.ratio``,
+      :class:`rfbjax.studies.attack.AttackResult` (``.x``, ``.value``, ``.certificate``, ``.ratio``,
       ``.history``; ``to_dict()``).
     """
     import jax.numpy as jnp
 
-    from . import attack as at
+    from .studies import attack as at
 
     if objective not in at.OBJECTIVES:
         raise InputError(f"objective: must be one of {', '.join(at.OBJECTIVES)}, got "
@@ -744,7 +744,7 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
     x0 = None
     if near is not None:
         if isinstance(near, str):
-            from .signals import parse_signal_spec
+            from .report.signals import parse_signal_spec
 
             x0 = parse_signal_spec(near, None if N is None else _int("N", N, 2))[1]
         else:
@@ -773,7 +773,7 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
         obj = at.fixed_objective(w, dtype=dt)
     else:
         if w is not None:
-            from .autocorr import filterbank_autocorr
+            from .kernels.autocorr import filterbank_autocorr
 
             rhos = filterbank_autocorr(jnp.asarray(w, dtype=dt))
         else:

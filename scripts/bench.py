@@ -47,7 +47,7 @@ def _peak_mb() -> float:
 
 
 def _w2_signals(N):
-    from rfbjax.signals import make_signal
+    from rfbjax.report.signals import make_signal
 
     return [make_signal(name, N) for name in ("vowel", "flute", "snare")]
 
@@ -80,8 +80,8 @@ def worker(workload: str, impl: str, Ts, S: int, max_memory: str) -> dict:
 
     import jax
     import jax.numpy as jnp
-    from rfbjax import montecarlo as mc
-    from rfbjax.measure import sample_bounds, sample_energy
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.engine.measure import sample_bounds, sample_energy
 
     mem = mc.parse_memory(max_memory)
     if impl == "rng":

@@ -5,7 +5,7 @@ Restarts × steps per second at J = 10, T = 256, N = 4096 (64 restarts, Adam, no
 for each objective (variance; fixed; population with K = 1000 filterbanks), three ways in one
 run, so the ratios are measured on the same machine at the same time:
 
-  rfbjax      the whole search as one jitted lax.while_loop (rfbjax.attack.make_solver);
+  rfbjax      the whole search as one jitted lax.while_loop (rfbjax.studies.attack.make_solver);
   step-jit    the same step (vmapped value-and-grad, optax update, projection) jitted, with the
               loop over steps in Python (one dispatch and one host sync per step);
   eager       the same step without jit, op by op (a few steps only: it is slow).
@@ -40,7 +40,7 @@ def _timed(fn) -> float:
 def _objectives():
     import numpy as np
 
-    from rfbjax import attack as at
+    from rfbjax.studies import attack as at
 
     w = np.asarray(at.sample_filterbanks(0, J, T, 1)[0])
     return {"variance": at.variance_objective(J, T),
@@ -53,7 +53,7 @@ def _step_fn(obj, c, lr=0.1):
     import jax
     import optax
 
-    from rfbjax import attack as at
+    from rfbjax.studies import attack as at
 
     tx = at.make_optimizer("adam", lr)
     proj, to_signal = at.make_projection(c)
@@ -70,7 +70,7 @@ def _step_fn(obj, c, lr=0.1):
 def measure(name, obj, steps: int, eager_steps: int) -> dict:
     import jax
 
-    from rfbjax import attack as at
+    from rfbjax.studies import attack as at
 
     c = at.make_constraints(N)
     params = obj.params

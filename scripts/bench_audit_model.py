@@ -44,7 +44,7 @@ def baseline() -> float:
 def main() -> int:
     from safetensors.numpy import save_file
 
-    from rfbjax.audits import default_N, draw_work, reference_draws
+    from rfbjax.models.audits import default_N, draw_work, reference_draws
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=None)

@@ -4,7 +4,7 @@
 J = 40 filters of T = 1024 taps, N = 4096, stride d = 8 and d = 64; Gaussian filterbanks drawn
 and measured end to end (draw, spectra, polyphase eigenvalues, A, B, kappa):
 
-  rfbjax      rfbjax.measure.sample_bounds(..., stride=d): jit, float32, one batched eigvalsh
+  rfbjax      rfbjax.engine.measure.sample_bounds(..., stride=d): jit, float32, one batched eigvalsh
               over (filterbanks, frequencies); only xi = 0..M/2 (real filters) and the smaller
               of the d×d and J×J Gram matrices (J×J when J < d);
   numpy       the way frequency-domain toolboxes do it: float64, one FFT per filter, then a
@@ -75,8 +75,8 @@ def worker(impl: str, d: int, S: int, max_memory: str) -> dict:
             A, B = numpy_bounds(sigma * rng.standard_normal((J, T)), d, impl == "numpy-alg")
             _ = B / A if A > 0 else np.inf
         return {"seconds": time.perf_counter() - t0, "samples": S, "peak_mb": _peak_mb()}
-    from rfbjax import montecarlo as mc
-    from rfbjax.measure import sample_bounds
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.engine.measure import sample_bounds
 
     mem = mc.parse_memory(max_memory)
     t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def agreement(d: int) -> float:
     import numpy as np
     import jax.numpy as jnp
 
-    from rfbjax.strided import strided_frame_bounds
+    from rfbjax.kernels.strided import strided_frame_bounds
 
     w = np.random.default_rng(1).standard_normal((2, J, T)) * (d / (J * T)) ** 0.5
     A, B = strided_frame_bounds(jnp.asarray(w, dtype=jnp.float32), N, d)

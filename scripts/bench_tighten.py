@@ -54,8 +54,8 @@ def baseline(path: str, d: int, budget: float) -> dict:
     import jax.numpy as jnp
     import optax
 
-    from rfbjax.regularizers import kappa_penalty
-    from rfbjax.tightening import certified_kappa, default_grid
+    from rfbjax.remedies.regularizers import kappa_penalty
+    from rfbjax.remedies.tightening import certified_kappa, default_grid
 
     w = jnp.asarray(np.load(path))
     T = w.shape[-1]
@@ -130,7 +130,7 @@ def run_workload(name: str, spec: dict, tmp: str, budget: float, quick: bool) ->
 
 def sweep(Ts=(128, 512, 1024), strides=(1, 2, 4)) -> list:
     """Library call (compilation included, one process) over T and stride, J = 40."""
-    from rfbjax.tightening import tighten
+    from rfbjax.remedies.tightening import tighten
 
     rows = []
     for d in strides:
@@ -149,9 +149,9 @@ def figure(out_dir: str) -> str:
     import numpy as np
     import jax.numpy as jnp
 
-    from rfbjax.frames import power_response_from_filters
-    from rfbjax.plots.common import pyplot, save_figure
-    from rfbjax.tightening import tighten
+    from rfbjax.kernels.frames import power_response_from_filters
+    from rfbjax.report.plots.common import pyplot, save_figure
+    from rfbjax.remedies.tightening import tighten
 
     w = _draw(None, 40, 1024)
     v = np.asarray(tighten(w, stride=1, target=TARGET).weights)

@@ -3,7 +3,7 @@
 Stacks of the first L layers of wav2vec 2.0's feature encoder (kernels 10, 3, 3, 3, 3, 2, 2;
 strides 5, 2, 2, 2, 2, 2, 2; one input channel), all of width W, PyTorch's default Conv1d
 initialisation, biases and nonlinearities ignored (the linear composite,
-:func:`rfbjax.cascade.cascade_bounds`, float64, N = the audit's default grid for the composite
+:func:`rfbjax.kernels.cascade.cascade_bounds`, float64, N = the audit's default grid for the composite
 kernel). A stack whose width is below its composite stride D (W < D) has fewer outputs than
 inputs per frequency: no lower frame bound, decided by counting, not computed.
 
@@ -30,9 +30,9 @@ WIDTHS = (64, 128, 256, 512)
 def main() -> int:
     import jax
 
-    from rfbjax.audits import default_N
-    from rfbjax.cascade import WAV2VEC2_KERNELS, WAV2VEC2_STRIDES, cascade_bounds, draw_stack
-    from rfbjax.plots.common import pyplot, save_figure
+    from rfbjax.models.audits import default_N
+    from rfbjax.kernels.cascade import WAV2VEC2_KERNELS, WAV2VEC2_STRIDES, cascade_bounds, draw_stack
+    from rfbjax.report.plots.common import pyplot, save_figure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=3)

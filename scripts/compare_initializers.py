@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""E[kappa] against the filter length T for every initialiser of rfbjax.initializers (issue 6).
+"""E[kappa] against the filter length T for every initialiser of rfbjax.kernels.initializers (issue 6).
 
 Monte Carlo of the frame bounds of J = 40 filters (default), circular convolution on Z_N with
 N = max(4T, 256) (rounded up to a multiple of the stride), S filterbanks per (init, T), seed 0.
@@ -34,9 +34,9 @@ def grid_N(T: int, stride: int) -> int:
 
 
 def run(J, Ts, S, stride, seed, progress=True):
-    from rfbjax import initializers as inits
-    from rfbjax import montecarlo as mc
-    from rfbjax.measure import sample_bounds
+    from rfbjax.kernels import initializers as inits
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.engine.measure import sample_bounds
     from rfbjax.theory.predictor import predict
 
     rows = []
@@ -86,7 +86,7 @@ def table(rows, Ts) -> str:
 def figure(rows, out_dir):
     import numpy as np
 
-    from rfbjax.plots.common import pyplot, save_figure
+    from rfbjax.report.plots.common import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="out")
     args = ap.parse_args(argv)
     from rfbjax.cli.common import parse_int_list
-    from rfbjax.report import atomic_write_bytes
+    from rfbjax.base.files import atomic_write_bytes
 
     Ts = parse_int_list(args.T, "--T")
     rows = run(args.J, Ts, args.samples, args.stride, args.seed)

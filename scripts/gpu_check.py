@@ -104,9 +104,9 @@ def main(argv=None) -> int:
     import jax
     import jax.numpy as jnp
 
-    from rfbjax import montecarlo as mc
-    from rfbjax.measure import bounds_measurement, sample_bounds, sample_energy
-    from rfbjax.signals import make_signal
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.engine.measure import bounds_measurement, sample_bounds, sample_energy
+    from rfbjax.report.signals import make_signal
 
     dev = jax.devices()[0]
     accel = dev.platform != "cpu"

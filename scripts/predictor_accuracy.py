@@ -70,8 +70,8 @@ def main(argv=None) -> int:
         return strided_main(args)
 
     from rfbjax.cli.common import parse_int_list
-    from rfbjax.plots.common import pyplot, save_figure
-    from rfbjax.sweep import SweepConfig, load_sweep, resolve_N, run_sweep
+    from rfbjax.report.plots.common import pyplot, save_figure
+    from rfbjax.studies.sweep import SweepConfig, load_sweep, resolve_N, run_sweep
     from rfbjax.theory.predictor import kappa_tilde_paper, predict
 
     Js, Ts = parse_int_list(args.J, "--J"), parse_int_list(args.T, "--T")
@@ -157,7 +157,7 @@ def _fmt_err(x):
 
 def strided_main(args) -> int:
     from rfbjax.cli.common import parse_int_list
-    from rfbjax.sweep import SweepConfig, load_sweep, run_sweep
+    from rfbjax.studies.sweep import SweepConfig, load_sweep, run_sweep
     from rfbjax.theory.predictor import predict
 
     Js, Ts = parse_int_list(args.J, "--J"), parse_int_list(args.T, "--T")

@@ -11,12 +11,12 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import attack as at
-from rfbjax.autocorr import filterbank_autocorr
+from rfbjax.studies import attack as at
+from rfbjax.kernels.autocorr import filterbank_autocorr
 from rfbjax.cli import main
 from rfbjax.errors import InputError
-from rfbjax.frames import circular_frame_bounds
-from rfbjax.signals import BUILTIN_NAMES, make_signal
+from rfbjax.kernels.frames import circular_frame_bounds
+from rfbjax.report.signals import BUILTIN_NAMES, make_signal
 
 import reference as ref
 
@@ -162,7 +162,7 @@ def test_variance_no_dc_no_nyquist_beats_every_builtin(capsys):
     """With DC and Nyquist forbidden, the search (float64) finds a locally periodic signal at least
     as adversarial as every built-in signal made to obey the same constraint.
 
-    Built-ins: every name of rfbjax.signals.BUILTIN_NAMES, with sine:K for *every* integer
+    Built-ins: every name of rfbjax.report.signals.BUILTIN_NAMES, with sine:K for *every* integer
     K = 1 … N/2-1 (each already obeys the constraint). The others are made feasible by the
     orthogonal projection that zeroes their DC and Nyquist bins, then renormalised;
     `alternating` is pure Nyquist, so nothing of it is left and it drops out. The feasibility of

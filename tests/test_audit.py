@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from rfbjax import audits as audit_lib
+from rfbjax.models import audits as audit_lib
 from rfbjax.cli import main
 import reference as ref
 
@@ -47,7 +47,7 @@ def test_single_channel_matches_svd(tmp_path, capsys, d):
 
 
 def test_percentile_is_rank_among_the_bounds_draws(tmp_path, capsys):
-    from rfbjax.measure import sample_bounds
+    from rfbjax.engine.measure import sample_bounds
 
     w = RNG.standard_normal((4, 8))
     np.save(tmp_path / "w.npy", w)
@@ -223,7 +223,7 @@ def test_model_wide_audit_of_a_torch_checkpoint(tmp_path, capsys):
 
 
 def test_library_audit_array_and_path(tmp_path):
-    from rfbjax.audits import LayerAudit, ModelAudit, audit
+    from rfbjax.models.audits import LayerAudit, ModelAudit, audit
 
     w = RNG.standard_normal((6, 2, 5))
     res = audit(w, stride=2, N=16, draws=0)
@@ -242,8 +242,8 @@ def test_library_audit_array_and_path(tmp_path):
 def test_reference_is_float64_and_rank_deficiency_is_immediate():
     import jax
 
-    from rfbjax import montecarlo as mc
-    from rfbjax.strided import strided_frame_bounds
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.kernels.strided import strided_frame_bounds
 
     # J = stride: square polyphase matrices, kappa often beyond float32's reach
     k = audit_lib.reference_kappas(4, 1, 64, 256, 4, draws=30, seed=3)
@@ -330,7 +330,7 @@ def test_seed_full_range_and_model_memory_plan(tmp_path, capsys):
     # the plan of a checkpoint counts every layer's curves (kept for the report) at once
     np.savez(tmp_path / "m.npz", a=RNG.standard_normal((4, 1, 3)), b=RNG.standard_normal((4, 4, 3)))
     layers = [("a", 4, 1, 3, 2 ** 22, 1), ("b", 4, 4, 3, 2 ** 22, 1)]
-    from rfbjax.resources import audit_plan, check_plan
+    from rfbjax.engine.resources import audit_plan, check_plan
     need = audit_plan(layers, budget=1).fixed
     assert need > audit_plan(layers[1:], budget=1).fixed > 2 ** 22 * 8
     check_plan(audit_plan(layers, budget=need))   # fits exactly

@@ -1,11 +1,11 @@
-"""Stacks of strided conv1d layers (:mod:`rfbjax.cascade`) against the product of the explicit
+"""Stacks of strided conv1d layers (:mod:`rfbjax.kernels.cascade`) against the product of the explicit
 analysis matrices of the layers (brute force, circular on Z_N)."""
 
 import numpy as np
 import pytest
 
 import reference as ref
-from rfbjax.cascade import cascade_bounds, composite_kernel
+from rfbjax.kernels.cascade import cascade_bounds, composite_kernel
 from rfbjax.errors import InputError
 
 RNG = np.random.default_rng(77)

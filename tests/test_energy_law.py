@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pytest
 from scipy import integrate, signal as sps, stats
 
-from rfbjax import autocorr, energy
+from rfbjax.kernels import autocorr, energy
 from rfbjax.theory import energy_law as el
 
 J = 10

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rfbjax import compile_cache
-from rfbjax import montecarlo as mc
-from rfbjax.measure import sample_bounds
+from rfbjax.engine import compile_cache
+from rfbjax.engine import montecarlo as mc
+from rfbjax.engine.measure import sample_bounds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TS = [8, 32]
@@ -128,7 +128,7 @@ def test_prune_and_clear(tmp_path):
 
 
 def test_program_key_names_what_matters():
-    from rfbjax.measure import _bounds_fn, _energy_fn
+    from rfbjax.engine.measure import _bounds_fn, _energy_fn
 
     a = compile_cache.program_key(_energy_fn(3, 8, 1.0, "float32"), 4, ((2,), "uint32"))
     assert a == compile_cache.program_key(_energy_fn(3, 8, 1.0, "float32"), 4, ((2,), "uint32"))
@@ -138,7 +138,7 @@ def test_program_key_names_what_matters():
                                           ((2,), "uint32"))
     assert compile_cache.program_key(lambda k: k, 4) is None       # not rfbjax's: not named
     arr = np.ones(3)
-    from rfbjax import filters
+    from rfbjax.kernels import filters
 
     def closes_over_array(k):
         return filters.gaussian_sigma(1, 1) * arr
@@ -159,7 +159,7 @@ class _Bar:
 
 
 def test_one_overall_progress_bar_counts_every_setting():
-    from rfbjax.experiments import bounds_rows, energy_rows
+    from rfbjax.studies.experiments import bounds_rows, energy_rows
 
     bar = _Bar()
     rows = bounds_rows([3], [8, 12], 32, n_samples=40, seed=1, progress=bar, theory=False)
@@ -175,7 +175,7 @@ def test_one_overall_progress_bar_counts_every_setting():
 def test_prepared_jobs_compile_in_background_and_match_run():
     """Jobs prepared together (their programs compiling in parallel), then run in any order,
     give the numbers of one-at-a-time runs."""
-    from rfbjax.measure import prepare_bounds
+    from rfbjax.engine.measure import prepare_bounds
 
     jobs = [prepare_bounds(4, T, 32, 50, seed=2) for T in (8, 16, 12)]
     assert all(hasattr(j.program, "result") for j in jobs)        # futures of compiled programs
@@ -243,7 +243,7 @@ def test_lapack_programs_run_on_one_cpu_device_per_process():
     CPU device per process; FFT-only samples keep every device; accelerators are untouched."""
     from types import SimpleNamespace
 
-    from rfbjax import montecarlo as mc
+    from rfbjax.engine import montecarlo as mc
 
     def eig_fn(key, m):
         x = jax.random.normal(key, (3, 4, 4), jnp.float32)
@@ -263,7 +263,7 @@ def test_lapack_programs_run_on_one_cpu_device_per_process():
     gpu = [SimpleNamespace(platform="gpu", process_index=0, id=i) for i in range(2)]
     assert mc._safe_devices(gpu, True) == gpu
     # what memory plans ask: strided bounds (polyphase eigenvalues) vs stride 1 (FFT only)
-    from rfbjax.measure import bounds_measurement
+    from rfbjax.engine.measure import bounds_measurement
 
     strided, plain = bounds_measurement(4, 16, 64, stride=4), bounds_measurement(4, 16, 64)
     assert mc.run_devices(strided.fn, *strided.args, devices=cpu) == [cpu[0], cpu[2]]
@@ -285,7 +285,7 @@ def test_started_jobs_are_cancelled_not_left_running():
     next chunk; ``cancelling`` cancels a table's jobs when its block raises."""
     from concurrent.futures import CancelledError, Future
 
-    from rfbjax.measure import prepare_bounds
+    from rfbjax.engine.measure import prepare_bounds
 
     first, second = prepare_bounds(3, 8, 16, 20, seed=1), prepare_bounds(3, 12, 16, 20, seed=1)
     compiled = first.program.result()

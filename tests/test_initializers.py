@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import initializers as inits
+from rfbjax.kernels import initializers as inits
 from rfbjax.cli import main
 from rfbjax.errors import InputError
-from rfbjax.filters import gaussian_filterbank
-from rfbjax.measure import sample_bounds
+from rfbjax.kernels.filters import gaussian_filterbank
+from rfbjax.engine.measure import sample_bounds
 
 KEY = jax.random.PRNGKey(11)
 

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import autocorr, energy, filters, frames
+from rfbjax.kernels import autocorr, energy, filters, frames
 import reference as ref
 
 RNG = np.random.default_rng(1234)

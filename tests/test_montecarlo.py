@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import montecarlo as mc
-from rfbjax.measure import sample_bounds, sample_energy, signal_lags
-from rfbjax.energy import energy_moments
+from rfbjax.engine import montecarlo as mc
+from rfbjax.engine.measure import sample_bounds, sample_energy, signal_lags
+from rfbjax.kernels.energy import energy_moments
 
 
 def _signals(N):
@@ -90,7 +90,7 @@ def test_stream_key_is_stable():
 
 def test_host_threefry_matches_jax_fold_in():
     """The NumPy threefry that derives stream keys gives jax.random.fold_in's words exactly."""
-    from rfbjax.seeds import fold_in_words, seed_words
+    from rfbjax.engine.seeds import fold_in_words, seed_words
 
     rng = np.random.default_rng(4)
     keys = rng.integers(0, 2 ** 32, size=(40, 2), dtype=np.uint64).astype(np.uint32)

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rfbjax import filters, frames
-from rfbjax.autocorr import filterbank_autocorr
+from rfbjax.kernels import filters, frames
+from rfbjax.kernels.autocorr import filterbank_autocorr
 from rfbjax.theory import predictor as pr
 
 K_SE = 4.0

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import optax
 import pytest
 
-from rfbjax import regularizers as R
-from rfbjax import strided
+from rfbjax.remedies import regularizers as R
+from rfbjax.kernels import strided
 from rfbjax.errors import InputError
 import reference as ref
 

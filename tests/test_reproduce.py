@@ -12,10 +12,10 @@ import re
 import numpy as np
 import pytest
 
-from rfbjax import reproduce as rp
-from rfbjax.audio import write_wav
+from rfbjax.studies import reproduce as rp
+from rfbjax.report.audio import write_wav
 from rfbjax.cli import main
-from rfbjax.plots import paper
+from rfbjax.report.plots import paper
 
 TINY = ["--T", "8,16", "--quiet"]
 FIGURES = [name for name, _ in paper.FIGURES]

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 import jax
 
-from rfbjax import montecarlo as mc
+from rfbjax.engine import montecarlo as mc
 from rfbjax.cli import main
 from rfbjax.cli.common import parse_int_list
 from rfbjax.errors import InputError
-from rfbjax.report import atomic_write_bytes, check_out_dir, remove_stale
-from rfbjax.resources import Plan, check_plan, default_budget, physical_memory
-from rfbjax.seeds import check_seed, seed_key
+from rfbjax.base.files import atomic_write_bytes
+from rfbjax.report.outputs import check_out_dir, remove_stale
+from rfbjax.engine.resources import Plan, check_plan, default_budget, physical_memory
+from rfbjax.engine.seeds import check_seed, seed_key
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -75,7 +76,7 @@ def test_budget_defaults_and_plan_arithmetic():
 
 
 def test_accelerator_memory_bounds_the_chunks(monkeypatch):
-    from rfbjax import resources
+    from rfbjax.engine import resources
 
     plan = Plan(10_000)
     plan.mc_min, plan.mc_what = 500, "J=1, T=1"
@@ -89,9 +90,9 @@ def test_accelerator_memory_bounds_the_chunks(monkeypatch):
 
 
 def test_results_identical_whatever_the_budget():
-    from rfbjax.experiments import bounds_rows
-    from rfbjax.measure import bounds_measurement
-    from rfbjax.resources import mc_chunk_min
+    from rfbjax.studies.experiments import bounds_rows
+    from rfbjax.engine.measure import bounds_measurement
+    from rfbjax.engine.resources import mc_chunk_min
 
     m = bounds_measurement(5, 8, 64)                    # test_cli's setting: compiled once
     smallest = mc_chunk_min(m.bytes_per_sample, 12)     # forces one block per chunk
@@ -263,8 +264,8 @@ def test_scaling_law_censoring_targets_and_partial_sweeps(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- item 7: reports
 def test_report_numbers_and_tables(monkeypatch):
-    from rfbjax import report_md
-    from rfbjax.report_md import _f, _pm, _table
+    from rfbjax.report import markdown as report_md
+    from rfbjax.report.markdown import _f, _pm, _table
 
     assert _f(1.1) == "1.10" and _f(0.5) == "0.500" and _f(2.0) == "2.00"
     assert _pm(0.0123, 0.00034) == "0.01230 ± 0.00034"
@@ -281,7 +282,7 @@ def test_report_numbers_and_tables(monkeypatch):
 
 
 def test_figure_titles_inside_the_canvas(tmp_path):
-    from rfbjax.plots.common import fit_titles, pyplot, save_figure
+    from rfbjax.report.plots.common import fit_titles, pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(3, 2.5))

@@ -1,4 +1,4 @@
-"""Built-in test signals (rfbjax.signals) and audio I/O (rfbjax.audio)."""
+"""Built-in test signals (rfbjax.report.signals) and audio I/O (rfbjax.report.audio)."""
 
 import os
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rfbjax.audio import audio_info, read_audio, write_wav
+from rfbjax.report.audio import audio_info, read_audio, write_wav
 from rfbjax.errors import InputError
-from rfbjax.signals import (BUILTIN_NAMES, DEFAULT_N, FLUTE_F0, VOWEL_F0, make_signal,
+from rfbjax.report.signals import (BUILTIN_NAMES, DEFAULT_N, FLUTE_F0, VOWEL_F0, make_signal,
                             parse_signal_spec)
 
 SR = 22050.0

@@ -9,8 +9,8 @@ import numpy as np
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import energy, frames, strided
-from rfbjax.measure import filterbank_tags, sample_bounds, sample_energy
+from rfbjax.kernels import energy, frames, strided
+from rfbjax.engine.measure import filterbank_tags, sample_bounds, sample_energy
 import reference as ref
 
 RNG = np.random.default_rng(606)
@@ -123,7 +123,7 @@ def test_strided_gram_and_moments_brute_force(N, T, d):
 
 
 def test_stride_one_gaussian_moments_are_formula_3():
-    from rfbjax.autocorr import lag_profile, signal_autocorr
+    from rfbjax.kernels.autocorr import lag_profile, signal_autocorr
 
     x = RNG.standard_normal(20)
     for T in (5, 27):
@@ -158,8 +158,8 @@ def test_energy_preserved_in_expectation_iff_stride_divides_taps():
 
 @pytest.mark.parametrize("init,T,d", [("gaussian", 8, 2), ("pytorch", 8, 4), ("rademacher", 6, 4)])
 def test_moments_against_monte_carlo(init, T, d):
-    from rfbjax import initializers as inits
-    from rfbjax import montecarlo as mc
+    from rfbjax.kernels import initializers as inits
+    from rfbjax.engine import montecarlo as mc
 
     N, J, S = 32, 4, 4000
     walk = np.cumsum(RNG.standard_normal(N))

@@ -9,7 +9,7 @@ import numpy as np
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import regularizers
+from rfbjax.remedies import regularizers
 from rfbjax.cli import main
 from rfbjax.errors import InputError
 from rfbjax.theory import aliasing, polyphase
@@ -157,7 +157,7 @@ def test_aliasing_moments_and_penalty_against_monte_carlo(law, beta):
     se_var = dev.std(0) / math.sqrt(S)
     assert np.all(np.abs(emp_var - var) < K_SE * se_var), (emp_var, var)
     # E[aliasing_penalty]: exact for Gaussian and Rademacher taps; the penalty itself
-    # (rfbjax.regularizers) on the same grid, checked against the dense definition first
+    # (rfbjax.remedies.regularizers) on the same grid, checked against the dense definition first
     pen = np.asarray(regularizers.aliasing_penalty(jnp.asarray(ws[:, :, None, :]), stride=d, N=N))
     dense = [ref.aliasing_energy_dense(w, N, d) for w in ws[:3]]
     np.testing.assert_allclose(pen[:3], dense, rtol=1e-9)

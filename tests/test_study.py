@@ -12,8 +12,8 @@ import jax.numpy as jnp
 
 from rfbjax.cli import main
 from rfbjax.errors import InputError
-from rfbjax.strided import strided_frame_bounds
-from rfbjax.study import data, distill, runner, summary, targets
+from rfbjax.kernels.strided import strided_frame_bounds
+from rfbjax.studies.training import data, distill, runner, summary, targets
 
 from reference import analysis_matrix, frame_bounds_explicit
 
@@ -147,7 +147,7 @@ def test_cli_outputs(tmp_path):
     assert "What the data show" in report and "figures/study_parseval_s1.png" in report
     assert (out / "figures" / "study_gammatone_s1.png").is_file()
     # the same folder again: our own outputs are reused (replaced); same seed, same numbers
-    from rfbjax.study import outputs
+    from rfbjax.studies.training import outputs
 
     assert outputs.check_out_dir(str(out)) is True
     study = runner.run_study(runner.QUICK.replace(J=8, T=32, N=32, steps=60, seeds=3,

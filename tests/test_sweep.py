@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rfbjax.cli import main
-from rfbjax.scaling import crossing_J, scaling_law
+from rfbjax.studies.scaling import crossing_J, scaling_law
 
 GRID = ["--J", "3,6,12", "--T", "8,16,32", "--samples", "300", "--N", "4T", "--quiet"]
 
@@ -109,13 +109,13 @@ def test_lost_process_is_one_line_and_resumable(tmp_path, capsys, monkeypatch):
     line naming the process and how to resume, exit status 1, not a traceback."""
     import jax
 
-    import rfbjax.sweep
+    import rfbjax.studies.sweep
 
     def lost(*a, **k):
         raise jax.errors.JaxRuntimeError("UNKNOWN: Gloo context initialization failed: "
                                          "DEADLINE_EXCEEDED\nmore")
 
-    monkeypatch.setattr(rfbjax.sweep, "run_sweep", lost)
+    monkeypatch.setattr(rfbjax.studies.sweep, "run_sweep", lost)
     monkeypatch.setattr(jax, "process_count", lambda: 2)
     monkeypatch.setattr(jax, "process_index", lambda: 1)
     rc = main(["sweep", "--J", "3", "--T", "8", "--samples", "30", "--quiet",

@@ -10,11 +10,12 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from rfbjax import initializers, strided
+from rfbjax.kernels import strided
+from rfbjax.remedies import initializers
 from rfbjax.cli import main
 from rfbjax.errors import InputError
-from rfbjax.frames import condition_number
-from rfbjax.tightening import certified_kappa, tighten
+from rfbjax.kernels.frames import condition_number
+from rfbjax.remedies.tightening import certified_kappa, tighten
 
 J, T, D, TARGET = 6, 16, 2, 1.05
 

@@ -1,4 +1,4 @@
-"""Weights from outside (:mod:`rfbjax.weights`): PyTorch zip checkpoints read without torch and
+"""Weights from outside (:mod:`rfbjax.models.weights`): PyTorch zip checkpoints read without torch and
 never executed, safetensors (bf16), Keras (h5py), 4-D kernels, nested checkpoints."""
 
 import os
@@ -9,7 +9,7 @@ import pytest
 
 import torchzip
 from rfbjax.errors import InputError
-from rfbjax.weights import conv_kernels, keras_layout_warning, read_tensors, to_conv1d
+from rfbjax.models.weights import conv_kernels, keras_layout_warning, read_tensors, to_conv1d
 
 RNG = np.random.default_rng(16)
 

@@ -74,7 +74,7 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     command name need none of that. ``argv=None`` builds every subcommand in full.
     """
     parser = _Parser(prog="rfbjax", description="Stability of random FIR filterbanks, in JAX.")
-    from .. import __version__
+    from ..base.version import __version__
 
     parser.add_argument("--version", action="version", version=f"rfbjax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -105,7 +105,7 @@ def _host_devices() -> None:
     default); an ``XLA_FLAGS`` that already sets ``--xla_force_host_platform_device_count`` is
     left alone, and nothing changes once JAX is imported (rfbjax used as a library).
     Accelerators are not affected. Measurements that call LAPACK still run on one device
-    (:func:`rfbjax.montecarlo._safe_devices`: jaxlib's batched eigensolver can deadlock XLA's
+    (:func:`rfbjax.engine.montecarlo._safe_devices`: jaxlib's batched eigensolver can deadlock XLA's
     CPU pool when every core has a device).
     """
     flags = os.environ.get("XLA_FLAGS", "")
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         _host_devices()
-        from ..compile_cache import enable
+        from ..engine.compile_cache import enable
 
         enable()   # programs compiled by earlier runs are reused (RFBJAX_CACHE_DIR=off: not)
         return int(args.func(args) or 0)
@@ -165,8 +165,8 @@ def main(argv=None) -> int:
         sys.stderr.write("rfbjax: interrupted\n")
         return 130
     finally:   # on an error or Ctrl-C, no Monte Carlo run goes on in the background
-        if "rfbjax.montecarlo" in sys.modules:
-            sys.modules["rfbjax.montecarlo"].cancel_all()
+        if "rfbjax.engine.montecarlo" in sys.modules:
+            sys.modules["rfbjax.engine.montecarlo"].cancel_all()
 
 
 if __name__ == "__main__":  # pragma: no cover

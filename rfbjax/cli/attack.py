@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from ..errors import InputError
-from ..report import check_out_dir, remove_stale
+from ..report.outputs import check_out_dir, remove_stale
 from . import common
 
 DEFAULT_J, DEFAULT_T, DEFAULT_N, DEFAULT_RATE = 10, 64, 1024, 22050.0
@@ -100,8 +100,8 @@ def _positive_int(value, name, minimum=1):
 
 def _file_rate(spec: str) -> float | None:
     """The sample rate of the audio file a signal spec names (None for built-ins)."""
-    from ..audio import audio_info
-    from ..signals import is_builtin
+    from ..report.audio import audio_info
+    from ..report.signals import is_builtin
 
     if is_builtin(spec):
         return None
@@ -144,8 +144,8 @@ def _check_args(args):
 
 def _check_memory(args) -> None:
     """The search's memory plan from the arguments (weights files: their size on disk)."""
-    from ..resources import attack_plan
-    from ..signals import spec_length_bound
+    from ..engine.resources import attack_plan
+    from ..report.signals import spec_length_bound
 
     N = spec_length_bound(args.near, args.N) if args.near is not None else (args.N or DEFAULT_N)
     J, T = args.J or DEFAULT_J, args.T or DEFAULT_T
@@ -168,8 +168,8 @@ def _build(args):
     """Validated inputs: (objective, constraints, info dict, extra plot data)."""
     import jax.numpy as jnp
 
-    from .. import attack as at
-    from ..signals import parse_signal_spec
+    from ..studies import attack as at
+    from ..report.signals import parse_signal_spec
 
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     info: dict = {}
@@ -211,7 +211,7 @@ def _build(args):
         if args.weights is not None:
             ws = at.load_weights(args.weights, population=True)
             J, T = _shape_from_weights(args, *ws.shape[1:])
-            from ..autocorr import filterbank_autocorr
+            from ..kernels.autocorr import filterbank_autocorr
 
             rhos = filterbank_autocorr(jnp.asarray(ws, dtype=dtype))
             info["filterbanks"] = {"source": os.path.abspath(args.weights), "K": ws.shape[0]}
@@ -240,7 +240,7 @@ def run(args) -> int:
     _check_memory(args)
     obj, c, rate, dtype, info, extra = _build(args)
 
-    from .. import attack as at
+    from ..studies import attack as at
 
     res = at.attack(obj, c, maximize=args.maximize, restarts=args.restarts, steps=args.steps,
                     optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, tol=args.tol,
@@ -261,7 +261,7 @@ def run(args) -> int:
 
 
 def _summary(args, obj, c, res, rate, info, baselines) -> dict:
-    from .. import attack as at
+    from ..studies import attack as at
 
     cert = res.certificate
     steps = np.asarray(res.steps)
@@ -307,9 +307,9 @@ def _summary(args, obj, c, res, rate, info, baselines) -> dict:
 def _write_outputs(args, obj, c, res, rate, summary, extra):
     import io
 
-    from ..audio import write_wav
-    from ..plots.attack import attack_figure
-    from ..report import atomic_write_bytes
+    from ..report.audio import write_wav
+    from ..report.plots.attack import attack_figure
+    from ..base.files import atomic_write_bytes
 
     def save_npy(name, arr):
         buf = io.BytesIO()

@@ -53,14 +53,14 @@ def add_parser(sub):
 def run(args) -> int:
     import math
 
-    from ..audits import audit
+    from ..models.audits import audit
     from ..errors import InputError
-    from ..report_audit import format_layer, format_model, write_audit
-    from ..weights import chain_layout_warning, keras_layout_warning
+    from ..report.audit_report import format_layer, format_model, write_audit
+    from ..models.weights import chain_layout_warning, keras_layout_warning
 
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
-    from ..report import check_out_dir, remove_stale
+    from ..report.outputs import check_out_dir, remove_stale
 
     check_out_dir(args.out, "--out", command="audit", own=OWN_FILES, marker="audit.json")
     budget = common.memory_budget(args.max_memory)
@@ -75,7 +75,7 @@ def run(args) -> int:
             w = keras_layout_warning(tuple(lay.weights.shape), lay.name or "")
             if w:
                 warnings.append(w)
-        from ..weights import Kernel
+        from ..models.weights import Kernel
 
         chain = chain_layout_warning([Kernel(lay.name, lay.weights, (), "", "torch")
                                       for lay in model.layers])

@@ -40,7 +40,7 @@ def run(args) -> int:
     extra = {} if (args.init == "gaussian" and args.stride == 1) else \
         {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 
-    from ..experiments import bounds_rows
+    from ..studies.experiments import bounds_rows
 
     bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "bounds", not args.quiet)
     try:
@@ -77,7 +77,7 @@ def run(args) -> int:
 def check_memory(args, cells) -> int:
     """The memory plan of the cells ``(J, T, N)`` (shared with ``rfbjax sweep``); returns the
     Monte Carlo's share of ``--max-memory``."""
-    from ..resources import bounds_plan
+    from ..engine.resources import bounds_plan
 
     return common.check_plan(bounds_plan(cells, samples=args.samples, dtype=args.dtype,
                                          init=args.init, stride=args.stride,
@@ -86,8 +86,8 @@ def check_memory(args, cells) -> int:
 
 def check_setting(args, Js, N) -> None:
     """--stride / --init against the rest (shared with ``rfbjax sweep``)."""
-    from .. import initializers
-    from ..strided import check_stride
+    from ..kernels import initializers
+    from ..kernels.strided import check_stride
 
     check_stride(None, args.stride)
     if args.stride > 1 and N is None:

@@ -8,15 +8,15 @@ import re
 import sys
 
 from ..errors import InputError
-from ..memory import parse_memory
-from ..report import check_json_target, check_writable, write_json  # noqa: F401  (re-exported for subcommands)
-from ..report_table import fmt, format_table  # noqa: F401  (re-exported for subcommands)
-from ..resources import check_list_length, check_plan, default_budget  # noqa: F401
+from ..base.memory import parse_memory
+from ..report.outputs import check_json_target, check_writable, write_json  # noqa: F401  (re-exported for subcommands)
+from ..report.tables import fmt, format_table  # noqa: F401  (re-exported for subcommands)
+from ..engine.resources import check_list_length, check_plan, default_budget  # noqa: F401
 
 
 def seed_arg(text: str) -> int:
     """argparse type of ``--seed``: an integer in [0, 2^64) (refused at parse time, exit 2)."""
-    from ..seeds import check_seed
+    from ..engine.seeds import check_seed
 
     try:
         return check_seed(text, "seed")
@@ -31,7 +31,7 @@ def add_seed(p: argparse.ArgumentParser, help: str = "PRNG seed, an integer in [
 
 
 def add_max_memory(p: argparse.ArgumentParser) -> None:
-    """--max-memory: the whole command's memory budget (see :mod:`rfbjax.resources`)."""
+    """--max-memory: the whole command's memory budget (see :mod:`rfbjax.engine.resources`)."""
     p.add_argument("--max-memory", default=None, metavar="SIZE",
                    help="memory budget of the whole command, e.g. 2GB, 512MB (default: the "
                    "smaller of 4 GiB and half the physical memory); the Monte Carlo chunks "
@@ -63,7 +63,7 @@ def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
 
 def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must divide N") -> None:
     """--stride, --init, --rescale: the layer being modelled (strided conv1d, its initialiser)."""
-    from ..initializers import NAMES
+    from ..kernels.initializers import NAMES
 
     p.add_argument("--stride", type=int, default=1, metavar="D",
                    help=f"keep every D-th output ({stride_note}; default 1)")
@@ -174,7 +174,7 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
 
 def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None) -> None:
     """Print ``rows`` with ``columns`` = [(key, header, width), ...] (see
-    :func:`rfbjax.report_table.format_table`)."""
+    :func:`rfbjax.report.tables.format_table`)."""
     import sys
 
     (out or sys.stdout).write(format_table(rows, columns))

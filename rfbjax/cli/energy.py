@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from ..resources import EXACT_LAW_MAX_T
+from ..engine.resources import EXACT_LAW_MAX_T
 from . import common
 
 COLUMNS = [("signal", "signal", 14), ("J", "J", 4), ("T", "T", 5), ("N", "N", 6),
@@ -41,7 +41,7 @@ def add_parser(sub):
 def _load_signals(specs, N):
     import numpy as np
 
-    from ..signals import parse_signal_spec
+    from ..report.signals import parse_signal_spec
 
     out = []
     for spec in specs:
@@ -53,9 +53,9 @@ def _load_signals(specs, N):
 def _check_memory(args, Js, Ts, exact_max_T) -> int:
     """The whole command's memory plan (before any signal is loaded); returns the Monte Carlo's
     share of the budget."""
-    from .. import initializers
-    from ..resources import energy_plan
-    from ..signals import spec_length_bound
+    from ..kernels import initializers
+    from ..engine.resources import energy_plan
+    from ..report.signals import spec_length_bound
 
     lengths = [spec_length_bound(spec, args.N) for spec in args.signals]
     gaussian = initializers.get(args.init).family == "gaussian"
@@ -76,8 +76,8 @@ def run(args) -> int:
         raise InputError(f"--N: must be >= 2, got {args.N}")
     if not (0.0 < args.p < 1.0):
         raise InputError(f"--p: must be in (0, 1), got {args.p}")
-    from .. import initializers
-    from ..strided import check_stride
+    from ..kernels import initializers
+    from ..kernels.strided import check_stride
 
     check_stride(None, args.stride)
     if args.exact_max_T < 0:
@@ -94,7 +94,7 @@ def run(args) -> int:
     extra = {} if (args.init == "gaussian" and args.stride == 1) else \
         {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 
-    from ..experiments import energy_rows
+    from ..studies.experiments import energy_rows
 
     bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "energy", not args.quiet)
     try:

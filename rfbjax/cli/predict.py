@@ -66,7 +66,7 @@ def run(args) -> int:
     if d > 1 and d in Js:
         raise InputError(f"--J: J = stride = {d} is not modelled (E[kappa] is infinite there); "
                          "use J != stride")
-    from ..resources import predict_plan
+    from ..engine.resources import predict_plan
 
     common.check_plan(predict_plan([(J, T, N) for J in Js for T, N in zip(Ts, Ns)],
                                    budget=common.memory_budget(args.max_memory)))

@@ -38,7 +38,7 @@ def add_parser(sub):
 def _check_memory(cfg, signals, budget: int) -> int:
     """Memory plans of the energy experiments (every signal, the exact law at the largest T)
     and of the frame bounds; returns the Monte Carlo's share of the budget (the smaller)."""
-    from ..resources import bounds_plan, energy_plan
+    from ..engine.resources import bounds_plan, energy_plan
 
     energy = energy_plan([s.x.shape[0] for s in signals], [cfg.J_energy], list(cfg.T),
                          samples=cfg.samples, dtype=cfg.dtype, exact_Ts=list(cfg.T), budget=budget)
@@ -48,8 +48,8 @@ def _check_memory(cfg, signals, budget: int) -> int:
 
 
 def run(args) -> int:
-    from .. import montecarlo as mc
-    from .. import reproduce as rp
+    from ..engine import montecarlo as mc
+    from ..studies import reproduce as rp
 
     t_start = time.perf_counter()
     cfg = (rp.FULL if args.full else rp.QUICK).replace(seed=int(args.seed))

@@ -57,7 +57,7 @@ def run(args) -> int:
         raise InputError("--bootstrap: must be >= 0")
     common.check_list_length(args.bootstrap, "--bootstrap")
     from ..api import fit_scaling_law
-    from ..sweep import load_sweep
+    from ..studies.sweep import load_sweep
 
     if os.path.exists(args.dir) and not os.path.isdir(args.dir):
         raise InputError(f"{args.dir}: is not a directory (give a sweep directory)")
@@ -85,7 +85,7 @@ def run(args) -> int:
                "laws": [law.__dict__ for law in laws]}
     common.write_json(out, payload)
     if args.figures:
-        from ..plots import sweep_figures
+        from ..report.plots import sweep_figures
 
         sweep_figures(data, laws, args.dir)
     if args.quiet:

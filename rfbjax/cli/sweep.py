@@ -83,16 +83,16 @@ def run(args) -> int:
     common.check_common(args)
     Js = common.parse_int_list(args.J, "--J")
     Ts = common.parse_int_list(args.T, "--T")
-    from ..sweep import SweepConfig, run_sweep, validate
+    from ..studies.sweep import SweepConfig, run_sweep, validate
 
-    from ..initializers import effective_rescale
+    from ..kernels.initializers import effective_rescale
 
     cfg = SweepConfig(J=tuple(Js), T=tuple(Ts), samples=args.samples, N=str(args.N),
                       boundary=args.boundary, seed=args.seed, dtype=args.dtype, init=args.init,
                       stride=args.stride, rescale=effective_rescale(args.init, args.rescale))
     validate(cfg)
     check_cluster_args(args)
-    from ..sweep import prepare_dir, resolve_N
+    from ..studies.sweep import prepare_dir, resolve_N
     from .bounds import check_memory
 
     prepare_dir(args.out, cfg, write=False)   # a foreign folder or another sweep: refused now

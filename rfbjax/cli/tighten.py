@@ -43,10 +43,11 @@ def _json_path(out: str) -> str:
 def run(args) -> int:
     import numpy as np
 
-    from ..audits import load_conv1d
+    from ..models.audits import load_conv1d
     from ..errors import InputError
-    from ..report import atomic_write_bytes, write_json
-    from ..tightening import tighten
+    from ..base.files import atomic_write_bytes
+    from ..report.outputs import write_json
+    from ..remedies.tightening import tighten
 
     out = args.out
     if not out.lower().endswith(".npy"):
@@ -95,7 +96,7 @@ def _load(path, key, load_conv1d, *, batch=False):
         except InputError as exc:
             if "is not a conv1d kernel" not in str(exc) or path.lower().endswith(".safetensors"):
                 raise
-    from ..weights import read_tensors
+    from ..models.weights import read_tensors
 
     tensors, fmt = read_tensors(path)
     if not tensors:

@@ -58,7 +58,7 @@ def add_parser(sub):
 
 
 def _config(args):
-    from ..study import runner
+    from ..studies.training import runner
 
     cfg = runner.QUICK if args.quick else runner.FULL
     kw = {"seed": int(args.seed)}
@@ -96,7 +96,7 @@ def run(args) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)     # the loss is a difference of O(1) terms
-    from ..study import outputs, runner
+    from ..studies.training import outputs, runner
 
     t_start = time.perf_counter()
     cfg = _config(args)

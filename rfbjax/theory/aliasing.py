@@ -7,7 +7,7 @@ With stride d the frame operator acts in frequency (ω in cycles per sample) as
           \qquad \hat w(\omega) = \sum_{t<T} w_t e^{-2\pi i \omega t};
 
 :math:`G_0 = P/d` is the passband (power response), :math:`G_k`, k ≠ 0, the aliasing terms; they
-are the entries of the polyphase matrices :math:`\mathcal M(\xi)` (:mod:`rfbjax.strided`).
+are the entries of the polyphase matrices :math:`\mathcal M(\xi)` (:mod:`rfbjax.kernels.strided`).
 
 **Moments.** Taps i.i.d., mean 0, variance σ², fourth moment :math:`\beta\sigma^4` (β = 3 Gaussian,
 1 Rademacher, 9/5 uniform). With the Fejér sum :math:`F(\nu) = |\sum_{t<T} e^{2\pi i \nu t}|^2
@@ -24,7 +24,7 @@ variance :math:`\sigma^2 = d/(JT)` (E G_0 = 1) it is :math:`\frac1J\bigl(1 + F(2
 (\beta-3)/T\bigr)`, whose average over ω (a grid of N ≥ 2T bins, or ℓ²(Z)) is
 :math:`\frac1J(1 + (\beta-2)/T)`.
 
-**Aliasing penalty.** ``rfbjax.regularizers.aliasing_penalty`` (one channel) is
+**Aliasing penalty.** ``rfbjax.remedies.regularizers.aliasing_penalty`` (one channel) is
 :math:`\operatorname{mean}_\omega \sum_{k \ne 0} |G_k(\omega)|^2 / c^2`, c the mean gain
 :math:`\operatorname{mean}_\omega G_0 = \|w\|^2/d`. Its numerator has expectation
 :math:`\sum_{k\ne0} \bigl(|E G_k|^2 + \operatorname{mean}_\omega \operatorname{Var} G_k\bigr)` and

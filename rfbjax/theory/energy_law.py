@@ -3,7 +3,7 @@ r"""The exact law of the normalised energy response :math:`E(x)/\|x\|^2` of a Ga
 Model (docs/theory.md §1–3): J filters of T taps, all taps i.i.d. :math:`\mathcal N(0,\sigma^2)` with
 :math:`\sigma^2 = c/(JT)` (c = variance scale, 1 by default). For one filter,
 :math:`\|x \circledast w\|^2 = w^\top Q w` with the T×T symmetric PSD Toeplitz matrix
-:math:`Q[t,t'] = R_x(t-t')` built from the lag profile (:func:`rfbjax.autocorr.lag_profile`, which
+:math:`Q[t,t'] = R_x(t-t')` built from the lag profile (:func:`rfbjax.kernels.autocorr.lag_profile`, which
 already carries the circular wrap for T > N or the linear zero padding). Rotating w into the
 eigenbasis of Q gives, with :math:`\lambda_1 \dots \lambda_T \ge 0` the eigenvalues of Q,
 
@@ -20,7 +20,7 @@ Cumulant generating function, for :math:`s < s_{\max} = 1/(2\max_k w_k)`:
 .. math:: K(s) = \log \mathbb E\, e^{sY} = s\,\mathrm{shift} - \tfrac12 \sum_k d_k \log(1 - 2 s w_k).
 
 Mean :math:`K'(0) = c` and variance :math:`K''(0) = 2\sum_k d_k w_k^2`, identical to docs/theory.md formula (3)
-(:func:`rfbjax.energy.energy_moments` divided by :math:`R_x(0)` and :math:`R_x(0)^2`).
+(:func:`rfbjax.kernels.energy.energy_moments` divided by :math:`R_x(0)` and :math:`R_x(0)^2`).
 
 **CDF / survival / density.** Exact inversion of the Laplace transform along a contour through the
 saddle point (no series, no normal approximation). For :math:`0 < c_0 < s_{\max}`,
@@ -587,7 +587,7 @@ def energy_law(R_lags, J: int, T: int, scale: float = 1.0) -> EnergyLaw:
     r"""The exact law of :math:`E(x)/\|x\|^2` for J Gaussian filters of T taps, σ² = c/(JT).
 
     Args:
-      R_lags: one signal's lag profile, length T (:func:`rfbjax.autocorr.lag_profile`: circular
+      R_lags: one signal's lag profile, length T (:func:`rfbjax.kernels.autocorr.lag_profile`: circular
         wrap or linear zero padding already applied). NumPy or JAX; used in float64.
       J, T: filterbank shape. scale: the variance scale c.
 

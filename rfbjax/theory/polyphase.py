@@ -1,10 +1,10 @@
 r"""Laws of the frame bounds of *strided* Gaussian filterbanks, without sampling.
 
 Model: J filters of T taps, taps i.i.d. :math:`\mathcal N(0, d/(JT))` (the energy-preserving
-variance of :mod:`rfbjax.initializers`), stride d (``d | T`` assumed, see below). The frame bounds
+variance of :mod:`rfbjax.kernels.initializers`), stride d (``d | T`` assumed, see below). The frame bounds
 are :math:`A = \min_\xi \lambda_{\min}\mathcal M(\xi)`, :math:`B = \max_\xi \lambda_{\max}\mathcal M(\xi)`
 with the d×d polyphase matrix :math:`\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)`,
-:math:`G(\xi)[j, a] = \hat w_j(\omega + 2\pi a/d)` (:mod:`rfbjax.strided`), :math:`\omega \in [0, \pi/d]`.
+:math:`G(\xi)[j, a] = \hat w_j(\omega + 2\pi a/d)` (:mod:`rfbjax.kernels.strided`), :math:`\omega \in [0, \pi/d]`.
 
 **One frequency.** The alias values :math:`\hat w_j(\omega + 2\pi a/d)`, a < d, have covariance
 :math:`\sigma^2 \sum_{t<T} e^{-2\pi i (a-b) t/d}`, which is :math:`\sigma^2 T\,\delta_{ab}` when d

@@ -1,0 +1,136 @@
+r"""Stacks of strided conv1d layers as one multi-rate filterbank, and its frame bounds.
+
+Layer l maps C_l = J_{l-1} channels to J_l with kernel :math:`w^{(l)}` of shape
+``(J_l, C_l, T_l)`` and stride :math:`d_l`, on the signal that the layers below left at rate
+:math:`1/D_{l-1}`, :math:`D_l = d_1 \cdots d_l`. Without nonlinearities the stack is linear and is
+itself one strided conv1d layer: writing :math:`y^{(l)}_j[m] = \sum_i (w^{(l)}_{ji} \circledast y^{(l-1)}_i)[m d_l]`
+and substituting,
+
+.. math:: y^{(L)}_j[m] = \sum_c (h_{jc} \circledast x_c)[m D_L], \qquad
+          h^{(l)}_{jc}[t] = \sum_i \sum_s w^{(l)}_{ji}[s]\, h^{(l-1)}_{ic}[t - s D_{l-1}],
+
+i.e. each kernel upsampled by the product of the strides below it, convolved with the composite
+below, summed over the paths; the composite has :math:`T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)`
+taps and stride :math:`D_L`. On :math:`\mathbb Z_N` (:math:`D_L \mid N`) the intermediate signals
+live on :math:`\mathbb Z_{N/D_l}` and circular convolution there is circular convolution on
+:math:`\mathbb Z_N` with the upsampled kernel, so the identity is exact. The frame bounds of the stack
+are those of the composite layer: its polyphase matrices :math:`\mathcal M(\xi)` are
+:math:`C_0 D_L \times C_0 D_L` (:func:`rfbjax.kernels.strided.layer_frame_bounds`). By counting,
+:math:`J_L < C_0 D_L` leaves no lower frame bound (A = 0, κ = ∞).
+
+Biases, activations, normalisation and pooling are ignored: this is the linear part of the stack.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from ..errors import InputError
+
+__all__ = ["composite_kernel", "cascade_bounds", "check_cascade", "draw_stack", "WAV2VEC2_KERNELS",
+           "WAV2VEC2_STRIDES"]
+
+#: wav2vec 2.0's feature encoder: kernel lengths and strides of its 7 conv layers
+WAV2VEC2_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+WAV2VEC2_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+
+
+def check_cascade(shapes: Sequence[tuple], strides: Sequence[int], N: int | None = None) -> int:
+    """Validate a stack (shapes ``(J_l, C_l, T_l)``, strides) and return the composite stride.
+
+    Raises InputError naming the problem: empty stack, wrong rank, C_{l+1} != J_l, a stride that
+    is not a positive integer, a composite stride that does not divide N.
+    """
+    if len(shapes) == 0:
+        raise InputError("cascade: need at least one layer")
+    if len(strides) != len(shapes):
+        raise InputError(f"cascade: {len(shapes)} layers but {len(strides)} strides")
+    D = 1
+    for l, (shp, d) in enumerate(zip(shapes, strides)):
+        if len(shp) != 3 or min(shp) < 1:
+            raise InputError(f"cascade: layer {l} has shape {tuple(shp)}; expected (J, C, T)")
+        if int(d) != d or d < 1:
+            raise InputError(f"cascade: layer {l} stride {d} is not an integer >= 1")
+        if l and shp[1] != shapes[l - 1][0]:
+            raise InputError(f"cascade: layer {l} takes {shp[1]} input channels but layer {l - 1} "
+                             f"gives {shapes[l - 1][0]}")
+        D *= int(d)
+    if N is not None and (int(N) != N or N < 1 or N % D):
+        raise InputError(f"cascade: N={N} is not a multiple of the composite stride {D}")
+    return D
+
+
+def composite_kernel(weights: Sequence[jax.Array], strides: Sequence[int]):
+    r"""The kernel ``(J_L, C_0, T)`` and stride :math:`D_L` of the linear composite of a stack.
+
+    Args:
+      weights: ``[(J_1, C_0, T_1), (J_2, J_1, T_2), ...]``. strides: ``[d_1, d_2, ...]``
+        (static under jit).
+
+    Returns:
+      ``(h, D)`` with :math:`T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)`. Differentiable in the weights.
+    """
+    check_cascade([tuple(w.shape) for w in weights], strides)
+    h = jnp.asarray(weights[0])
+    D = int(strides[0])
+    for w, d in zip(weights[1:], strides[1:]):
+        w = jnp.asarray(w, dtype=h.dtype)
+        Tw = w.shape[-1]
+        pad = D * (Tw - 1)
+        # lhs: batch = input channel c, features = i, time; rhs: (j, i, s), flipped so that the
+        # correlation is the convolution h_new[j, c, t] = sum_i sum_s w[j, i, s] h[i, c, t - sD]
+        out = jax.lax.conv_general_dilated(
+            jnp.swapaxes(h, 0, 1), jnp.flip(w, axis=-1), window_strides=(1,),
+            padding=[(pad, pad)], rhs_dilation=(D,), dimension_numbers=("NCH", "OIH", "NCH"),
+            precision=jax.lax.Precision.HIGHEST)
+        h = jnp.swapaxes(out, 0, 1)
+        D *= int(d)
+    return h, D
+
+
+def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int):
+    r"""Optimal frame bounds (A, B) of the linear composite of a stack of strided conv1d layers
+    on :math:`\mathbb Z_N` (circular), through its composite kernel (:func:`composite_kernel`) and
+    the :math:`C_0 D \times C_0 D` polyphase matrices.
+
+    Args:
+      weights: ``[(J_l, C_l, T_l)]`` with :math:`C_{l+1} = J_l`. strides: ``[d_l]``. N: a multiple
+        of :math:`D = \prod_l d_l` (strides and N static under jit).
+
+    Returns:
+      ``(A, B)`` scalars; A = 0 exactly when :math:`J_L < C_0 D` (rank deficient) or under the
+      rounding floor.
+
+    Example:
+      >>> import numpy as np
+      >>> haar = np.array([[[1.0, 1.0]], [[1.0, -1.0]]]) / np.sqrt(2.0)    # (2, 1, 2), stride 2
+      >>> A, B = cascade_bounds([haar], [2], 8)                        # orthogonal: A = B = 1
+      >>> round(float(A), 6), round(float(B), 6)
+      (1.0, 1.0)
+    """
+    from .strided import layer_frame_bounds
+
+    check_cascade([tuple(w.shape) for w in weights], strides, N)
+    h, D = composite_kernel(weights, strides)
+    return layer_frame_bounds(h, int(N), D)
+
+
+def draw_stack(key: jax.Array, widths: Sequence[int], kernels: Sequence[int], *,
+               in_channels: int = 1, init: str = "pytorch", dtype=jnp.float32) -> list:
+    """One random stack: layer l of shape ``(widths[l], C_l, kernels[l])``, C_0 = ``in_channels``.
+
+    Each layer's J·C filters of T taps are drawn by :func:`rfbjax.kernels.initializers.draw` and scaled
+    by :math:`1/\\sqrt{C}`, so that ``pytorch`` is PyTorch's Conv1d default
+    :math:`U(\\pm 1/\\sqrt{C T})` (fan-in C·T). κ of the stack does not depend on the scales.
+    """
+    from . import initializers as inits
+
+    out, C = [], int(in_channels)
+    for l, (J, T) in enumerate(zip(widths, kernels)):
+        w = inits.draw(init, jax.random.fold_in(key, l), int(J) * C, int(T), dtype=dtype)
+        out.append((w / jnp.sqrt(jnp.asarray(C, dtype))).reshape(int(J), C, int(T)))
+        C = int(J)
+    return out

@@ -1,0 +1,3 @@
+"""Layer 4, remedies: penalties (and their optax transform), tightening, and the initialisers
+that need them.
+"""
