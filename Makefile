@@ -6,18 +6,30 @@ OUT    ?= out/demo
 
 .PHONY: demo test typecheck docs install install-dev install-docs bench clean
 
+# pip -qq: quiet unless something fails (setuptools' notes on editable installs are not news)
+PIP    := $(BIN)/python -m pip install -qq
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# stamps: reinstall only when pyproject.toml changes (the install is editable: code changes
+# need no reinstall)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $@
 
-install-dev: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[dev]"
+	touch $@ $(VENV)/.installed
 
-install-docs: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[docs]"
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[docs]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+install-docs: $(VENV)/.installed-docs
 
 demo: install
 	$(BIN)/python -m rfbjax.demo --out $(OUT)

@@ -1,25 +1,23 @@
 r"""The Python API: one function per capability, arguments validated, results returned.
 
 Every function here checks its arguments *before* anything is traced or computed and raises
-:class:`rfbjax.InputError` (a :class:`ValueError`) with a message that starts with the name of the
-offending argument. Results are typed (a :class:`typing.NamedTuple` or a frozen dataclass) and
+`rfbjax.InputError` (a `ValueError`) with a message that starts with the name of the
+offending argument. Results are typed (a `typing.NamedTuple` or a frozen dataclass) and
 have ``to_dict()``, which gives the JSON-ready payload that the matching CLI subcommand writes.
 
-**The grid N, everywhere.** ``N`` is the length of the cyclic group :math:`\mathbb Z_N` on which
+**The grid N, everywhere.** ``N`` is the length of the cyclic group $\mathbb Z_N$ on which
 the convolution is circular (the DFT grid of the frame bounds). ``N=None`` means the default
 grid (stated per function) and ``N=math.inf`` means linear convolution on
-:math:`\ell^2(\mathbb Z)` (continuous frequency).
+$\ell^2(\mathbb Z)$ (continuous frequency).
 
-=========================  ====================================================================
-capability                 function
-=========================  ====================================================================
-frame bounds of a layer    :func:`layer_frame_bounds` (jit / vmap / grad)
-energy response            :func:`energy_statistics` (exact moments, exact law, Monte Carlo)
-frame bounds (random)      :func:`bounds_statistics` (Monte Carlo and the predictor)
-(J, T) sweep               :func:`sweep_bounds` (in memory, or a resumable folder)
-scaling law                :func:`fit_scaling_law`
-adversarial inputs         :func:`search_adversarial`
-=========================  ====================================================================
+| capability              | function                                                          |
+| ----------------------- | ----------------------------------------------------------------- |
+| frame bounds of a layer | `layer_frame_bounds` (jit / vmap / grad)                          |
+| energy response         | `energy_statistics` (exact moments, exact law, Monte Carlo)       |
+| frame bounds (random)   | `bounds_statistics` (Monte Carlo and the predictor)               |
+| (J, T) sweep            | `sweep_bounds` (in memory, or a resumable folder)                 |
+| scaling law             | `fit_scaling_law`                                                 |
+| adversarial inputs      | `search_adversarial`                                              |
 
 Prediction, audit, cascades and remedies live in their own modules and are exported at the top
 level too (``rfbjax.predict``, ``rfbjax.audit``, ``rfbjax.cascade_bounds``, ``rfbjax.tighten``).
@@ -139,7 +137,7 @@ def default_grid(T: int, stride: int = 1) -> int:
 
 # ----------------------------------------------------------------------------- frame bounds
 class FrameBounds(NamedTuple):
-    """Optimal frame bounds: :math:`A\\|x\\|^2 \\le \\|\\Phi x\\|^2 \\le B\\|x\\|^2`.
+    r"""Optimal frame bounds: $A\|x\|^2 \le \|\Phi x\|^2 \le B\|x\|^2$.
 
     A NamedTuple (hence a JAX pytree): ``A, B = layer_frame_bounds(...)`` unpacks, ``jit`` and
     ``vmap`` return it whole.
@@ -157,7 +155,7 @@ class FrameBounds(NamedTuple):
 
     @property
     def kappa(self) -> Any:
-        """The condition number :math:`\\kappa = B/A` (:math:`+\\infty` where A = 0)."""
+        r"""The condition number $\kappa = B/A$ ($+\infty$ where A = 0)."""
         from .kernels.frames import condition_number
 
         return condition_number(self.A, self.B)
@@ -171,27 +169,29 @@ class FrameBounds(NamedTuple):
 def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBounds:
     r"""Optimal frame bounds (A, B) of a strided conv1d layer, or of many at once.
 
-    The layer with weights :math:`w_{jc}` (J outputs, C inputs, T taps) and stride d maps
-    :math:`(x_c)_{c<C}` on :math:`\mathbb Z_N` to :math:`y_j[m] = (\sum_c w_{jc} \circledast x_c)[md]`.
-    Its frame operator is block diagonal over the base frequencies :math:`\xi < M = N/d`:
+    The layer with weights $w_{jc}$ (J outputs, C inputs, T taps) and stride d maps
+    $(x_c)_{c<C}$ on $\mathbb Z_N$ to $y_j[m] = (\sum_c w_{jc} \circledast x_c)[md]$.
+    Its frame operator is block diagonal over the base frequencies $\xi < M = N/d$:
 
-    .. math:: \mathcal M(\xi) = \tfrac1d\, G(\xi)^H G(\xi), \qquad
-              G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM],
+    $$
+    \mathcal M(\xi) = \tfrac1d\, G(\xi)^H G(\xi), \qquad
+    G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM],
+    $$
 
-    and :math:`A = \min_\xi \lambda_{\min}(\mathcal M(\xi))`,
-    :math:`B = \max_\xi \lambda_{\max}(\mathcal M(\xi))`
-    (:mod:`rfbjax.kernels.strided`; at d = 1 and C = 1 the Littlewood–Paley sum
-    :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2`). A = 0 exactly when J < Cd; a computed
-    minimum under :func:`rfbjax.kernels.frames.rounding_floor` is reported as A = 0.
+    and $A = \min_\xi \lambda_{\min}(\mathcal M(\xi))$,
+    $B = \max_\xi \lambda_{\max}(\mathcal M(\xi))$
+    (`rfbjax.kernels.strided`; at d = 1 and C = 1 the Littlewood–Paley sum
+    $P(\omega) = \sum_j |\hat w_j(\omega)|^2$). A = 0 exactly when J < Cd; a computed
+    minimum under `rfbjax.kernels.frames.rounding_floor` is reported as A = 0.
 
     Args:
       w: real floating weights (float32 or float64), shape ``(J, T)`` (a filterbank: C = 1),
         ``(J, C, T)`` (one layer; a 3-D array is always *one* layer, in PyTorch's
         ``Conv1d.weight`` layout), or ``(..., J, C, T)`` (a batch of layers). A batch of
         filterbanks is ``(K, J, 1, T)``.
-      N: the grid :math:`\mathbb Z_N`, a multiple of ``stride`` (taps beyond N wrap around).
-        ``None``: :func:`default_grid` ``(T, stride)`` (at least max(1024, 8T)).
-        ``math.inf``: linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency;
+      N: the grid $\mathbb Z_N$, a multiple of ``stride`` (taps beyond N wrap around).
+        ``None``: `default_grid` ``(T, stride)`` (at least max(1024, 8T)).
+        ``math.inf``: linear convolution on $\ell^2(\mathbb Z)$ (continuous frequency;
         only for C = 1 at stride 1).
       stride: d >= 1.
 
@@ -201,7 +201,7 @@ def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBoun
     that of one of the tied branches) and ``vmap`` maps over a leading axis of ``w``.
 
     Returns:
-      :class:`FrameBounds` ``(A, B)``, each of shape ``w.shape[:-3]`` (``()`` for one layer or
+      `FrameBounds` ``(A, B)``, each of shape ``w.shape[:-3]`` (``()`` for one layer or
       filterbank), in ``w``'s dtype.
 
     Raises:
@@ -315,17 +315,17 @@ class Table:
 
 @dataclass(frozen=True)
 class EnergyResult(Table):
-    """:func:`energy_statistics`: one row per (signal, J, T) (columns as ``rfbjax energy``)."""
+    """`energy_statistics`: one row per (signal, J, T) (columns as ``rfbjax energy``)."""
 
 
 @dataclass(frozen=True)
 class BoundsResult(Table):
-    """:func:`bounds_statistics`: one row per (J, T) (columns as ``rfbjax bounds``)."""
+    """`bounds_statistics`: one row per (J, T) (columns as ``rfbjax bounds``)."""
 
 
 @dataclass(frozen=True)
 class SweepResult(Table):
-    """:func:`sweep_bounds`: one summary row per completed (J, T) cell, and the raw samples
+    """`sweep_bounds`: one summary row per completed (J, T) cell, and the raw samples
     ``samples[(J, T)] = (A, B)`` (float64 arrays); ``path`` is the sweep folder, if any."""
 
     samples: dict = field(default_factory=dict)
@@ -339,7 +339,7 @@ class SweepResult(Table):
 
 @dataclass(frozen=True)
 class ScalingLawResult:
-    """:func:`fit_scaling_law`: one :class:`rfbjax.studies.scaling.LawResult` per target κ₀."""
+    """`fit_scaling_law`: one `rfbjax.studies.scaling.LawResult` per target κ₀."""
 
     laws: tuple
     config: dict
@@ -424,34 +424,36 @@ def energy_statistics(signals: Any, J: int | Sequence[int], T: int | Sequence[in
                       dtype: Any = "float32", p: float = 0.05, theory: bool = True,
                       max_memory: int | str | None = None,
                       progress: bool = False) -> EnergyResult:
-    r"""The normalised energy :math:`E = \|\Phi x\|^2/\|x\|^2` of random filterbanks on given
+    r"""The normalised energy $E = \|\Phi x\|^2/\|x\|^2$ of random filterbanks on given
     signals: exact mean and variance, the exact law's quantiles and tail bounds, and a Monte
     Carlo estimate, per (signal, J, T).
 
-    For i.i.d. taps of variance :math:`\sigma^2` (Gaussian: :math:`1/(JT)`) and circular
-    convolution, :math:`\mathbb E[E] = 1` and
-    :math:`\mathbb V[E] = \frac{2}{J T^2} \sum_{|\tau|<T} (T - |\tau|)\, R_x(\tau)^2 / R_x(0)^2`
-    (stride 1; the strided and non-Gaussian moments are in :mod:`rfbjax.kernels.strided`).
+    For i.i.d. taps of variance $\sigma^2$ (Gaussian: $1/(JT)$) and circular
+    convolution, $\mathbb E[E] = 1$ and
+    $\mathbb V[E] = \frac{2}{J T^2} \sum_{|\tau|<T} (T - |\tau|)\, R_x(\tau)^2 / R_x(0)^2$
+    (stride 1; the strided and non-Gaussian moments are in `rfbjax.kernels.strided`).
 
     Args:
       signals: a 1-D array, a 2-D array (one signal per row), a list of arrays, a dict
         ``{label: array}``, or signal specs as strings (``"white"``, ``"sine:3"``,
-        ``"speech.wav@0:4096"``; see :func:`rfbjax.report.signals.parse_signal_spec`).
-      J, T: an int or a list of ints (every combination is measured).
+        ``"speech.wav@0:4096"``; see `rfbjax.report.signals.parse_signal_spec`).
+      J: an int or a list of ints (every combination of J and T is measured).
+      T: an int or a list of ints.
       N: ``None`` (default): circular convolution on each signal's own length (built-in specs
         are generated with 1024 samples); an int: circular, and every signal must have that
         length (built-in specs are generated with it); ``math.inf``: linear convolution.
       stride: keep every d-th output; d must divide every signal's length (circular).
-      init, rescale: the filter initialiser (:mod:`rfbjax.kernels.initializers`).
-      samples, seed: Monte Carlo filterbanks per setting and the PRNG seed (same seed, same
-        numbers, whatever ``max_memory``).
+      init: the filter initialiser (`rfbjax.kernels.initializers`).
+      rescale: the filter initialiser's ``rescale`` option (`rfbjax.kernels.initializers`).
+      samples: Monte Carlo filterbanks per setting.
+      seed: the PRNG seed (same seed, same numbers, whatever ``max_memory``).
       dtype: ``"float32"`` or ``"float64"`` (the latter needs ``jax_enable_x64``).
       p: the tail level of the deviation columns (``alpha_*``).
       theory: also compute the exact law's columns.
       max_memory: memory budget of one Monte Carlo chunk (bytes or ``"512MB"``).
 
     Returns:
-      :class:`EnergyResult`; ``result["var_analytic"]``, ``result["var_mc"]`` … are columns.
+      `EnergyResult`; ``result["var_analytic"]``, ``result["var_mc"]`` … are columns.
 
     Not jittable (a driver: it compiles and runs its own kernels).
     """
@@ -500,24 +502,31 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
                       samples: int = 1000, seed: int = 0, dtype: Any = "float32",
                       theory: bool = True, max_memory: int | str | None = None,
                       progress: bool = False) -> BoundsResult:
-    r"""Monte Carlo of the frame bounds A, B and :math:`\kappa = B/A` of random filterbanks,
-    per (J, T), with the sampling-free predictions (:func:`rfbjax.theory.predictor.predict`)
+    r"""Monte Carlo of the frame bounds A, B and $\kappa = B/A$ of random filterbanks,
+    per (J, T), with the sampling-free predictions (`rfbjax.theory.predictor.predict`)
     where they apply (Gaussian taps, stride 1).
 
     Args:
-      J, T: an int or a list of ints (every combination).
-      N: the grid :math:`\mathbb Z_N` (a multiple of ``stride``); ``None``: per T,
-        :func:`default_grid` ``(T, stride)`` (1024 for T <= 128, as ``rfbjax bounds``; 8T and
+      J: an int or a list of ints (every combination of J and T).
+      T: an int or a list of ints.
+      N: the grid $\mathbb Z_N$ (a multiple of ``stride``); ``None``: per T,
+        `default_grid` ``(T, stride)`` (1024 for T <= 128, as ``rfbjax bounds``; 8T and
         up beyond, so that long filters neither wrap around nor see a coarse grid);
-        ``math.inf``: linear convolution on :math:`\ell^2(\mathbb Z)` (stride 1 only).
-      stride, init, rescale, samples, seed, dtype, theory, max_memory: as in
-        :func:`energy_statistics`.
+        ``math.inf``: linear convolution on $\ell^2(\mathbb Z)$ (stride 1 only).
+      stride: as in `energy_statistics`.
+      init: as in `energy_statistics`.
+      rescale: as in `energy_statistics`.
+      samples: as in `energy_statistics`.
+      seed: as in `energy_statistics`.
+      dtype: as in `energy_statistics`.
+      theory: as in `energy_statistics`.
+      max_memory: as in `energy_statistics`.
 
     Returns:
-      :class:`BoundsResult`: ``result["mean_kappa"]``, ``result["q95_kappa"]``,
-      ``result["pred_kappa"]`` … one entry per (J, T), J the outer loop.
+      `BoundsResult`: ``result["mean_kappa"]``, ``result["q95_kappa"]``,
+        ``result["pred_kappa"]`` … one entry per (J, T), J the outer loop.
 
-    Not jittable (a driver). Each A, B is :func:`layer_frame_bounds` of one draw.
+    Not jittable (a driver). Each A, B is `layer_frame_bounds` of one draw.
     """
     from .engine import montecarlo as mc
     from .studies.experiments import bounds_rows
@@ -566,20 +575,21 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
     r"""Monte Carlo of the frame bounds over a (J, T) grid, keeping every raw sample.
 
     Without ``out`` everything stays in memory and nothing is written. With ``out`` the sweep is
-    the resumable folder of ``rfbjax sweep`` (:mod:`rfbjax.studies.sweep`): completed cells are skipped,
+    the resumable folder of ``rfbjax sweep`` (`rfbjax.studies.sweep`): completed cells are skipped,
     an interrupted run resumes bit-identically, a folder holding another configuration is refused.
 
     Args:
-      J, T: ints or lists of ints.
+      J: an int or a list of ints.
+      T: an int or a list of ints.
       N: per cell: ``None`` (default) is ``"4T"`` (the sweep default, N = 4T); an int; a string
-        ``"kT"``; ``math.inf``: linear convolution on :math:`\ell^2(\mathbb Z)`.
-      samples: draws per cell (>= 2). Others as in :func:`bounds_statistics`.
+        ``"kT"``; ``math.inf``: linear convolution on $\ell^2(\mathbb Z)$.
+      samples: draws per cell (>= 2). Others as in `bounds_statistics`.
       out: the sweep folder (created if needed), or None.
       devices: JAX devices to shard the samples over (default: all local ones).
 
     Returns:
-      :class:`SweepResult`: summary rows (``mean_kappa``, ``se_kappa``, ``q95_kappa`` …) and
-      ``samples[(J, T)] = (A, B)``; feed it to :func:`fit_scaling_law`.
+      `SweepResult`: summary rows (``mean_kappa``, ``se_kappa``, ``q95_kappa`` …) and
+        ``samples[(J, T)] = (A, B)``; feed it to `fit_scaling_law`.
     """
     from .engine import montecarlo as mc
     from .studies.sweep import (SweepConfig, _prepare_cell, load_sweep, resolve_N, run_sweep,
@@ -622,22 +632,24 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
 # ----------------------------------------------------------------------------- scaling law
 def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0), *,
                     bootstrap: int = 500, seed: int = 0, ci: float = 0.95) -> ScalingLawResult:
-    r"""The number of filters :math:`J^*(T)` at which :math:`\mathbb E[\kappa] = \kappa_0`, and
-    the fits :math:`J^* = a + b\log T` and :math:`J^* = c\,T^\gamma` with bootstrap intervals
-    (:mod:`rfbjax.studies.scaling`).
+    r"""The number of filters $J^*(T)$ at which $\mathbb E[\kappa] = \kappa_0$, and
+    the fits $J^* = a + b\log T$ and $J^* = c\,T^\gamma$ with bootstrap intervals
+    (`rfbjax.studies.scaling`).
 
     Args:
-      sweep: a :class:`SweepResult`, a sweep folder (path), a loaded
-        :class:`rfbjax.studies.sweep.SweepData`, or raw samples ``{(J, T): (A, B)}`` on a complete grid.
+      sweep: a `SweepResult`, a sweep folder (path), a loaded
+        `rfbjax.studies.sweep.SweepData`, or raw samples ``{(J, T): (A, B)}`` on a complete grid.
       kappa: target condition number(s) κ₀ > 1.
-      bootstrap: replicates (>= 0); seed: their PRNG seed; ci: the interval's coverage.
+      bootstrap: replicates (>= 0).
+      seed: their PRNG seed.
+      ci: the interval's coverage.
 
     Returns:
-      :class:`ScalingLawResult`, one :class:`rfbjax.studies.scaling.LawResult` per κ₀.
+      `ScalingLawResult`, one `rfbjax.studies.scaling.LawResult` per κ₀.
 
     Examples:
-      Samples where :math:`\mathbb E[\kappa] = 1 + 2T/J` (A = 1 and B = κ in every draw):
-      :math:`J^* = 2T/(\kappa_0 - 1)`, read off the grid by interpolation in log J.
+      Samples where $\mathbb E[\kappa] = 1 + 2T/J$ (A = 1 and B = κ in every draw):
+      $J^* = 2T/(\kappa_0 - 1)$, read off the grid by interpolation in log J.
 
       >>> import numpy as np, rfbjax
       >>> raw = {(J, T): (np.ones(3), np.full(3, 1 + 2 * T / J)) for J in (4, 8, 16, 32)
@@ -701,31 +713,40 @@ def search_adversarial(objective: str = "variance", *, J: int | None = None,
                        seed: int = 0, dtype: Any = "float32"):
     r"""Gradient search (optax, all restarts in one compiled loop) for the input signal that
     maximises or minimises an objective, certified where a closed form is known
-    (:mod:`rfbjax.studies.attack`). Returns the result; writes nothing.
+    (`rfbjax.studies.attack`). Returns the result; writes nothing.
 
-    Objectives (scale-invariant, of :math:`x/\|x\|`):
+    Objectives (scale-invariant, of $x/\|x\|$):
 
-    * ``"variance"``: :math:`\mathbb V[\|\Phi x\|^2]/\|x\|^4` over Gaussian filterbanks
+    * ``"variance"``: $\mathbb V[\|\Phi x\|^2]/\|x\|^4$ over Gaussian filterbanks
       (formula (3), exact); supremum 2/J;
-    * ``"fixed"``: :math:`\|\Phi x\|^2/\|x\|^2` for one filterbank (``weights (J, T)`` or
+    * ``"fixed"``: $\|\Phi x\|^2/\|x\|^2$ for one filterbank (``weights (J, T)`` or
       ``(J, 1, T)``, or draw 0 of ``seed``'s stream); its max is B, its min A;
-    * ``"population"``: :math:`\frac1K \sum_k (\|\Phi_k x\|^2/\|x\|^2 - 1)^2` over K filterbanks
+    * ``"population"``: $\frac1K \sum_k (\|\Phi_k x\|^2/\|x\|^2 - 1)^2$ over K filterbanks
       (``weights (K, J, T)``, or ``population`` draws).
 
     Args:
-      J, T: filters and taps (default 10 and 64, or from ``weights``).
-      N: the signal length (circular on :math:`\mathbb Z_N`); ``None``: 1024, or the length of
-        ``near``. ``math.inf`` is refused (the search lives on :math:`\mathbb Z_N`).
-      bands: allowed frequency bands ``[(lo, hi), ...]`` in cycles/sample within [0, 0.5];
-        ``no_dc``, ``no_nyquist`` forbid those bins; ``support``: ``(start, stop)`` samples.
+      J: filters (default 10, or from ``weights``).
+      T: taps (default 64, or from ``weights``).
+      N: the signal length (circular on $\mathbb Z_N$); ``None``: 1024, or the length of
+        ``near``. ``math.inf`` is refused (the search lives on $\mathbb Z_N$).
+      bands: allowed frequency bands ``[(lo, hi), ...]`` in cycles/sample within [0, 0.5].
+      no_dc: forbid the DC bin.
+      no_nyquist: forbid the Nyquist bin.
+      support: ``(start, stop)`` samples.
       near: a signal (array of length N, or a spec string) to search near: x = x₀ + δ with
-        :math:`\|\delta\| \le` ``eps`` :math:`\|x_0\|`.
-      restarts, steps, optimizer, lr, schedule, tol, patience: the search (see
-        :func:`rfbjax.studies.attack.attack`). seed: filterbanks and starting points.
+        $\|\delta\| \le$ ``eps`` $\|x_0\|$.
+      restarts: the search (see `rfbjax.studies.attack.attack`).
+      steps: the search (see `rfbjax.studies.attack.attack`).
+      optimizer: the search (see `rfbjax.studies.attack.attack`).
+      lr: the search (see `rfbjax.studies.attack.attack`).
+      schedule: the search (see `rfbjax.studies.attack.attack`).
+      tol: the search (see `rfbjax.studies.attack.attack`).
+      patience: the search (see `rfbjax.studies.attack.attack`).
+      seed: filterbanks and starting points.
 
     Returns:
-      :class:`rfbjax.studies.attack.AttackResult` (``.x``, ``.value``, ``.certificate``, ``.ratio``,
-      ``.history``; ``to_dict()``).
+      `rfbjax.studies.attack.AttackResult` (``.x``, ``.value``, ``.certificate``, ``.ratio``,
+        ``.history``; ``to_dict()``).
     """
     import jax.numpy as jnp
 

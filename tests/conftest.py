@@ -18,6 +18,13 @@ if "RFBJAX_CACHE_DIR" not in os.environ:
     os.environ["RFBJAX_CACHE_DIR"] = _cache
     atexit.register(shutil.rmtree, _cache, True)
 
+# notebook kernels, matplotlib and Jupyter keep their state in a session folder, not in $HOME
+_state = tempfile.mkdtemp(prefix="rfbjax-test-home-")
+atexit.register(shutil.rmtree, _state, True)
+for _var, _sub in (("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"),
+                   ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("JUPYTER_DATA_DIR", "jupyter-data")):
+    os.environ[_var] = os.path.join(_state, _sub)
+
 import jax  # noqa: E402
 
 # float64 must be switchable per call; the library always passes explicit dtypes.

@@ -1,7 +1,7 @@
 """The ``rfbjax`` command line: a thin layer over the library.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
-``run(args) -> int``. Bad input raises :class:`rfbjax.errors.InputError` (or an argparse
+``run(args) -> int``. Bad input raises `rfbjax.errors.InputError` (or an argparse
 error) and becomes one line on stderr with exit status 2, never a traceback.
 """
 
@@ -41,7 +41,7 @@ def _modules():
 
 
 class _Declared(Exception):
-    """Raised by :class:`_Peek` with what a subcommand declares about itself."""
+    """Raised by `_Peek` with what a subcommand declares about itself."""
 
 
 class _Peek:
@@ -97,7 +97,7 @@ MAX_HOST_DEVICES = 8
 
 
 def _host_devices() -> None:
-    """One XLA CPU device per core (at most :data:`MAX_HOST_DEVICES`), before JAX starts.
+    """One XLA CPU device per core (at most `MAX_HOST_DEVICES`), before JAX starts.
 
     The Monte Carlo driver splits the samples over devices, so on CPU every core runs blocks of
     its own (W1 of ``scripts/bench.py --process``: about 1.3× faster on 2 cores); the numbers do
@@ -105,7 +105,7 @@ def _host_devices() -> None:
     default); an ``XLA_FLAGS`` that already sets ``--xla_force_host_platform_device_count`` is
     left alone, and nothing changes once JAX is imported (rfbjax used as a library).
     Accelerators are not affected. Measurements that call LAPACK still run on one device
-    (:func:`rfbjax.engine.montecarlo._safe_devices`: jaxlib's batched eigensolver can deadlock XLA's
+    (`rfbjax.engine.montecarlo._safe_devices`: jaxlib's batched eigensolver can deadlock XLA's
     CPU pool when every core has a device).
     """
     flags = os.environ.get("XLA_FLAGS", "")

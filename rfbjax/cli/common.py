@@ -31,7 +31,7 @@ def add_seed(p: argparse.ArgumentParser, help: str = "PRNG seed, an integer in [
 
 
 def add_max_memory(p: argparse.ArgumentParser) -> None:
-    """--max-memory: the whole command's memory budget (see :mod:`rfbjax.engine.resources`)."""
+    """--max-memory: the whole command's memory budget (see `rfbjax.engine.resources`)."""
     p.add_argument("--max-memory", default=None, metavar="SIZE",
                    help="memory budget of the whole command, e.g. 2GB, 512MB (default: the "
                    "smaller of 4 GiB and half the physical memory); the Monte Carlo chunks "
@@ -174,7 +174,7 @@ def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
 
 def print_table(rows: list[dict], columns: list[tuple[str, str, int]], out=None) -> None:
     """Print ``rows`` with ``columns`` = [(key, header, width), ...] (see
-    :func:`rfbjax.report.tables.format_table`)."""
+    `rfbjax.report.tables.format_table`)."""
     import sys
 
     (out or sys.stdout).write(format_table(rows, columns))

@@ -5,10 +5,10 @@ Two stores live under one directory, both on by default:
 * ``xla/``: JAX's persistent compilation cache (XLA executables keyed by JAX from the lowered
   program, the compiler and the devices). Thresholds are set so that small programs are
   cached too (no minimum compile time, no minimum size).
-* ``exported/``: the Monte Carlo driver's programs serialised with :mod:`jax.export`
+* ``exported/``: the Monte Carlo driver's programs serialised with `jax.export`
   (StableHLO, never pickle), so that a warm process skips Python tracing and lowering as
   well. An entry is keyed by a digest of everything the program depends on
-  (:func:`program_key`): the measurement function (module, name and the values it closes
+  (`program_key`): the measurement function (module, name and the values it closes
   over), the argument shapes and dtypes, the block and chunk sizes, the devices (platform,
   kind, count), the JAX/jaxlib versions, the JAX settings that change numbers
   (``jax_enable_x64``, the PRNG implementation, ``jax_threefry_partitionable``, matmul
@@ -25,8 +25,8 @@ Where (first that applies):
 If the user configured JAX's own cache (``JAX_COMPILATION_CACHE_DIR`` /
 ``jax_compilation_cache_dir``), rfbjax leaves it as it is and keeps only ``exported/`` in its
 own directory. The directory is kept under ``RFBJAX_CACHE_MAX_SIZE`` (default 1 GiB; accepts
-``512MB`` etc.) by deleting the least recently used files when :func:`enable` runs. Clear it
-with :func:`clear` or by deleting the directory.
+``512MB`` etc.) by deleting the least recently used files when `enable` runs. Clear it
+with `clear` or by deleting the directory.
 
 Nothing here changes numbers: a cached program is the program that would be compiled.
 """
@@ -117,12 +117,12 @@ def enable() -> str | None:
 
 
 def active() -> bool:
-    """Whether :func:`enable` has switched the caches on in this process."""
+    """Whether `enable` has switched the caches on in this process."""
     return bool(_state["enabled"])
 
 
 def _reset_jax_cache_if_checked() -> None:
-    """If something compiled before :func:`enable`, JAX has already decided 'no cache'."""
+    """If something compiled before `enable`, JAX has already decided 'no cache'."""
     try:
         from jax._src import compilation_cache as cc
 
@@ -268,7 +268,7 @@ def _write_atomic(p: str, blob: bytes) -> bool:
 
 
 def load_meta(key: str | None) -> dict | None:
-    """A small JSON record stored with :func:`store_meta` (e.g. a program's output size)."""
+    """A small JSON record stored with `store_meta` (e.g. a program's output size)."""
     p = _exported_path(key, ".json") if key else None
     if p is None or not os.path.exists(p):
         return None
@@ -293,7 +293,7 @@ def store_meta(key: str | None, record: dict) -> bool:
 
 
 def load_exported(key: str | None):
-    """The :class:`jax.export.Exported` stored under ``key``, or None (absent, off, unreadable)."""
+    """The `jax.export.Exported` stored under ``key``, or None (absent, off, unreadable)."""
     p = _exported_path(key) if key else None
     if p is None or not os.path.exists(p):
         return None

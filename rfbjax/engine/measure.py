@@ -1,6 +1,6 @@
 r"""Measurements: per-sample pure functions (draw one filterbank, measure it) and their Monte Carlo.
 
-Each ``*_measurement`` returns the pieces the driver (:mod:`rfbjax.engine.montecarlo`) needs: a
+Each ``*_measurement`` returns the pieces the driver (`rfbjax.engine.montecarlo`) needs: a
 function ``key -> outputs`` for one sample, the tags of its random stream and a per-sample
 memory estimate. The stream tags name the *filterbank distribution* only — ``("filterbank",
 init, J, T, scale, dtype)`` — so the energy and the frame bounds of the same (seed, J, T) are
@@ -59,12 +59,12 @@ def _is_default(init: str, stride: int) -> bool:
 def energy_measurement(R_lags, J: int, T: int, *, scale: float = 1.0,
                        dtype=jnp.float32, init: str = "gaussian",
                        rescale: bool = False) -> Measurement:
-    r"""Normalised energies :math:`\|\Phi x_m\|^2/\|x_m\|^2` of M signals for one filterbank (stride 1).
+    r"""Normalised energies $\|\Phi x_m\|^2/\|x_m\|^2$ of M signals for one filterbank (stride 1).
 
     Args:
-      R_lags: ``(M, T)`` lag profiles of the signals (:func:`~rfbjax.kernels.autocorr.lag_profile`).
-      init: an initialiser with T-tap filters (:mod:`rfbjax.kernels.initializers`); ``tight`` and
-        strides go through :func:`strided_energy_measurement`.
+      R_lags: ``(M, T)`` lag profiles of the signals (`rfbjax.kernels.autocorr.lag_profile`).
+      init: an initialiser with T-tap filters (`rfbjax.kernels.initializers`); ``tight`` and
+        strides go through `strided_energy_measurement`.
     """
     R = np.asarray(R_lags, dtype=jnp.dtype(dtype))   # NumPy: no eager cast to compile
     if _is_default(init, 1):
@@ -99,14 +99,15 @@ def _energy_init_fn(J, T, scale, dtype, init, rescale):
 def strided_energy_measurement(X, r0, N: int, J: int, T: int, *, stride: int = 1,
                                scale: float = 1.0, dtype=jnp.float32, init: str = "gaussian",
                                rescale: bool = False) -> Measurement:
-    r"""Normalised energies with stride d (every d-th output kept) of M signals on :math:`\mathbb Z_N`.
+    r"""Normalised energies with stride d (every d-th output kept) of M signals on $\mathbb Z_N$.
 
-    The frequency route of :func:`rfbjax.kernels.strided.strided_energy`: J FFTs of length N per
+    The frequency route of `rfbjax.kernels.strided.strided_energy`: J FFTs of length N per
     filterbank, then a multiply-and-alias-sum per signal. Also serves ``tight`` (N-tap filters).
 
     Args:
       X: ``(M, N)`` complex DFTs of the signals (zero-padded for linear convolution, see
-        :func:`rfbjax.kernels.strided.stride_support`); r0: ``(M,)`` their energies.
+        `rfbjax.kernels.strided.stride_support`).
+      r0: ``(M,)`` their energies.
     """
     cdtype = np.result_type(jnp.dtype(dtype), np.complex64)
     X = np.asarray(X, dtype=cdtype)   # NumPy: the driver moves it, nothing compiled eagerly
@@ -171,8 +172,8 @@ def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
     """Frame bounds A, B and kappa of one filterbank; ``N=None`` means linear (l2(Z)).
 
     ``stride`` d > 1 (circular only, d | N) uses the polyphase eigenvalues
-    (:func:`rfbjax.kernels.strided.strided_frame_bounds`); ``init`` names an initialiser of
-    :mod:`rfbjax.kernels.initializers`. The defaults (Gaussian, stride 1) are the original measurement.
+    (`rfbjax.kernels.strided.strided_frame_bounds`); ``init`` names an initialiser of
+    `rfbjax.kernels.initializers`. The defaults (Gaussian, stride 1) are the original measurement.
     """
     itemsize = jnp.dtype(dtype).itemsize
     L = fft_size(2 * T - 1)
@@ -211,7 +212,7 @@ def signal_lags(signals, T: int, *, boundary: str = "circular", dtype=np.float64
 def sample_energy(signals, J: int, T: int, n_samples: int, **options) -> np.ndarray:
     """Monte Carlo of normalised energies: ``(n_samples, M)`` for M signals.
 
-    ``prepare_energy(signals, J, T, n_samples, **options).result()``; see :func:`prepare_energy`.
+    ``prepare_energy(signals, J, T, n_samples, **options).result()``; see `prepare_energy`.
     """
     return prepare_energy(signals, J, T, n_samples, **options).result()
 
@@ -242,7 +243,7 @@ def prepare_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
                    max_memory: int = mc.DEFAULT_MAX_MEMORY, progress: bool = False,
                    devices=None, init: str = "gaussian", stride: int = 1,
                    rescale: bool = False, on_chunk=None):
-    """Prepare the Monte Carlo of normalised energies (:func:`rfbjax.engine.montecarlo.prepare`).
+    """Prepare the Monte Carlo of normalised energies (`rfbjax.engine.montecarlo.prepare`).
 
     Its ``result()`` is the ``(n_samples, M)`` array for M signals. ``on_chunk(n)`` is told the
     samples finished as they finish (an outer progress bar); with several groups (below) each
@@ -250,7 +251,7 @@ def prepare_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
 
     With ``stride`` d > 1 (every d-th output kept) or an initialiser whose filters are not T
     taps (``tight``), the signals are grouped by the length of the group they live on (N, or the
-    zero-padded length for linear convolution, :func:`rfbjax.kernels.strided.stride_support`) and each
+    zero-padded length for linear convolution, `rfbjax.kernels.strided.stride_support`) and each
     group runs the frequency-route measurement; the filterbank of sample i is the same in every
     group (same tags).
     """
@@ -286,7 +287,7 @@ def prepare_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
 def sample_bounds(J: int, T: int, N: int | None, n_samples: int, **options) -> dict:
     """Monte Carlo of frame bounds: ``{"A", "B", "kappa"}`` arrays of length n_samples.
 
-    ``prepare_bounds(J, T, N, n_samples, **options).result()``; see :func:`prepare_bounds`.
+    ``prepare_bounds(J, T, N, n_samples, **options).result()``; see `prepare_bounds`.
     """
     return prepare_bounds(J, T, N, n_samples, **options).result()
 
@@ -295,7 +296,7 @@ def prepare_bounds(J: int, T: int, N: int | None, n_samples: int, *, seed: int =
                    scale: float = 1.0, dtype=jnp.float32, max_memory: int = mc.DEFAULT_MAX_MEMORY,
                    progress: bool = False, devices=None, init: str = "gaussian", stride: int = 1,
                    rescale: bool = False, on_chunk=None) -> mc.Job:
-    """Prepare the Monte Carlo of frame bounds (:func:`rfbjax.engine.montecarlo.prepare`).
+    """Prepare the Monte Carlo of frame bounds (`rfbjax.engine.montecarlo.prepare`).
 
     ``result()`` gives ``{"A", "B", "kappa"}`` arrays of length n_samples; ``on_chunk(n)`` is
     told the samples finished as they finish (an outer progress bar)."""

@@ -1,10 +1,12 @@
 r"""The Monte Carlo driver: the one place that knows about chunks, memory, devices and progress.
 
 A *measurement* is a pure function ``fn(key) -> pytree of arrays`` that draws one random
-filterbank from ``key`` and measures it. :func:`run` evaluates it for samples
-:math:`i = 0 \dots S-1` with
+filterbank from ``key`` and measures it. `run` evaluates it for samples
+$i = 0 \dots S-1$ with
 
-.. math:: \mathrm{key}_i = \mathrm{fold\_in}(\mathrm{stream\_key}(\mathrm{seed}, \mathrm{tags}), i),
+$$
+\mathrm{key}_i = \mathrm{fold\_in}(\mathrm{stream\_key}(\mathrm{seed}, \mathrm{tags}), i),
+$$
 
 so sample i's random numbers depend only on (seed, measurement, i).
 
@@ -15,21 +17,21 @@ over with ``lax.map``, and the sample axis is split over a 1-D device mesh with 
 Every block therefore runs the same compiled computation on the same inputs, and the results
 are bit-identical for any ``max_memory`` and any number of devices.
 
-Block policy (:func:`choose_block_policy`): on CPU a block holds about 4 MiB of working set (cache
+Block policy (`choose_block_policy`): on CPU a block holds about 4 MiB of working set (cache
 sized, 1…256 samples); on a GPU or TPU about 256 MiB (at most 1/16 of the device's memory;
 1…8192 samples), so that one ``lax.map`` step keeps the device busy with many thousands of
 filter spectra. The policy follows the platform of the devices; ``RFBJAX_BLOCK_POLICY=accelerator``
-(or ``cpu``), or the ``block_policy`` argument of :func:`run`, forces one. Numbers are
+(or ``cpu``), or the ``block_policy`` argument of `run`, forces one. Numbers are
 bit-identical within one policy; across policies they agree to float tolerance (another batch
 size may change XLA's summation order).
 
-Compiled programs persist across processes (:mod:`rfbjax.engine.compile_cache`): the driver's
-programs are exported with :mod:`jax.export` once and reloaded by later runs without tracing.
-Within a process, :func:`prepare` traces a run's program and hands its compilation to a
+Compiled programs persist across processes (`rfbjax.engine.compile_cache`): the driver's
+programs are exported with `jax.export` once and reloaded by later runs without tracing.
+Within a process, `prepare` traces a run's program and hands its compilation to a
 background thread; a table of runs (every T of ``energy`` or ``bounds``, the cells of a sweep)
 prepares them all before running the first, so compilations overlap each other, the tracing
 and the Monte Carlo. On CPU the programs are compiled with faster XLA options
-(:func:`compile_options`).
+(`compile_options`).
 """
 
 from __future__ import annotations
@@ -77,11 +79,11 @@ _BLOCK_TARGET_BYTES, _MAX_BLOCK = _POLICIES["cpu"]
 def stream_key(seed: int, *tags: Any) -> np.ndarray:
     """The base key of one measurement: ``fold_in(seed_key(seed), hash(tags))``, as NumPy ``uint32[2]``.
 
-    ``seed`` is any integer in [0, 2^64) (:func:`rfbjax.engine.seeds.seed_key`: the same key in
+    ``seed`` is any integer in [0, 2^64) (`rfbjax.engine.seeds.seed_key`: the same key in
     float32 and float64 mode, equal to ``PRNGKey(seed)`` for seeds below 2^32). ``tags``
     identify the random stream (e.g. ``("gaussian", J, T, scale, dtype)``); the hash is a stable
     31-bit digest of their ``repr``, identical across processes and machines.
-    Computed on the host (:func:`rfbjax.engine.seeds.fold_in_words`, the same words as
+    Computed on the host (`rfbjax.engine.seeds.fold_in_words`, the same words as
     ``jax.random.fold_in``), so that deriving it compiles nothing.
     """
     from .seeds import fold_in_words, seed_words
@@ -158,7 +160,7 @@ def plan_chunks(n_samples: int, bytes_per_sample: int, out_bytes_per_sample: int
     Live memory per call is about ``devices * block * bytes_per_sample`` (one block per device
     at a time) plus the chunk's outputs; the chunk is the largest whole number of blocks per
     device that fits, made as equal as possible across chunks (one compilation). ``block``
-    defaults to the CPU policy's :func:`block_size`.
+    defaults to the CPU policy's `block_size`.
     """
     block = block if block is not None else block_size(bytes_per_sample)
     unit = block * devices
@@ -190,8 +192,8 @@ def _to_host(a) -> np.ndarray:
 def run(fn: Callable[..., Any], key, n_samples: int, *args, **options):
     """Evaluate ``fn(key_i, *args)`` for ``i = 0 … n_samples-1``; returns the stacked pytree (NumPy).
 
-    ``prepare(fn, key, n_samples, *args, **options).result()``: see :func:`prepare` for the
-    arguments. To overlap the compilations of several runs, :func:`prepare` them all first.
+    ``prepare(fn, key, n_samples, *args, **options).result()``: see `prepare` for the
+    arguments. To overlap the compilations of several runs, `prepare` them all first.
     """
     return prepare(fn, key, n_samples, *args, **options).result()
 
@@ -202,19 +204,19 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
             progress: bool = True, desc: str = "", min_chunks: int | None = None,
             on_chunk: Callable[[int], None] | None = None, block_policy: str | None = None,
             block: int | None = None) -> "Job":
-    """Plan and start compiling one Monte Carlo run; :meth:`Job.result` evaluates it.
+    """Plan and start compiling one Monte Carlo run; `Job.result` evaluates it.
 
     The program is traced and lowered here, in the calling thread, and compiled in a
-    background thread (:func:`compile_options`), so that preparing the runs of a table one
+    background thread (`compile_options`), so that preparing the runs of a table one
     after the other compiles their programs in parallel with each other and with the
     tracing. Compiled once per (fn, block, devices, argument shapes), and kept across
-    processes (:mod:`rfbjax.engine.compile_cache`): pass data such as signal lag profiles through
+    processes (`rfbjax.engine.compile_cache`): pass data such as signal lag profiles through
     ``args`` rather than closing over them, so that calls with new data of the same shapes
     reuse the compilation.
 
     Args:
       fn: pure measurement ``(key, *args) -> pytree of arrays`` (one sample).
-      key: the measurement's base key (:func:`stream_key`).
+      key: the measurement's base key (`stream_key`).
       n_samples: S.
       bytes_per_sample: working-set estimate of one sample (sizes the blocks and chunks).
       out_bytes_per_sample: size of one sample's outputs (default: from ``jax.eval_shape``,
@@ -223,11 +225,11 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
       devices: devices to shard the sample axis over (default: every device of every process;
         in a multi-process run — after ``jax.distributed.initialize`` — each process computes
         the blocks of its own devices and the results are gathered on every process). On CPU
-        a measurement that calls LAPACK uses one device per process (:func:`_safe_devices`).
+        a measurement that calls LAPACK uses one device per process (`_safe_devices`).
       progress: show a tqdm bar (it appears only if the run lasts more than 2 seconds).
       on_chunk: called with the number of samples finished after each chunk (outer progress).
       block_policy: ``"cpu"``, ``"accelerator"`` or ``"auto"`` (default: ``RFBJAX_BLOCK_POLICY``,
-        else by platform; see :func:`choose_block_policy`).
+        else by platform; see `choose_block_policy`).
       block: force the samples per block (benchmarks of the block size only: another block
         may change the numbers to float tolerance).
     """
@@ -262,7 +264,7 @@ def prepare(fn: Callable[..., Any], key, n_samples: int, *args,
 
 @dataclass(eq=False)
 class Job:
-    """A prepared Monte Carlo run (:func:`prepare`): its plan and its program being compiled."""
+    """A prepared Monte Carlo run (`prepare`): its plan and its program being compiled."""
 
     program: Any
     plan: ChunkPlan
@@ -278,13 +280,13 @@ class Job:
 
     def cancel(self) -> None:
         """Stop this job: a started job that has not begun never runs; a running one stops
-        after its current chunk (its :meth:`result` then raises ``CancelledError``)."""
+        after its current chunk (its `result` then raises ``CancelledError``)."""
         self._cancelled = True
         if self._started is not None:
             self._started.cancel()
 
     def start(self) -> "Job":
-        """Run in the background as soon as the program is compiled; :meth:`result` waits.
+        """Run in the background as soon as the program is compiled; `result` waits.
 
         Started jobs run one at a time, in the order they were started (one chunk in memory at
         a time, as in the foreground), on a thread that mostly waits for the devices, so the
@@ -331,7 +333,7 @@ class Job:
             lambda *xs: np.concatenate(xs, axis=0)[:n_samples], *results)
 
 
-#: XLA options of the driver's programs on CPU (see :func:`compile_options`)
+#: XLA options of the driver's programs on CPU (see `compile_options`)
 CPU_FAST_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitters": False}
 
 
@@ -363,7 +365,7 @@ def cancel_all() -> None:
 
 
 def cancel(jobs) -> None:
-    """Cancel every job of ``jobs`` (:meth:`Job.cancel`; objects without ``cancel`` are skipped):
+    """Cancel every job of ``jobs`` (`Job.cancel`; objects without ``cancel`` are skipped):
     what a table does when it stops early, so that no started run goes on in the background."""
     for job in jobs:
         stop = getattr(job, "cancel", None)
@@ -386,7 +388,7 @@ def start_all(prepare_one: Callable[..., Any], settings) -> dict:
     """``{setting: prepare_one(*setting).start()}`` for a table of runs: every program traced
     here, compiled in the background and run as soon as it is ready (one run at a time, in
     order) while the next is traced. If preparing one fails, the runs already started are
-    cancelled; collect them inside :func:`cancelling` for the same guarantee afterwards."""
+    cancelled; collect them inside `cancelling` for the same guarantee afterwards."""
     jobs: dict = {}
     with cancelling(jobs):
         for setting in settings:
@@ -404,7 +406,7 @@ def _pool(name: str, workers: int):
 
 
 def _runner():
-    """The thread that runs started jobs (:meth:`Job.start`), one at a time, in order."""
+    """The thread that runs started jobs (`Job.start`), one at a time, in order."""
     return _pool("run", 1)
 
 
@@ -422,7 +424,7 @@ def _avals(values) -> tuple:
 _FACTS: dict = {}
 
 
-#: primitives that JAX lowers to LAPACK/BLAS kernels on CPU (see :func:`_safe_devices`)
+#: primitives that JAX lowers to LAPACK/BLAS kernels on CPU (see `_safe_devices`)
 _LAPACK_PRIMITIVES = frozenset({
     "eigh", "eig", "svd", "cholesky", "cholesky_update", "lu", "qr", "geqrf", "geqp3",
     "householder_product", "triangular_solve", "schur", "hessenberg", "tridiagonal",
@@ -471,9 +473,9 @@ def _sample_facts(fn, key, args, avals) -> tuple[int, bool]:
 
 def run_devices(fn: Callable[..., Any], *args, devices: Sequence[jax.Device] | None = None
                 ) -> list:
-    """The devices a run of ``fn`` (arguments ``args``, as for :func:`prepare`) is sharded over:
+    """The devices a run of ``fn`` (arguments ``args``, as for `prepare`) is sharded over:
     ``devices`` (default: every device of every process), or one per process on CPU when the
-    measurement calls LAPACK (:func:`_safe_devices`). Memory plans use it to size the smallest
+    measurement calls LAPACK (`_safe_devices`). Memory plans use it to size the smallest
     chunk as the run will."""
     key = np.zeros(2, dtype=np.uint32)
     _, lapack = _sample_facts(fn, key, args, _avals((key,) + tuple(args)))
@@ -508,7 +510,7 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     """The chunk program for these shapes, being compiled (a future of a compiled callable).
 
     Reloaded from the export cache, or traced and stored; lowered here and compiled in the
-    background pool with :func:`compile_options`. The plain jitted function is lowered instead
+    background pool with `compile_options`. The plain jitted function is lowered instead
     when the cache is off, the function cannot be named safely, the run spans several
     processes, or the export fails; the numbers are the same either way.
     """
@@ -585,11 +587,11 @@ def _progress(total: int, desc: str, enabled: bool):
 
 @dataclass(frozen=True)
 class Summary:
-    """Monte Carlo summary of one scalar measurement over S samples.
+    r"""Monte Carlo summary of one scalar measurement over S samples.
 
-    ``se`` is the standard error of the mean, :math:`s/\\sqrt S`; ``se_var`` the standard error
-    of the unbiased sample variance, :math:`\\sqrt{(m_4 - s^4 (S-3)/(S-1))/S}` with :math:`m_4`
-    the fourth central sample moment. ``n_inf`` counts infinite samples (e.g. :math:`\\kappa`
+    ``se`` is the standard error of the mean, $s/\sqrt S$; ``se_var`` the standard error
+    of the unbiased sample variance, $\sqrt{(m_4 - s^4 (S-3)/(S-1))/S}$ with $m_4$
+    the fourth central sample moment. ``n_inf`` counts infinite samples (e.g. $\kappa$
     with A = 0); the moments are then infinite (or NaN for the spread) as they should be.
     """
 

@@ -3,19 +3,19 @@ r"""Resource estimates: what a command will allocate, computed from its argument
 Every command that can be asked for something large states its *plan* before it allocates
 anything: the peak host bytes of each part (signal preparation, the exact law's T×T matrix,
 the host copy of the Monte Carlo outputs, …) and the smallest chunk the Monte Carlo driver can
-run (one block of samples per device, :func:`rfbjax.engine.montecarlo.block_size`). The plan is
+run (one block of samples per device, `rfbjax.engine.montecarlo.block_size`). The plan is
 checked against one budget — ``--max-memory``, by default the smaller of 4 GiB and half the
 physical memory — and whatever the fixed parts leave goes to the Monte Carlo chunks (the
-``max_memory`` argument of :func:`rfbjax.engine.montecarlo.run`). The chunking never changes the
+``max_memory`` argument of `rfbjax.engine.montecarlo.run`). The chunking never changes the
 numbers (blocks are fixed by the per-sample footprint), so results are bit-identical whatever
-the budget. Beyond it, :func:`check_plan` raises one :class:`~rfbjax.errors.InputError` line
+the budget. Beyond it, `check_plan` raises one `rfbjax.errors.InputError` line
 naming the part, its estimate and the limit.
 
 The estimates are deliberately coarse upper bounds (a few arrays of the stated shapes); they
 exist to refuse what cannot fit, not to predict the exact peak. Everything here is pure
-arithmetic except :func:`physical_memory` and :func:`device_memory`.
+arithmetic except `physical_memory` and `device_memory`.
 
-Lists given on the command line are bounded *before* they are expanded (:data:`MAX_LIST`).
+Lists given on the command line are bounded *before* they are expanded (`MAX_LIST`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def exact_law_bytes(T: int) -> int:
 
 def mc_chunk_min(bytes_per_sample: int, out_bytes_per_sample: int, devices: int = 1) -> int:
     """The smallest Monte Carlo chunk: one block of samples on every device, with its outputs
-    (:func:`rfbjax.engine.montecarlo.plan_chunks` never goes below it)."""
+    (`rfbjax.engine.montecarlo.plan_chunks` never goes below it)."""
     from .montecarlo import block_size
 
     block = block_size(bytes_per_sample)
@@ -175,7 +175,7 @@ def check_plan(plan: Plan, *, option: str = "--max-memory") -> int:
 
 
 def grid_size(*lengths: int) -> int:
-    """Number of settings of a grid (product of list lengths), for :func:`check_list_length`."""
+    """Number of settings of a grid (product of list lengths), for `check_list_length`."""
     return int(math.prod(int(n) for n in lengths))
 
 
@@ -248,11 +248,11 @@ def bounds_plan(cells, *, samples: int, dtype: str = "float32", init: str = "gau
 def predict_plan(cells, *, budget: int) -> Plan:
     r"""``rfbjax predict``: the largest cell's Poisson-mixture tables.
 
-    On :math:`\mathbb Z_N` the predictor (:mod:`rfbjax.theory.predictor`) tabulates Poisson
-    laws of mean :math:`y = J u/(1-r)` on about 100 levels u (u up to about 25), with r the
-    Fejér correlation of neighbouring DFT bins, :math:`1 - r \approx (T^2-1)(2\pi/N)^2/12`
-    when N ≫ T: a log-factorial table of :math:`y_{max}` entries and windows of
-    :math:`18\sqrt{y_{max}}` integers per level, so memory grows like :math:`J (N/T)^2`
+    On $\mathbb Z_N$ the predictor (`rfbjax.theory.predictor`) tabulates Poisson
+    laws of mean $y = J u/(1-r)$ on about 100 levels u (u up to about 25), with r the
+    Fejér correlation of neighbouring DFT bins, $1 - r \approx (T^2-1)(2\pi/N)^2/12$
+    when N ≫ T: a log-factorial table of $y_{max}$ entries and windows of
+    $18\sqrt{y_{max}}$ integers per level, so memory grows like $J (N/T)^2$
     (measured peaks: 127 MB at J = 40, T = 8, N = 1024; 502 MB at J = 10, T = 8, N = 4096;
     this estimate is about three times those).
     """

@@ -1,10 +1,10 @@
-r"""Seeds: every integer in :math:`[0, 2^{64})` names its own random stream, in any precision.
+r"""Seeds: every integer in $[0, 2^{64})$ names its own random stream, in any precision.
 
-JAX's threefry key is two 32-bit words. :func:`seed_key` builds it directly from the seed's
+JAX's threefry key is two 32-bit words. `seed_key` builds it directly from the seed's
 high and low words, ``[seed >> 32, seed & 0xFFFFFFFF]``: this is what ``PRNGKey(seed)`` gives
-with 64-bit mode on, and for seeds below :math:`2^{32}` also what it gives in 32-bit mode — so
+with 64-bit mode on, and for seeds below $2^{32}$ also what it gives in 32-bit mode — so
 existing results keep their numbers — but it no longer depends on ``jax_enable_x64`` (in 32-bit
-mode ``PRNGKey`` keeps only the low word, so seeds :math:`2^{32}` apart used to share a stream).
+mode ``PRNGKey`` keeps only the low word, so seeds $2^{32}$ apart used to share a stream).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SEED_LIMIT = 1 << 64
 
 
 def check_seed(seed, name: str = "--seed") -> int:
-    """``seed`` as a Python int in [0, 2^64); anything else raises :class:`InputError`.
+    """``seed`` as a Python int in [0, 2^64); anything else raises `InputError`.
 
     Accepts ints (and NumPy integers) and strings of decimal digits; refuses bools, floats,
     negative and too large values.

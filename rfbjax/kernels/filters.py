@@ -1,12 +1,14 @@
 r"""Sampling random FIR filterbanks.
 
 A filterbank is an array of shape ``(..., J, T)``: J filters of T taps each. The paper's
-initialisation draws every tap i.i.d. from :math:`\mathcal N(0, \sigma^2)` with
+initialisation draws every tap i.i.d. from $\mathcal N(0, \sigma^2)$ with
 
-.. math:: \sigma^2 = \frac{c}{J\,T},
+$$
+\sigma^2 = \frac{c}{J\,T},
+$$
 
-where the *variance scale* :math:`c` is 1 by default. With :math:`c = 1`,
-:math:`\mathbb E\,\|\Phi x\|^2 = \sigma^2 J T \|x\|^2 = \|x\|^2`: energy is preserved on average.
+where the *variance scale* $c$ is 1 by default. With $c = 1$,
+$\mathbb E\,\|\Phi x\|^2 = \sigma^2 J T \|x\|^2 = \|x\|^2$: energy is preserved on average.
 
 Every sampler takes an explicit PRNG key and is a pure function, so it composes with
 ``jit`` and ``vmap`` (batch over a leading axis by vmapping over keys).
@@ -14,6 +16,7 @@ Every sampler takes an explicit PRNG key and is a pure function, so it composes 
 
 from __future__ import annotations
 
+import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -22,18 +25,28 @@ __all__ = ["gaussian_sigma", "gaussian_filterbank", "fold_taps"]
 
 
 def gaussian_sigma(J: int, T: int, scale: float = 1.0) -> float:
-    r"""Standard deviation of the taps: :math:`\sigma = \sqrt{c / (J T)}`."""
+    r"""Standard deviation of the taps: $\sigma = \sqrt{c / (J T)}$.
+
+    Args:
+      J: number of filters.
+      T: number of taps.
+      scale: the variance scale $c$.
+
+    Returns:
+      $\sigma$, a Python float.
+    """
     return float((scale / (J * T)) ** 0.5)
 
 
 def gaussian_filterbank(key: jax.Array, J: int, T: int, *, scale: float = 1.0,
                         dtype=jnp.float32) -> jax.Array:
-    r"""Draw one J×T Gaussian filterbank, taps i.i.d. :math:`\mathcal N(0, c/(JT))`.
+    r"""Draw one J×T Gaussian filterbank, taps i.i.d. $\mathcal N(0, c/(JT))$.
 
     Args:
       key: a PRNG key; the draw is a deterministic function of it.
-      J, T: number of filters and number of taps.
-      scale: the variance scale :math:`c` (1 preserves energy in expectation).
+      J: number of filters.
+      T: number of taps.
+      scale: the variance scale $c$ (1 preserves energy in expectation).
       dtype: float32 by default; float64 needs ``jax_enable_x64``.
 
     Returns:
@@ -43,11 +56,21 @@ def gaussian_filterbank(key: jax.Array, J: int, T: int, *, scale: float = 1.0,
 
 
 def fold_taps(w, N: int):
-    r"""Taps folded mod N: the filter that circular convolution on :math:`\mathbb Z_N` applies.
+    r"""Taps folded mod N: the filter that circular convolution on $\mathbb Z_N$ applies.
 
-    :math:`\tilde w[n] = \sum_k w[n + kN]`, shape ``(..., L) -> (..., min(L, N))``; unchanged
-    when L <= N. NumPy in, NumPy out (float64 kept); JAX arrays otherwise.
+    $\tilde w[n] = \sum_k w[n + kN]$; unchanged when L <= N.
+
+    Args:
+      w: taps, shape ``(..., L)``; NumPy in, NumPy out (float64 kept), JAX arrays otherwise.
+      N: the signal length (static).
+
+    Returns:
+      ``(..., min(L, N))``.
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` is a scalar.
     """
+    chex.assert_shape(w, (..., None), custom_message="fold_taps: w must be (..., L)")
     L = w.shape[-1]
     if L <= N:
         return w

@@ -1,67 +1,77 @@
 r"""Strided filterbanks: polyphase frame bounds, the strided energy response and its moments.
 
 The analysis with stride d keeps every d-th output of every filter (circular convolution on
-:math:`\mathbb Z_N`, d divides N, :math:`M = N/d`):
+$\mathbb Z_N$, d divides N, $M = N/d$):
 
-.. math:: (\Phi_d x)_j[m] = (x \circledast w_j)[m d], \qquad m = 0 \dots M-1 .
+$$
+(\Phi_d x)_j[m] = (x \circledast w_j)[m d], \qquad m = 0 \dots M-1 .
+$$
 
 **Frame bounds (docs/theory.md §4).** Keeping every d-th sample aliases the spectrum: the M-point DFT
-of the kept samples is :math:`\tfrac1d \sum_a \hat w_j[\xi + aM]\, \hat x[\xi + aM]`, so with the
-vectors :math:`v_\xi = (\hat x[\xi + aM])_{a<d}` (which partition the N bins) Parseval gives
+of the kept samples is $\tfrac1d \sum_a \hat w_j[\xi + aM]\, \hat x[\xi + aM]$, so with the
+vectors $v_\xi = (\hat x[\xi + aM])_{a<d}$ (which partition the N bins) Parseval gives
 
-.. math:: \|\Phi_d x\|^2 = \frac1N \sum_{\xi=0}^{M-1} v_\xi^H\, \mathcal M(\xi)\, v_\xi,
-          \qquad \mathcal M(\xi) = \frac1d\, G(\xi)^H G(\xi), \quad G(\xi)[j, a] = \hat w_j[\xi + aM],
+$$
+\|\Phi_d x\|^2 = \frac1N \sum_{\xi=0}^{M-1} v_\xi^H\, \mathcal M(\xi)\, v_\xi,
+\qquad \mathcal M(\xi) = \frac1d\, G(\xi)^H G(\xi), \quad G(\xi)[j, a] = \hat w_j[\xi + aM],
+$$
 
-and the optimal bounds are :math:`A = \min_\xi \lambda_{\min}(\mathcal M(\xi))`,
-:math:`B = \max_\xi \lambda_{\max}(\mathcal M(\xi))`. Two savings, both exact:
+and the optimal bounds are $A = \min_\xi \lambda_{\min}(\mathcal M(\xi))$,
+$B = \max_\xi \lambda_{\max}(\mathcal M(\xi))$. Two savings, both exact:
 
-* real filters give :math:`\mathcal M(M-\xi) = \Pi\, \overline{\mathcal M(\xi)}\, \Pi^\top` (Π a
-  permutation of the aliases), the same eigenvalues: only :math:`\xi = 0 \dots \lfloor M/2 \rfloor`
+* real filters give $\mathcal M(M-\xi) = \Pi\, \overline{\mathcal M(\xi)}\, \Pi^\top$ (Π a
+  permutation of the aliases), the same eigenvalues: only $\xi = 0 \dots \lfloor M/2 \rfloor$
   are computed;
-* :math:`G^H G` (d×d) and :math:`G G^H` (J×J) have the same non-zero eigenvalues: the smaller one
+* $G^H G$ (d×d) and $G G^H$ (J×J) have the same non-zero eigenvalues: the smaller one
   is decomposed. When J < d the d×d matrix has rank ≤ J, so A = 0 (κ = ∞) exactly.
 
 All eigenvalue problems are one batched ``eigvalsh`` over (filterbanks, frequencies); there is
-no loop over frequencies. d = 1 reduces to the Littlewood–Paley sum :math:`\mathcal M(\xi) = P(2\pi\xi/N)`.
+no loop over frequencies. d = 1 reduces to the Littlewood–Paley sum $\mathcal M(\xi) = P(2\pi\xi/N)$.
 
-A conv1d *layer* with C input channels, ``w`` of shape ``(J, C, T)``, maps :math:`(x_1 \dots x_C)`
-to :math:`y_j = \sum_c w_{jc} \circledast x_c` (kept every d-th sample). The same algebra holds with
-the aliases of every channel stacked: :math:`G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]`, a
-:math:`J \times Cd` matrix, and :math:`\mathcal M(\xi)` is :math:`Cd \times Cd` (C×C per frequency
+A conv1d *layer* with C input channels, ``w`` of shape ``(J, C, T)``, maps $(x_1 \dots x_C)$
+to $y_j = \sum_c w_{jc} \circledast x_c$ (kept every d-th sample). The same algebra holds with
+the aliases of every channel stacked: $G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]$, a
+$J \times Cd$ matrix, and $\mathcal M(\xi)$ is $Cd \times Cd$ (C×C per frequency
 at stride 1). A = 0 whenever J < Cd.
 
-**Energy.** :math:`\|\Phi_d x\|^2 = \frac{1}{Nd} \sum_\xi \sum_j \bigl|\sum_a \hat w_j[\xi+aM]\, \hat x[\xi+aM]\bigr|^2`:
+**Energy.** $\|\Phi_d x\|^2 = \frac{1}{Nd} \sum_\xi \sum_j \bigl|\sum_a \hat w_j[\xi+aM]\, \hat x[\xi+aM]\bigr|^2$:
 J FFTs of length N per filterbank, then a multiply-and-alias-sum per signal
-(:func:`strided_energy`). In the time domain :math:`\|\Phi_d x\|^2 = \sum_j w_j^\top Q_d w_j` with
+(`rfbjax.kernels.strided.strided_energy`). In the time domain
+$\|\Phi_d x\|^2 = \sum_j w_j^\top Q_d w_j$ with
 
-.. math:: Q_d[t, t'] = \sum_m x[md - t]\, x[md - t'] = R_{c(t)}(t - t'), \qquad c(t) = (-t) \bmod d,
+$$
+Q_d[t, t'] = \sum_m x[md - t]\, x[md - t'] = R_{c(t)}(t - t'), \qquad c(t) = (-t) \bmod d,
+$$
 
-where :math:`R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[n + \tau]` are the *phase autocorrelations*
-(indices mod N; :math:`\sum_c R_c = R_x`; for d = 1, :math:`Q_1` is the Toeplitz matrix of docs/theory.md formula (3)).
+where $R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[n + \tau]$ are the *phase autocorrelations*
+(indices mod N; $\sum_c R_c = R_x$; for d = 1, $Q_1$ is the Toeplitz matrix of docs/theory.md formula (3)).
 
-**Moments.** For taps i.i.d. with mean 0, variance :math:`\sigma^2` and fourth moment
-:math:`\mu_4 = \beta\sigma^4` (:math:`\beta` = 3 Gaussian, 9/5 uniform, 1 Rademacher),
-:math:`\operatorname{Var}(w^\top Q w) = 2\sigma^4 \operatorname{tr}(Q^2) + (\mu_4 - 3\sigma^4) \sum_t Q_{tt}^2`, so
+**Moments.** For taps i.i.d. with mean 0, variance $\sigma^2$ and fourth moment
+$\mu_4 = \beta\sigma^4$ ($\beta$ = 3 Gaussian, 9/5 uniform, 1 Rademacher),
+$\operatorname{Var}(w^\top Q w) = 2\sigma^4 \operatorname{tr}(Q^2) + (\mu_4 - 3\sigma^4) \sum_t Q_{tt}^2$, so
 
-.. math:: \mathbb E\|\Phi_d x\|^2 = J\sigma^2 \sum_{t<T} e_{c(t)}, \qquad
-          \mathbb V\|\Phi_d x\|^2 = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2
-                                   + (\beta - 3) \sum_{t<T} e_{c(t)}^2\Bigr],
+$$
+\mathbb E\|\Phi_d x\|^2 = J\sigma^2 \sum_{t<T} e_{c(t)}, \qquad
+\mathbb V\|\Phi_d x\|^2 = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2
++ (\beta - 3) \sum_{t<T} e_{c(t)}^2\Bigr],
+$$
 
-with :math:`e_c = R_c(0)` the energy of the c-th polyphase component of x. When d divides T,
-:math:`\sum_t e_{c(t)} = (T/d)\|x\|^2` and :math:`\sigma^2 = d/(JT)` preserves energy in expectation
+with $e_c = R_c(0)$ the energy of the c-th polyphase component of x. When d divides T,
+$\sum_t e_{c(t)} = (T/d)\|x\|^2$ and $\sigma^2 = d/(JT)$ preserves energy in expectation
 for every x; otherwise the mean depends on how x's energy splits over the d phases. For d = 1
-and β = 3 this is docs/theory.md formula (3). **Linear** convolution keeps outputs :math:`md < N+T-1`: it is the
-circular case on x zero-padded to a multiple L of d with :math:`L \ge N + T - 1`
-(:func:`stride_support`).
+and β = 3 this is docs/theory.md formula (3). **Linear** convolution keeps outputs $md < N+T-1$: it is the
+circular case on x zero-padded to a multiple L of d with $L \ge N + T - 1$
+(`rfbjax.kernels.strided.stride_support`).
 
 Frame bounds and energies here are JAX (jit/vmap, any float dtype); the moments and
-:math:`Q_d` are float64 NumPy (a handful of signals, exactness first).
+$Q_d$ are float64 NumPy (a handful of signals, exactness first).
 """
 
 from __future__ import annotations
 
 import math
 
+import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -92,7 +102,16 @@ __all__ = [
 
 
 def check_stride(N: int | None, stride: int, *, what: str = "N") -> None:
-    """InputError unless ``stride >= 1`` and (for circular convolution) d divides N."""
+    """InputError unless ``stride >= 1`` and (for circular convolution) d divides N.
+
+    Args:
+      N: the grid, or None (linear convolution: nothing to divide).
+      stride: d.
+      what: the name of N in the message.
+
+    Raises:
+      InputError: ``stride`` is not an integer >= 1, or does not divide ``N``.
+    """
     if int(stride) != stride or stride < 1:
         raise InputError(f"--stride: must be an integer >= 1, got {stride}")
     if N is not None and N % stride:
@@ -111,15 +130,25 @@ def _alias_index(N: int, d: int, half: bool):
 
 
 def polyphase_factors(w: jax.Array, N: int, stride: int, *, half: bool = True) -> jax.Array:
-    r"""The alias matrices :math:`G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]` (N-point DFTs).
+    r"""The alias matrices $G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]$ (N-point DFTs).
 
     Args:
       w: ``(..., J, C, T)`` (a layer; use ``w[..., None, :]`` for a filterbank).
-      half: only :math:`\xi = 0 \dots \lfloor M/2 \rfloor` (enough for the eigenvalues of real filters).
+      N: the grid, a multiple of ``stride`` (static).
+      stride: d (static).
+      half: only $\xi = 0 \dots \lfloor M/2 \rfloor$ (enough for the eigenvalues of real filters).
 
     Returns:
       complex ``(..., n_xi, J, C*d)``.
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` has fewer than 3 dimensions, or ``stride``
+        does not divide ``N``.
     """
+    chex.assert_shape(w, (..., None, None, None),
+                      custom_message="polyphase_factors: w must be (..., J, C, T)")
+    chex.assert_is_divisible(int(N), int(stride),
+                             custom_message=f"polyphase_factors: stride {stride} must divide N={N}")
     d = int(stride)
     W = jnp.fft.rfft(fold_taps(w, N), n=N, axis=-1)               # (..., J, C, N//2+1)
     idx, upper = _alias_index(N, d, half)
@@ -131,7 +160,7 @@ def polyphase_factors(w: jax.Array, N: int, stride: int, *, half: bool = True) -
 
 
 def _gram(G: jax.Array, d: int) -> jax.Array:
-    r"""The smaller of :math:`G^H G/d` (K×K) and :math:`G G^H/d` (J×J): same non-zero eigenvalues."""
+    r"""The smaller of $G^H G/d$ (K×K) and $G G^H/d$ (J×J): same non-zero eigenvalues."""
     J, K = G.shape[-2], G.shape[-1]
     if J >= K:
         return jnp.einsum("...ja,...jb->...ab", jnp.conj(G), G) / d
@@ -139,18 +168,31 @@ def _gram(G: jax.Array, d: int) -> jax.Array:
 
 
 def polyphase_eigenvalues(w: jax.Array, N: int, stride: int, *, layer: bool = False) -> jax.Array:
-    r"""Eigenvalues of :math:`\mathcal M(\xi)`, :math:`\xi = 0 \dots \lfloor M/2 \rfloor`, ascending.
+    r"""Eigenvalues of $\mathcal M(\xi)$, $\xi = 0 \dots \lfloor M/2 \rfloor$, ascending.
 
     When Cd = 1 (one channel, stride 1) the 1×1 matrix is the power response itself and no
     eigensolver runs.
 
     Args:
       w: ``(..., J, T)`` filterbanks, or ``(..., J, C, T)`` layers with ``layer=True``.
+      N: the grid, a multiple of ``stride`` (static).
+      stride: d (static).
+      layer: read ``w`` as layers ``(..., J, C, T)``.
 
     Returns:
       ``(..., n_xi, min(J, C*d))``: the non-zero part of the spectrum (when J < Cd the
       remaining Cd − J eigenvalues are exactly 0).
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` has fewer than 2 dimensions (3 with
+        ``layer=True``), or ``stride`` does not divide ``N``.
     """
+    if layer:
+        chex.assert_shape(w, (..., None, None, None),
+                          custom_message="polyphase_eigenvalues: layer w must be (..., J, C, T)")
+    else:
+        chex.assert_shape(w, (..., None, None),
+                          custom_message="polyphase_eigenvalues: w must be (..., J, T)")
     if not layer:
         w = w[..., None, :]
     G = polyphase_factors(w, N, stride)
@@ -160,26 +202,42 @@ def polyphase_eigenvalues(w: jax.Array, N: int, stride: int, *, layer: bool = Fa
 
 
 def polyphase_matrices(w: jax.Array, N: int, stride: int) -> jax.Array:
-    r"""The Cd×Cd matrices :math:`\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)` of a layer, for
-    :math:`\xi = 0 \dots \lfloor M/2 \rfloor` (the others are permuted conjugates for real taps).
+    r"""The Cd×Cd matrices $\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)$ of a layer, for
+    $\xi = 0 \dots \lfloor M/2 \rfloor$ (the others are permuted conjugates for real taps).
 
-    Row/column ``c*d + a`` is input channel c at the alias frequency :math:`(\xi + aM)/N`: the
-    diagonal holds :math:`G_0 = P/d` per channel, entries with a ≠ b are the aliasing terms
-    :math:`G_k`, entries with c ≠ c' and a = b couple channels at one frequency.
+    Row/column ``c*d + a`` is input channel c at the alias frequency $(\xi + aM)/N$: the
+    diagonal holds $G_0 = P/d$ per channel, entries with a ≠ b are the aliasing terms
+    $G_k$, entries with c ≠ c' and a = b couple channels at one frequency.
 
     Args:
       w: ``(..., J, C, T)``.
+      N: the grid, a multiple of ``stride`` (static).
+      stride: d (static).
 
     Returns:
       complex ``(..., n_xi, C*d, C*d)``.
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` has fewer than 3 dimensions, or ``stride``
+        does not divide ``N``.
     """
+    chex.assert_shape(w, (..., None, None, None),
+                      custom_message="polyphase_matrices: w must be (..., J, C, T)")
     G = polyphase_factors(w, N, stride)
     return jnp.einsum("...ja,...jb->...ab", jnp.conj(G), G) / int(stride)
 
 
 def half_spectrum_weights(N: int, stride: int) -> np.ndarray:
-    r"""Weights turning a sum over :math:`\xi = 0 \dots \lfloor M/2 \rfloor` into the mean over all
-    M base frequencies (:math:`\xi` and :math:`M - \xi` count twice, 0 and M/2 once). Sum to 1."""
+    r"""Weights turning a sum over $\xi = 0 \dots \lfloor M/2 \rfloor$ into the mean over all
+    M base frequencies ($\xi$ and $M - \xi$ count twice, 0 and M/2 once). Sum to 1.
+
+    Args:
+      N: the grid.
+      stride: d; $M = N/d$.
+
+    Returns:
+      ``(M//2 + 1,)`` float64.
+    """
     M = N // int(stride)
     wts = np.full(M // 2 + 1, 2.0)
     wts[0] = 1.0
@@ -189,7 +247,16 @@ def half_spectrum_weights(N: int, stride: int) -> np.ndarray:
 
 
 def grid_size(T: int, stride: int, minimum: int) -> int:
-    """The smallest fast-FFT multiple of d that is at least ``minimum`` (and at least d)."""
+    """The smallest fast-FFT multiple of d that is at least ``minimum`` (and at least d).
+
+    Args:
+      T: number of taps (the rule does not depend on it).
+      stride: d.
+      minimum: the least grid size.
+
+    Returns:
+      ``d * fft_size(ceil(minimum / d))`` (`rfbjax.kernels.autocorr.fft_size`).
+    """
     from .autocorr import fft_size
 
     d = int(stride)

@@ -1,23 +1,23 @@
 r"""Audits of trained conv1d layers: frame bounds, where they are attained, and how each layer
 compares with random Gaussian layers of the same shape — for one kernel or a whole checkpoint.
 
-**Input.** An array, or a weights file read by :mod:`rfbjax.models.weights` (``.npy``, ``.npz``,
+**Input.** An array, or a weights file read by `rfbjax.models.weights` (``.npy``, ``.npz``,
 ``.safetensors``, PyTorch zip checkpoints, Keras). Kernels are in PyTorch layout ``(J, C, T)``
 (out channels, in channels, taps) or ``(J, T)``; ``layout="keras"`` reads ``(T, C, J)``. A file
 without ``key`` is audited layer by layer: every conv1d kernel it holds.
 
-**What is computed** (float64 NumPy, circular convolution on :math:`\mathbb Z_N`, stride d | N,
-:math:`M = N/d`; the algebra is that of :mod:`rfbjax.kernels.strided`):
+**What is computed** (float64 NumPy, circular convolution on $\mathbb Z_N$, stride d | N,
+$M = N/d$; the algebra is that of `rfbjax.kernels.strided`):
 
-* for every input channel c, the filterbank :math:`(w_{jc})_{j<J}` acting on :math:`x_c` alone:
-  :math:`\mathcal M_c(\xi) = \frac1d G_c^H G_c` with :math:`G_c(\xi)[j, a] = \hat w_{jc}[\xi + aM]`
-  (d×d; at d = 1 the Littlewood–Paley sum :math:`P_c`), and its A, B, κ;
-* when C > 1, the whole layer :math:`(x_1 \dots x_C) \mapsto (\sum_c w_{jc} \circledast x_c)[md]`
-  with Cd×Cd blocks :math:`\mathcal M(\xi) = \frac1d G^H G`,
-  :math:`G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]`. When J < Cd the layer has fewer outputs than
+* for every input channel c, the filterbank $(w_{jc})_{j<J}$ acting on $x_c$ alone:
+  $\mathcal M_c(\xi) = \frac1d G_c^H G_c$ with $G_c(\xi)[j, a] = \hat w_{jc}[\xi + aM]$
+  (d×d; at d = 1 the Littlewood–Paley sum $P_c$), and its A, B, κ;
+* when C > 1, the whole layer $(x_1 \dots x_C) \mapsto (\sum_c w_{jc} \circledast x_c)[md]$
+  with Cd×Cd blocks $\mathcal M(\xi) = \frac1d G^H G$,
+  $G(\xi)[j, (c, a)] = \hat w_{jc}[\xi + aM]$. When J < Cd the layer has fewer outputs than
   inputs per frequency: no lower frame bound exists (*rank deficient*, κ = ∞), decided by counting;
 * where A and B are attained (base frequency ξ/N, dominant alias and input channel);
-* ``mean_gain`` :math:`= \sum_{j,c}\|w_{jc}\|^2/(Cd)`, the expected gain on white noise;
+* ``mean_gain`` $= \sum_{j,c}\|w_{jc}\|^2/(Cd)$, the expected gain on white noise;
 * the reference: κ of ``draws`` Gaussian layers of the same (J, C, T, N, d), taps drawn in
   float32 by the Monte Carlo streams (for C = 1 the stream ``rfbjax bounds --stride d`` uses at that
   seed), **bounds computed in float64** like the layer's own, so every finite κ is comparable. The
@@ -28,12 +28,12 @@ without ``key`` is audited layer by layer: every conv1d kernel it holds.
 
 **Cost.** One draw costs what the layer's own analysis costs: per base frequency one
 eigenvalue problem of size min(J, Cd). Large layers get fewer draws, fixed by their shape
-(:func:`reference_draws`: at most ``reference_work`` units per layer, at least
-:data:`MIN_DRAWS`), and the report states how many were drawn and the distribution-free
+(`reference_draws`: at most ``reference_work`` units per layer, at least
+`MIN_DRAWS`), and the report states how many were drawn and the distribution-free
 confidence interval of the reference median that they give. Working memory is bounded by
 ``max_memory``: the spectra are taken a block of frequencies at a time.
 
-A computed minimum eigenvalue below :func:`rfbjax.kernels.frames.rounding_floor` counts as A = 0
+A computed minimum eigenvalue below `rfbjax.kernels.frames.rounding_floor` counts as A = 0
 (κ = ∞, a *dead band*: some input is lost).
 """
 
@@ -57,7 +57,7 @@ __all__ = ["audit", "input_rates", "LayerAudit", "ModelAudit", "AuditResult", "d
 
 #: working memory of one spectral block (bytes)
 _BLOCK_BYTES = 192 * 1024 ** 2
-#: reference work per layer (units of :func:`draw_work`, about 0.04 ns each on one core here
+#: reference work per layer (units of `draw_work`, about 0.04 ns each on one core here
 #: with single-threaded LAPACK, 2026-11-30)
 DEFAULT_REFERENCE_WORK = 4e10
 #: the fewest reference draws a layer gets when it has any
@@ -73,7 +73,7 @@ def default_N(T: int, stride: int) -> int:
 
 # ----------------------------------------------------------------------------- spectra
 def _dft_at(w: np.ndarray, N: int, k: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
-    r""":math:`\hat w[k] = \sum_t w[t] e^{-2\pi i k t/N}` at integer bins ``k`` (any shape):
+    r"""$\hat w[k] = \sum_t w[t] e^{-2\pi i k t/N}$ at integer bins ``k`` (any shape):
     ``(..., T) -> (..., *k.shape)`` complex128, from the rfft ``W`` when given (bins above N/2
     read as conjugates), else by one real matrix product (T ≤ N taps, already folded)."""
     k = np.asarray(k) % N
@@ -137,8 +137,8 @@ def _workers() -> int:
 def spectral_extremes(w: np.ndarray, N: int, stride: int = 1, *,
                       max_bytes: int = _BLOCK_BYTES, workers: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\lambda_{\min}(\mathcal M(\xi))` and :math:`\lambda_{\max}(\mathcal M(\xi))` for
-    :math:`\xi = 0 \dots \lfloor M/2 \rfloor`, float64, a block of frequencies at a time.
+    r"""$\lambda_{\min}(\mathcal M(\xi))$ and $\lambda_{\max}(\mathcal M(\xi))$ for
+    $\xi = 0 \dots \lfloor M/2 \rfloor$, float64, a block of frequencies at a time.
 
     The blocks are independent: ``workers`` threads (default: the CPUs this process may use)
     take them in turn, each with single-threaded BLAS/LAPACK and ``max_bytes / workers`` of
@@ -148,7 +148,8 @@ def spectral_extremes(w: np.ndarray, N: int, stride: int = 1, *,
     float64 round-off).
 
     Args:
-      w: ``(B, J, C, T)`` layers (taps folded mod N, T ≤ N). N: a multiple of ``stride``.
+      w: ``(B, J, C, T)`` layers (taps folded mod N, T ≤ N).
+      N: a multiple of ``stride``.
       max_bytes: working memory of all blocks in flight (the spectra, G and the Gram matrices).
       workers: threads (``None``: the CPUs available).
 
@@ -238,14 +239,15 @@ def analyse(w, N: int, stride: int = 1, *, channels: bool = True) -> dict:
     """Frame bounds of every input channel and of the whole layer (float64).
 
     Args:
-      w: ``(J, C, T)``. N: DFT grid, a multiple of ``stride``. channels: also analyse every input
-        channel's filterbank.
+      w: ``(J, C, T)``.
+      N: DFT grid, a multiple of ``stride``.
+      channels: also analyse every input channel's filterbank.
 
     Returns:
       ``{"channels": [...], "layer": {...} or None, "power": (C, N//2+1)}``: per channel and
-      for the layer the keys ``A``, ``B``, ``kappa``, ``dead_band``, ``rank_deficient``,
-      ``mean_gain``, ``freq_A``, ``freq_B``, ``dominant_freq_A``, ``dominant_freq_B`` (and the
-      dominant channel for the layer), plus eigenvalue curves under ``_curves``.
+        for the layer the keys ``A``, ``B``, ``kappa``, ``dead_band``, ``rank_deficient``,
+        ``mean_gain``, ``freq_A``, ``freq_B``, ``dominant_freq_A``, ``dominant_freq_B`` (and the
+        dominant channel for the layer), plus eigenvalue curves under ``_curves``.
     """
     w = fold_taps(np.asarray(w, dtype=np.float64), N)
     J, C, T = w.shape
@@ -284,7 +286,7 @@ def draw_work(J: int, C: int, T: int, N: int, stride: int = 1) -> float:
 def reference_draws(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: int = 1000,
                     reference_work: float = DEFAULT_REFERENCE_WORK) -> int:
     """Draws a layer's reference gets: ``draws``, reduced for large layers so that their work
-    stays under ``reference_work`` (but never below :data:`MIN_DRAWS`); 0 when J < C·d or
+    stays under ``reference_work`` (but never below `MIN_DRAWS`); 0 when J < C·d or
     ``draws`` is 0. A function of the shape only, so the same layer always gets the same draws."""
     if draws <= 0 or J < C * int(stride):
         return 0
@@ -527,7 +529,7 @@ def _public_reference(ref):
 
 @dataclass
 class ModelAudit:
-    """The audit of every conv1d kernel of a checkpoint (one :class:`LayerAudit` per layer)."""
+    """The audit of every conv1d kernel of a checkpoint (one `LayerAudit` per layer)."""
     source: dict
     layers: list
     notes: list = field(default_factory=list)
@@ -579,7 +581,7 @@ def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, 
                 name: str | None = None, source: dict | None = None,
                 reference_work: float = DEFAULT_REFERENCE_WORK, notes: Sequence[str] = ()
                 ) -> LayerAudit:
-    """Audit one kernel ``w`` (float64 ``(J, C, T)``, validated): see :func:`audit`."""
+    """Audit one kernel ``w`` (float64 ``(J, C, T)``, validated): see `audit`."""
     from ..kernels.strided import check_stride
 
     J, C, T = w.shape
@@ -738,30 +740,31 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
 
     Args:
       weights: an array — one kernel, PyTorch layout ``(J, C, T)`` or ``(J, T)`` — or a path to a
-        weights file (:mod:`rfbjax.models.weights`): every conv1d kernel it holds, or the one named by
+        weights file (`rfbjax.models.weights`): every conv1d kernel it holds, or the one named by
         ``key``.
       stride: d, an int for every layer, or ``{name: d}`` / ``"conv1=5,conv2=2"`` (name: the tensor
         key or its module path; other layers stride 1).
-      N: the DFT grid (a multiple of each stride, at least T); ``None``: :func:`default_N` per layer.
-      draws: reference draws per layer (reduced for large layers, see :func:`reference_draws`);
+      N: the DFT grid (a multiple of each stride, at least T); ``None``: `default_N` per layer.
+      draws: reference draws per layer (reduced for large layers, see `reference_draws`);
         0 skips the reference.
-      seed: seed of the reference draws. layout: ``"torch"`` or ``"keras"`` (default: keras for
-        Keras files, torch otherwise). reference_work: per-layer work cap of the reference.
+      seed: seed of the reference draws.
+      layout: ``"torch"`` or ``"keras"`` (default: keras for Keras files, torch otherwise).
+      reference_work: per-layer work cap of the reference.
       cascade: (a path only) names of layers whose linear composite is also audited, in order
-        (:func:`audit_cascade`); checked before anything is computed.
+        (`audit_cascade`); checked before anything is computed.
       max_memory: memory budget in bytes; the audit's estimate
-        (:func:`rfbjax.engine.resources.audit_plan`) is checked against it before anything is computed
+        (`rfbjax.engine.resources.audit_plan`) is checked against it before anything is computed
         (``None``: not checked).
 
     Returns:
-      A :class:`LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
-      ``.percentile``, ``.to_dict()``); a :class:`ModelAudit` (one :class:`LayerAudit` per
-      kernel, in file order) for a path.
+      A `LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
+        ``.percentile``, ``.to_dict()``); a `ModelAudit` (one `LayerAudit` per
+        kernel, in file order) for a path.
 
     Raises:
       InputError: bad input (file, shape, dtype, NaN, stride, N, draws), before any computation.
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from rfbjax.models.audits import audit
       >>> res = audit(np.eye(4)[:, None, :], N=16, draws=0)   # four unit delays: a tight frame
@@ -838,7 +841,7 @@ def _check_cascade_names(names, plan, N):
 
 def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = None) -> dict:
     """Frame bounds of the linear composite of the audited layers ``names`` (in that order, with
-    the strides they were audited at), in float64 (:func:`rfbjax.kernels.cascade.composite_kernel`).
+    the strides they were audited at), in float64 (`rfbjax.kernels.cascade.composite_kernel`).
     Nonlinearities, biases, normalisation and pooling are ignored. Appended to
     ``model.cascades`` and returned."""
     import jax

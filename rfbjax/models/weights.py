@@ -16,8 +16,8 @@ Formats (chosen by the file name's extension):
 * ``.keras`` (a zip holding ``model.weights.h5``) and ``.h5`` — Keras, through ``h5py`` (optional:
   ``pip install h5py``); their kernels are in Keras layout.
 
-:func:`read_tensors` returns every tensor (integer and bool ones too: BatchNorm counters are
-``LongStorage``); :func:`conv_kernels` picks the conv1d kernels out of them: rank-3 float tensors,
+`read_tensors` returns every tensor (integer and bool ones too: BatchNorm counters are
+``LongStorage``); `conv_kernels` picks the conv1d kernels out of them: rank-3 float tensors,
 and rank-4 ones with a singleton spatial axis (Conv2d used as a conv1d), squeezed with a note.
 2-D tensors (Linear weights, embeddings) are not kernels.
 """

@@ -1,16 +1,16 @@
 r"""Initialisers that need a remedy, beside the kernel-level samplers they extend.
 
 This module is the public initialiser namespace (``rfbjax.initializers``): every sampler of
-:mod:`rfbjax.kernels.initializers` plus the tightened draw below.
+`rfbjax.kernels.initializers` plus the tightened draw below.
 
-:func:`tight_fir` keeps the T taps: a Gaussian draw (σ² = c·d/(JT)) tightened by
-:func:`rfbjax.remedies.tightening.tighten` until κ on :math:`\ell^2(\mathbb Z)` is certified ≤ ``target``
-(1.01 by default), then scaled so that the mean gain :math:`\sum\|w\|^2/(Cd)` is c (so
-:math:`A \le c \le B`). It is meant for initialising a model's conv1d kernel from Python
-(:func:`tight_fir_init` gives a Flax-style ``init(key, shape, dtype)``); it costs one optimisation
+`tight_fir` keeps the T taps: a Gaussian draw (σ² = c·d/(JT)) tightened by
+`rfbjax.remedies.tightening.tighten` until κ on $\ell^2(\mathbb Z)$ is certified ≤ ``target``
+(1.01 by default), then scaled so that the mean gain $\sum\|w\|^2/(Cd)$ is c (so
+$A \le c \le B$). It is meant for initialising a model's conv1d kernel from Python
+(`tight_fir_init` gives a Flax-style ``init(key, shape, dtype)``); it costs one optimisation
 per draw (about a second for J = 40, T = 256 and a few for T = 1024 on a 2-core CPU, see the
 README), so it is not offered to the Monte Carlo commands, whose κ it would fix at the target
-by construction. Its draws lie at a relative distance :math:`\|w_{\text{tight}} - c\,w\|/\|w\|`
+by construction. Its draws lie at a relative distance $\|w_{\text{tight}} - c\,w\|/\|w\|$
 of roughly 0.1–0.25 from the Gaussian draw they start from (reported by ``return_result``).
 """
 
@@ -36,19 +36,25 @@ __all__ = [*_KERNEL_NAMES, "tight_fir", "tight_fir_init"]
 def tight_fir(key: jax.Array, J: int, T: int, *, C: int | None = None, stride: int = 1,
               target: float = 1.01, N: int | None = None, scale: float = 1.0,
               dtype=np.float32, return_result: bool = False):
-    r"""A Gaussian draw tightened with its T taps: κ on :math:`\ell^2(\mathbb Z)` certified ≤ ``target``.
+    r"""A Gaussian draw tightened with its T taps: κ on $\ell^2(\mathbb Z)$ certified ≤ ``target``.
 
-    The draw is :func:`rfbjax.kernels.filters.gaussian_filterbank` (``C=None``: the same numbers as the
+    The draw is `rfbjax.kernels.filters.gaussian_filterbank` (``C=None``: the same numbers as the
     ``gaussian`` initialiser for this key) or, with C input channels, taps i.i.d.
-    :math:`\mathcal N(0, c\,d/(JT))` of shape ``(J, C, T)``; it is tightened by
-    :func:`rfbjax.remedies.tightening.tighten` (stride d, check grid N, deterministic) and scaled so that
-    the mean gain :math:`\sum\|w\|^2/(Cd)` equals c = ``scale``.
+    $\mathcal N(0, c\,d/(JT))$ of shape ``(J, C, T)``; it is tightened by
+    `rfbjax.remedies.tightening.tighten` (stride d, check grid N, deterministic) and scaled so that
+    the mean gain $\sum\|w\|^2/(Cd)$ equals c = ``scale``.
 
     Args:
-      key: PRNG key. J, T: filters and taps. C: input channels (None: a ``(J, T)`` filterbank).
-      stride, target, N: passed to ``tighten`` (static). scale: the gain c.
+      key: PRNG key.
+      J: filters.
+      T: taps.
+      C: input channels (None: a ``(J, T)`` filterbank).
+      stride: passed to ``tighten`` (static).
+      target: passed to ``tighten`` (static).
+      N: passed to ``tighten`` (static).
+      scale: the gain c.
       dtype: of the draw and the optimisation.
-      return_result: also return the :class:`rfbjax.remedies.tightening.TightenResult` (κ before and
+      return_result: also return the `rfbjax.remedies.tightening.TightenResult` (κ before and
         after, distance from the draw, steps, seconds).
 
     Returns:
@@ -78,7 +84,7 @@ def tight_fir(key: jax.Array, J: int, T: int, *, C: int | None = None, stride: i
 
 def tight_fir_init(*, stride: int = 1, target: float = 1.01, N: int | None = None,
                    scale: float = 1.0, layout: str = "torch") -> Callable:
-    """A Flax/JAX-style initialiser ``init(key, shape, dtype=float32)`` drawing :func:`tight_fir`
+    """A Flax/JAX-style initialiser ``init(key, shape, dtype=float32)`` drawing `tight_fir`
     kernels: ``shape`` is ``(J, C, T)`` (``layout="torch"``) or ``(T, C, J)`` (``"flax"``/``"keras"``,
     e.g. ``flax.linen.Conv(features=J, kernel_size=(T,), kernel_init=tight_fir_init(...))``)."""
     if layout not in ("torch", "flax", "keras"):

@@ -3,51 +3,53 @@ r"""Differentiable stability penalties for conv1d layers, and an optax transform
 A layer's kernel ``w`` has shape ``(J, T)`` (one input channel), ``(J, C, T)`` (one layer, PyTorch
 layout: out, in, taps) or ``(..., J, C, T)`` (a batch of layers: the penalties return shape
 ``(...)``). With stride d dividing N, the layer acts on the N-point grid through the Cd×Cd
-polyphase matrices :math:`\mathcal M(\xi)`, :math:`\xi = 0 \dots N/d - 1`
-(:func:`rfbjax.kernels.strided.polyphase_matrices`): the diagonal of :math:`\mathcal M(\xi)` is
-:math:`G_0 = P/d` at the d alias frequencies :math:`(\xi + aN/d)/N` of every channel, the entries
-coupling different alias frequencies are the aliasing terms :math:`G_k`, k ≠ 0, and those coupling
+polyphase matrices $\mathcal M(\xi)$, $\xi = 0 \dots N/d - 1$
+(`rfbjax.kernels.strided.polyphase_matrices`): the diagonal of $\mathcal M(\xi)$ is
+$G_0 = P/d$ at the d alias frequencies $(\xi + aN/d)/N$ of every channel, the entries
+coupling different alias frequencies are the aliasing terms $G_k$, k ≠ 0, and those coupling
 two channels at one frequency are cross-channel terms. The frame bounds are
-:math:`A = \min_\xi \lambda_{\min}`, :math:`B = \max_\xi \lambda_{\max}`, and c denotes the mean
-eigenvalue :math:`c = \operatorname{mean}_\xi \operatorname{tr}\mathcal M(\xi) / (Cd) = \sum_{j,c}\|w_{jc}\|^2/(Cd)`
+$A = \min_\xi \lambda_{\min}$, $B = \max_\xi \lambda_{\max}$, and c denotes the mean
+eigenvalue $c = \operatorname{mean}_\xi \operatorname{tr}\mathcal M(\xi) / (Cd) = \sum_{j,c}\|w_{jc}\|^2/(Cd)$
 (the gain on white noise).
 
 Penalties (all scale-invariant: multiplying w by a constant changes none of them):
 
-* :func:`kappa_penalty`: :math:`B/A - 1 = \kappa - 1` on the grid, exactly. Not smooth (a max and
+* `kappa_penalty`: $B/A - 1 = \kappa - 1$ on the grid, exactly. Not smooth (a max and
   a min); with ``temperature=t`` the extremes become log-sum-exps over every (ξ, eigenvalue)
-  pair in units of c, :math:`B_t = c\,t \log\sum e^{\lambda/(ct)} \ge B` and
-  :math:`A_t = -c\,t \log\sum e^{-\lambda/(ct)} \le A`, so the smooth value :math:`B_t/A_t - 1` is an
-  upper bound of κ − 1 that is within :math:`O(t \log(\#\text{terms}))` of it. Infinite when the
+  pair in units of c, $B_t = c\,t \log\sum e^{\lambda/(ct)} \ge B$ and
+  $A_t = -c\,t \log\sum e^{-\lambda/(ct)} \le A$, so the smooth value $B_t/A_t - 1$ is an
+  upper bound of κ − 1 that is within $O(t \log(\#\text{terms}))$ of it. Infinite when the
   layer is not a frame (J < Cd).
-* :func:`tightness_penalty`: :math:`\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2`, the
-  scale-free frame-operator penalty :math:`\|S/c - I\|_F^2` per base frequency. Smooth (a quartic
-  polynomial in the taps over a quadratic), zero exactly when :math:`\mathcal M(\xi) = cI` for
+* `tightness_penalty`: $\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2$, the
+  scale-free frame-operator penalty $\|S/c - I\|_F^2$ per base frequency. Smooth (a quartic
+  polynomial in the taps over a quadratic), zero exactly when $\mathcal M(\xi) = cI$ for
   every ξ, i.e. when the layer is tight. At stride 1 with one channel it is
-  :math:`\sum_{\tau \ne 0} \rho(\tau)^2 / \rho(0)^2` (ρ the filterbank autocorrelation).
-* :func:`aliasing_penalty`: :math:`\operatorname{mean}_\xi \sum_{a \ne b} |\mathcal M_{(c,a),(c',b)}(\xi)|^2 / (Cd\,c^2)`,
-  the energy of the aliasing terms per row relative to :math:`c^2`. Zero at stride 1 and for
+  $\sum_{\tau \ne 0} \rho(\tau)^2 / \rho(0)^2$ (ρ the filterbank autocorrelation).
+* `aliasing_penalty`: $\operatorname{mean}_\xi \sum_{a \ne b} |\mathcal M_{(c,a),(c',b)}(\xi)|^2 / (Cd\,c^2)$,
+  the energy of the aliasing terms per row relative to $c^2$. Zero at stride 1 and for
   every aliasing-free layer; a Gaussian layer with many filters has about (d − 1)/J.
 
 **The grid.** ``N=None`` picks one from T: for the tightness and aliasing penalties the
 smallest fast-FFT multiple of d with N ≥ 2T − 1, where the grid mean *equals* the mean over
 continuous frequencies (the squared entries are trigonometric polynomials of degree 2T − 2 whose
 period-1/d part is sampled without aliasing), so ``N=None`` and ``N=math.inf`` (the layer on
-:math:`\ell^2(\mathbb Z)`, linear convolution) give the same exact number. For κ, ``N=None`` is a
+$\ell^2(\mathbb Z)$, linear convolution) give the same exact number. For κ, ``N=None`` is a
 grid of at least 4T points (κ on it is within a few tenths of (κ − 1) of the
-:math:`\ell^2(\mathbb Z)` value, see :func:`rfbjax.kernels.strided.certified_bounds`); ``N=math.inf`` is refused
-there (use :func:`rfbjax.remedies.tightening.tighten` or the certified bounds). A finite N is the circular
-layer on :math:`\mathbb Z_N` (taps folded mod N). N, stride and the shape are static under jit.
+$\ell^2(\mathbb Z)$ value, see `rfbjax.kernels.strided.certified_bounds`); ``N=math.inf`` is refused
+there (use `rfbjax.remedies.tightening.tighten` or the certified bounds). A finite N is the circular
+layer on $\mathbb Z_N$ (taps folded mod N). N, stride and the shape are static under jit.
 
 All functions are pure JAX: jit, vmap and grad compose, in float32 and float64.
 
-**Training.** :func:`penalize` is an optax ``GradientTransformation`` that adds
-:math:`\beta\, \nabla \text{penalty}` of the selected kernels to their gradients, before the
-optimiser, like ``optax.add_decayed_weights``::
+**Training.** `penalize` is an optax ``GradientTransformation`` that adds
+$\beta\, \nabla \text{penalty}$ of the selected kernels to their gradients, before the
+optimiser, like ``optax.add_decayed_weights``:
 
-    tx = optax.chain(penalize(kappa_penalty, 1e-2, stride=4, temperature=0.01,
-                              select=lambda path, leaf: "frontend" in path),
-                     optax.adam(1e-3))
+```python
+tx = optax.chain(penalize(kappa_penalty, 1e-2, stride=4, temperature=0.01,
+                          select=lambda path, leaf: "frontend" in path),
+                 optax.adam(1e-3))
+```
 
 Which one to use: the tightness penalty is smooth and cheap and pulls the whole response
 towards flat (good as a default, and what to decay to reach κ ≈ 1); the κ penalty acts only on
@@ -118,13 +120,14 @@ def _mean_gain(M: jax.Array, wts) -> jax.Array:
 
 def kappa_penalty(w: jax.Array, *, stride: int = 1, N=None,
                   temperature: float | None = None) -> jax.Array:
-    r""":math:`\kappa - 1 = B/A - 1` of the layer on the N-point grid (exact), or its smooth
+    r"""$\kappa - 1 = B/A - 1$ of the layer on the N-point grid (exact), or its smooth
     log-sum-exp upper bound with ``temperature`` t (in units of the mean eigenvalue c).
 
     Args:
       w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``.
-      stride: d (static). N: grid (static); None: at least 4T points; must be a multiple of d.
-      temperature: None for the exact value; t > 0 for :math:`B_t/A_t - 1` (module docstring).
+      stride: d (static).
+      N: grid (static); None: at least 4T points; must be a multiple of d.
+      temperature: None for the exact value; t > 0 for $B_t/A_t - 1$ (module docstring).
 
     Returns:
       ``(...)``; +inf where the layer is not a frame on the grid (A = 0, e.g. J < Cd).
@@ -152,14 +155,16 @@ def kappa_penalty(w: jax.Array, *, stride: int = 1, N=None,
 
 
 def tightness_penalty(w: jax.Array, *, stride: int = 1, N=None) -> jax.Array:
-    r""":math:`\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2`, c the mean eigenvalue.
+    r"""$\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2$, c the mean eigenvalue.
 
     Zero exactly when the layer is tight on the grid; for N None or math.inf (a grid with
-    N ≥ 2T − 1) exactly the value on :math:`\ell^2(\mathbb Z)`. On :math:`\mathbb Z_N` it is
-    :math:`\|S/c - I\|_F^2 / (N/d)` with S the CN×CN frame operator.
+    N ≥ 2T − 1) exactly the value on $\ell^2(\mathbb Z)$. On $\mathbb Z_N$ it is
+    $\|S/c - I\|_F^2 / (N/d)$ with S the CN×CN frame operator.
 
     Args:
-      w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``. stride, N: static.
+      w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``.
+      stride: static.
+      N: static.
 
     Returns:
       ``(...)``.
@@ -183,14 +188,16 @@ def _alias_mask(C: int, d: int) -> np.ndarray:
 
 
 def aliasing_penalty(w: jax.Array, *, stride: int, N=None) -> jax.Array:
-    r"""The aliasing energy :math:`\operatorname{mean}_\xi \sum_{a \ne b} |\mathcal M_{(c,a),(c',b)}(\xi)|^2 / (Cd\,c^2)`.
+    r"""The aliasing energy $\operatorname{mean}_\xi \sum_{a \ne b} |\mathcal M_{(c,a),(c',b)}(\xi)|^2 / (Cd\,c^2)$.
 
     Only entries coupling different alias frequencies count (cross-channel terms at one
     frequency are not aliasing). Zero at stride 1 and for every aliasing-free layer; for N None
-    or math.inf exactly the value on :math:`\ell^2(\mathbb Z)`.
+    or math.inf exactly the value on $\ell^2(\mathbb Z)$.
 
     Args:
-      w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``. stride: d (static). N: static.
+      w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``.
+      stride: d (static).
+      N: static.
 
     Returns:
       ``(...)``.
@@ -222,11 +229,11 @@ def _to_torch_layout(x, layout: str):
 
 def penalize(penalty: Callable, beta: float, select=None, *, layout: str = "torch",
              **penalty_kwargs):
-    r"""An optax ``GradientTransformation`` adding :math:`\beta\,\nabla_w \sum \text{penalty}(w)`
+    r"""An optax ``GradientTransformation`` adding $\beta\,\nabla_w \sum \text{penalty}(w)$
     to the updates of the selected kernels (put it first in an ``optax.chain``).
 
     Args:
-      penalty: e.g. :func:`kappa_penalty`, :func:`tightness_penalty`, :func:`aliasing_penalty`
+      penalty: e.g. `kappa_penalty`, `tightness_penalty`, `aliasing_penalty`
         (any ``w -> (...)`` function; values over leading axes are summed).
       beta: the weight β (a float).
       select: which parameter leaves are conv1d kernels: None (every leaf with 3 dimensions, or

@@ -1,27 +1,27 @@
-r"""Tightening a FIR conv1d layer with its T taps fixed: κ ≤ target on :math:`\ell^2(\mathbb Z)`, close to the input.
+r"""Tightening a FIR conv1d layer with its T taps fixed: κ ≤ target on $\ell^2(\mathbb Z)$, close to the input.
 
 Given a kernel w (``(J, T)``, ``(J, C, T)`` or a batch ``(..., J, C, T)``) and a stride d,
-:func:`tighten` returns weights v of the same shape whose condition number on
-:math:`\ell^2(\mathbb Z)` (linear convolution, continuous frequency) is *certified* to be at most
+`tighten` returns weights v of the same shape whose condition number on
+$\ell^2(\mathbb Z)$ (linear convolution, continuous frequency) is *certified* to be at most
 ``target``, starting from w and stopping as soon as that holds:
 
 1. **Quasi-Newton on the tightness objective.** L-BFGS (optax, zoom line search, inside one
-   ``lax.while_loop``) minimises :func:`rfbjax.remedies.regularizers.tightness_penalty`
-   :math:`\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2` (smooth, scale-free, exact for
-   :math:`\ell^2(\mathbb Z)` on a grid of N ≥ 2T − 1 points) from w. After every step the
-   certified κ on the N-point check grid (:func:`rfbjax.kernels.strided.certified_bounds`: grid bounds
-   widened by :math:`\delta = \beta g/(1-\beta)`, :math:`\beta = \pi^2(T-1)^2/(2N^2)`) is compared with the
+   ``lax.while_loop``) minimises `rfbjax.remedies.regularizers.tightness_penalty`
+   $\operatorname{mean}_\xi \|\mathcal M(\xi)/c - I\|_F^2$ (smooth, scale-free, exact for
+   $\ell^2(\mathbb Z)$ on a grid of N ≥ 2T − 1 points) from w. After every step the
+   certified κ on the N-point check grid (`rfbjax.kernels.strided.certified_bounds`: grid bounds
+   widened by $\delta = \beta g/(1-\beta)$, $\beta = \pi^2(T-1)^2/(2N^2)$) is compared with the
    target; the loop stops when it is met.
 2. **κ finish.** If the tightness descent stalls above the target (a flat valley of the
    mean-square objective whose worst frequency is still too far off), L-BFGS continues on the
-   smooth κ penalty (:func:`rfbjax.remedies.regularizers.kappa_penalty` with a temperature small enough
+   smooth κ penalty (`rfbjax.remedies.regularizers.kappa_penalty` with a temperature small enough
    that the log-sum-exp is within a quarter of ``target − 1``).
 3. **Back towards the input.** The iterate usually overshoots (the check grid is conservative).
    A bisection on the segment from the tightened iterate to w (both at the best scale) finds
    the point nearest w whose κ, certified on a grid 4× finer, still meets the target.
 
-The result is rescaled by the best scale :math:`c = \langle v, w\rangle / \|v\|^2`, so the reported
-distance is :math:`\|c v - w\| / \|w\|`. Everything is deterministic (no random numbers), jit-compiled
+The result is rescaled by the best scale $c = \langle v, w\rangle / \|v\|^2$, so the reported
+distance is $\|c v - w\| / \|w\|$. Everything is deterministic (no random numbers), jit-compiled
 once per (shape, stride, N, target) and vmapped over the layers of a batch (each stops on its own).
 
 Requests that cannot succeed are refused: J < Cd (no stride-d layer of J filters is a frame:
@@ -54,18 +54,22 @@ DEFAULT_MAX_MEMORY = 4 << 30
 
 @dataclass
 class TightenResult:
-    r"""What :func:`tighten` returns. Per-layer fields have the batch shape of the input.
+    r"""What `tighten` returns. Per-layer fields have the batch shape of the input.
 
     Attributes:
       weights: the tightened kernel, same shape as the input (dtype of the computation).
       kappa_before: κ of the input on the fine grid (a lower bound of its
-        :math:`\ell^2(\mathbb Z)` value).
-      kappa_after: certified upper bound of κ on :math:`\ell^2(\mathbb Z)` of ``weights``.
+        $\ell^2(\mathbb Z)$ value).
+      kappa_after: certified upper bound of κ on $\ell^2(\mathbb Z)$ of ``weights``.
       kappa_after_grid: κ of ``weights`` on the fine grid.
-      distance: :math:`\|v - w\| / \|w\|` (``weights`` already carry the best scale).
-      steps: L-BFGS steps taken (both phases). converged: ``kappa_after <= target``.
+      distance: $\|v - w\| / \|w\|$ (``weights`` already carry the best scale).
+      steps: L-BFGS steps taken (both phases).
+      converged: ``kappa_after <= target``.
       seconds: wall time of the call (compilation included).
-      N, N_fine: the check grid and the fine certification grid. target, stride: as given.
+      N: the check grid.
+      N_fine: the fine certification grid.
+      target: as given.
+      stride: as given.
     """
 
     weights: jax.Array
@@ -101,11 +105,13 @@ def default_grid(T: int, stride: int = 1) -> int:
 
 
 def certified_kappa(w: jax.Array, N: int, stride: int = 1) -> jax.Array:
-    r"""Certified upper bound of κ on :math:`\ell^2(\mathbb Z)` from the N-point grid
-    (:func:`rfbjax.kernels.strided.certified_bounds`, rounding included); +inf when nothing is certified.
+    r"""Certified upper bound of κ on $\ell^2(\mathbb Z)$ from the N-point grid
+    (`rfbjax.kernels.strided.certified_bounds`, rounding included); +inf when nothing is certified.
 
     Args:
-      w: ``(..., J, C, T)`` (``(J, T)`` is read as one channel). N, stride: static.
+      w: ``(..., J, C, T)`` (``(J, T)`` is read as one channel).
+      N: static.
+      stride: static.
 
     Returns:
       ``(...)``.
@@ -133,16 +139,19 @@ def lbfgs(f, x0, *, stop, max_steps: int, memory: int = 10, tol: float = 0.0, k0
     ``lax.while_loop``; stop early when ``stop(x)`` is true.
 
     The usual two-loop recursion applies the inverse-Hessian estimate built from the last
-    ``memory`` pairs :math:`(s_k, y_k)` (pairs with :math:`s^\top y \le 10^{-10}\|s\|\|y\|` are
+    ``memory`` pairs $(s_k, y_k)$ (pairs with $s^\top y \le 10^{-10}\|s\|\|y\|$ are
     skipped, which keeps it positive definite); the first step has length 0.1·max(‖x0‖, 1) along
-    :math:`-\nabla f`. The line search halves the step until
-    :math:`f(x + tp) \le f(x) + 10^{-4} t\, \nabla f^\top p` (at most 30 times). f and its gradient are
+    $-\nabla f$. The line search halves the step until
+    $f(x + tp) \le f(x) + 10^{-4} t\, \nabla f^\top p$ (at most 30 times). f and its gradient are
     traced once (the first evaluation runs through the line search), which keeps compilation short.
 
     Args:
-      f: ``x -> scalar`` (x of any shape). stop: ``x -> bool`` (checked after every step).
-      max_steps: step limit (counting ``k0`` already taken). tol: the loop also ends when a
-        step lowers f by no more than ``tol·|f|`` (a stall). Shapes and the ints are static.
+      f: ``x -> scalar`` (x of any shape).
+      stop: ``x -> bool`` (checked after every step).
+      max_steps: step limit (counting ``k0`` already taken).
+      tol: the loop also ends when a step lowers f by no more than ``tol·|f|`` (a stall).
+
+    Shapes and the ints are static.
 
     Returns:
       ``(x, steps, stopped)``: the last iterate, the step count (including ``k0``), ``stop(x)``.
@@ -302,19 +311,22 @@ def _start(shape, dtype, options):
 def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
             max_steps: int = 3000, memory: int = 10,
             max_memory: int = DEFAULT_MAX_MEMORY) -> TightenResult:
-    r"""Weights with the same T taps whose κ on :math:`\ell^2(\mathbb Z)` is certified ≤ ``target``,
+    r"""Weights with the same T taps whose κ on $\ell^2(\mathbb Z)$ is certified ≤ ``target``,
     as close to w (up to scale) as this descent gets (module docstring).
 
     Args:
       w: ``(J, T)``, ``(J, C, T)`` (one layer, PyTorch layout) or ``(..., J, C, T)`` (many at
         once). Computed in its float dtype (float64 needs ``jax_enable_x64``).
-      stride: d (static). N: the check grid, a multiple of d larger than π(T − 1)/√2; None:
-        :func:`default_grid` (≥ 4T). The final certificate uses 4N.
-      target: κ to reach, > 1. max_steps: L-BFGS steps per layer (both phases).
-      memory: L-BFGS history. max_memory: refuse shapes whose estimate exceeds it (bytes).
+      stride: d (static).
+      N: the check grid, a multiple of d larger than π(T − 1)/√2; None: `default_grid`
+        (≥ 4T). The final certificate uses 4N.
+      target: κ to reach, > 1.
+      max_steps: L-BFGS steps per layer (both phases).
+      memory: L-BFGS history.
+      max_memory: refuse shapes whose estimate exceeds it (bytes).
 
     Returns:
-      :class:`TightenResult` (``weights`` has the shape of ``w``).
+      `TightenResult` (``weights`` has the shape of ``w``).
 
     Raises:
       InputError: J < Cd, target ≤ 1, N not a multiple of d or too coarse, too much memory.

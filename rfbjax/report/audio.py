@@ -1,7 +1,7 @@
 """Reading and writing audio files (a thin, error-checked layer over ``soundfile``).
 
 Everything that can go wrong with a file the user named (missing, not audio, corrupt, empty,
-a slice that does not fit) becomes an :class:`~rfbjax.errors.InputError` whose one-line message
+a slice that does not fit) becomes an `rfbjax.errors.InputError` whose one-line message
 names the path, so the CLI can print it instead of a traceback.
 """
 
@@ -82,7 +82,7 @@ def read_audio(path, start: int = 0, length: int | None = None) -> tuple[np.ndar
 
     Returns:
       ``(x, sample_rate)``: ``x`` of shape ``(n,)``, float64, channels averaged when the file has
-      more than one; ``sample_rate`` in Hz (int).
+        more than one; ``sample_rate`` in Hz (int).
 
     Raises:
       InputError: missing, unreadable or corrupt file, a file without samples, or a slice that

@@ -112,7 +112,7 @@ def format_model(model, *, fs: float | None = None) -> str:
 
 def write_audit(result, out_dir: str, *, pdf: bool = False, fs: float | None = None) -> dict:
     """Write ``audit.json``, ``audit.txt`` and ``power_response.png`` (each atomically) for a
-    :class:`rfbjax.models.audits.LayerAudit` or :class:`rfbjax.models.audits.ModelAudit`."""
+    `rfbjax.models.audits.LayerAudit` or `rfbjax.models.audits.ModelAudit`."""
     from .plots.audit import audit_figure, model_figure
     from ..base.files import atomic_write_bytes
     from .outputs import write_json

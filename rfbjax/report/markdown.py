@@ -1,8 +1,8 @@
 """``report.md`` of ``rfbjax reproduce``: figures and tables in reading order, one paragraph per
 experiment, the configuration, the seed and the package versions.
 
-:func:`render_report` is a pure function of the results dict
-(:func:`rfbjax.studies.reproduce.run_experiments`) and the figures' relative paths; it holds no date or timing, so the same run gives the same text.
+`render_report` is a pure function of the results dict
+(`rfbjax.studies.reproduce.run_experiments`) and the figures' relative paths; it holds no date or timing, so the same run gives the same text.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def check_out_dir(path: str, name: str, *, command: str, own, marker: str,
       paths relative to it, ``*`` crossing folders) *and* its ``marker`` file written by this
       command (a JSON object whose ``"command"`` is ``command``, or for which ``is_ours``
       returns True) -> ``"reuse"`` (the command then overwrites its own earlier outputs);
-    * anything else -> :class:`InputError` naming a file this command did not write.
+    * anything else -> `InputError` naming a file this command did not write.
 
     Temporary files of an interrupted write (``.tmp-*``) count as ours.
     """

@@ -1,21 +1,19 @@
 r"""Test signals: deterministic built-ins and audio files, all normalised to unit energy.
 
 The energy response of a random filterbank depends on the signal only through its
-autocorrelation :math:`R_x` (docs/theory.md §2), so the built-ins span the range from "no
+autocorrelation $R_x$ (docs/theory.md §2), so the built-ins span the range from "no
 correlation at any lag" to "perfect correlation at every lag":
 
-===============  ==============================================================================
-``impulse``      :math:`\delta[n]`; :math:`R_x(\tau) = 0` off zero lag (least variance).
-``white``        Gaussian white noise (fixed seed); :math:`R_x(\tau) \approx 0` off zero lag.
-``brownian``     cumulative sum of Gaussian white noise (fixed seed): a random walk, strongly
-                 low-pass, :math:`R_x` decays slowly.
-``alternating``  :math:`(-1)^n/\sqrt N`, the paper's "sine" at Nyquist: :math:`|R_x(\tau)| = R_x(0)`
-                 (largest variance; for odd N the wrap-around breaks the pattern at one sample).
-``sine:K``       :math:`\sin(2\pi K n / N)`, K cycles over the N samples (K may be fractional).
-``vowel``        a sustained /a/: glottal pulse train at :data:`VOWEL_F0` Hz through formants.
-``flute``        a sustained flute-like tone at :data:`FLUTE_F0` Hz with vibrato and breath noise.
-``snare``        a decaying noise burst plus a damped drum-head mode at :data:`SNARE_MODE_HZ` Hz.
-===============  ==============================================================================
+| name            | signal |
+| --------------- | ------ |
+| ``impulse``     | $\delta[n]$; $R_x(\tau) = 0$ off zero lag (least variance). |
+| ``white``       | Gaussian white noise (fixed seed); $R_x(\tau) \approx 0$ off zero lag. |
+| ``brownian``    | cumulative sum of Gaussian white noise (fixed seed): a random walk, strongly low-pass, $R_x$ decays slowly. |
+| ``alternating`` | $(-1)^n/\sqrt N$, the paper's "sine" at Nyquist: $\lvert R_x(\tau)\rvert = R_x(0)$ (largest variance; for odd N the wrap-around breaks the pattern at one sample). |
+| ``sine:K``      | $\sin(2\pi K n / N)$, K cycles over the N samples (K may be fractional). |
+| ``vowel``       | a sustained /a/: glottal pulse train at `VOWEL_F0` Hz through formants. |
+| ``flute``       | a sustained flute-like tone at `FLUTE_F0` Hz with vibrato and breath noise. |
+| ``snare``       | a decaying noise burst plus a damped drum-head mode at `SNARE_MODE_HZ` Hz. |
 
 ``vowel`` and ``flute`` are (locally) periodic, as voiced speech and sustained tones are: they are
 the adversarial inputs of the paper. The sound-like built-ins are laid out in seconds, so their
@@ -276,7 +274,7 @@ def make_signal(name: str, N: int, sample_rate: float = 22050.0) -> np.ndarray:
     """A built-in test signal of length ``N``, float64, with unit energy (``||x||_2 = 1``).
 
     Args:
-      name: one of :data:`BUILTIN_NAMES`, with ``sine:K`` written as e.g. ``sine:3``.
+      name: one of `BUILTIN_NAMES`, with ``sine:K`` written as e.g. ``sine:3``.
       N: number of samples, ``>= 2``.
       sample_rate: sampling rate in Hz; only ``vowel``, ``flute`` and ``snare`` depend on it
         (their frequencies are fixed in Hz).
@@ -315,8 +313,8 @@ def parse_signal_spec(spec: str, N: int | None, sample_rate: float = 22050.0
                       ) -> tuple[str, np.ndarray]:
     """Turn a command-line signal spec into ``(label, x)`` with ``x`` of unit energy.
 
-    ``spec`` is either a built-in name (see :func:`make_signal`; ``N`` defaults to
-    :data:`DEFAULT_N`) or an audio file, ``PATH``, ``PATH@start:length`` or ``PATH@start:``
+    ``spec`` is either a built-in name (see `make_signal`; ``N`` defaults to
+    `DEFAULT_N`) or an audio file, ``PATH``, ``PATH@start:length`` or ``PATH@start:``
     (samples; the open form runs to the end of the file). For a file, ``N = None`` takes the
     whole (sliced) file; an integer ``N`` takes the first ``N`` samples of the slice, and fewer
     available samples is an error. Multichannel files are averaged to mono; the file's own sample
@@ -378,8 +376,8 @@ def parse_signal_spec(spec: str, N: int | None, sample_rate: float = 22050.0
 
 
 def spec_length_bound(spec: str, N: int | None) -> int:
-    """An upper bound on the samples :func:`parse_signal_spec` reads for ``spec``, without
-    reading them (for the memory check before loading): N (or :data:`DEFAULT_N`) for a
+    """An upper bound on the samples `parse_signal_spec` reads for ``spec``, without
+    reading them (for the memory check before loading): N (or `DEFAULT_N`) for a
     built-in, N for a file when given, otherwise the file's frames times its channels."""
     if not isinstance(spec, str) or is_builtin(spec) or (N is not None and not os.path.isdir(
             spec)):

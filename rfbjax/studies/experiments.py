@@ -1,6 +1,6 @@
 """Tables of results: the rows that ``rfbjax energy`` / ``rfbjax bounds`` print and save.
 
-Pure orchestration over :mod:`rfbjax.engine.measure` (Monte Carlo) and the exact formulas; no I/O.
+Pure orchestration over `rfbjax.engine.measure` (Monte Carlo) and the exact formulas; no I/O.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     """One row per (signal, J, T): exact mean/variance of E/||x||^2 and its Monte Carlo.
 
     With ``theory`` (default) the rows also carry the exact law's columns
-    (:func:`rfbjax.theory.energy_law.energy_theory_row`: ``q05_exact``, ``q95_exact``,
+    (`rfbjax.theory.energy_law.energy_theory_row`: ``q05_exact``, ``q95_exact``,
     ``alpha_exact``, ``alpha_cantelli``, ``alpha_chernoff``, ``alpha_bernstein`` at level ``p``, the
     ``_lower`` tail, ``*_valid`` flags) and ``alpha_mc`` = the Monte Carlo (1 - p) quantile - 1.
     The eigenvalues of the Toeplitz matrix depend on (signal, T) only and are computed once.
@@ -65,8 +65,8 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
     ``exact_max_T`` (None: no limit) its columns are left out and the row says
     ``exact_law: False`` with ``exact_law_note``; the mean and variance stay exact.
 
-    With ``stride`` d > 1 or another ``init`` (:mod:`rfbjax.kernels.initializers`) the rows come from
-    :func:`_energy_rows_general` (strided moments, the exact law only for Gaussian taps).
+    With ``stride`` d > 1 or another ``init`` (`rfbjax.kernels.initializers`) the rows come from
+    `_energy_rows_general` (strided moments, the exact law only for Gaussian taps).
 
     Args:
       signals: list of ``(label, x)`` with 1-D float arrays (any lengths).
@@ -132,12 +132,12 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
                          exact_max_T=None) -> list[dict]:
     r"""Energy rows for a stride d and/or a non-Gaussian initialiser.
 
-    * ``mean_analytic``, ``var_analytic``: exact, from :func:`rfbjax.kernels.strided.strided_energy_moments`
+    * ``mean_analytic``, ``var_analytic``: exact, from `rfbjax.kernels.strided.strided_energy_moments`
       with the initialiser's tap variance σ² and fourth moment β σ⁴ (``tight``: A = B = c, so
       the energy is c‖x‖² for every draw: mean c, variance 0).
     * exact-law columns (``q05_exact`` … ``*_valid``): only for Gaussian taps (``gaussian``,
-      ``glorot_normal``, ``he_normal``), from the eigenvalues of :math:`Q_d`
-      (:func:`rfbjax.kernels.strided.strided_gram`) with σ²; absent for other initialisers (the
+      ``glorot_normal``, ``he_normal``), from the eigenvalues of $Q_d$
+      (`rfbjax.kernels.strided.strided_gram`) with σ²; absent for other initialisers (the
       generalised chi-square law needs Gaussian taps) and ``exact_law`` is False.
     * ``init``, ``stride``, ``filter_length``, ``tap_variance`` describe the setting.
     """
@@ -203,10 +203,10 @@ def bounds_rows(Js, Ts, N, *, n_samples: int, seed: int = 0, dtype="float32",
 
     ``N=None`` is linear convolution on l2(Z) (continuous frequency). With ``theory`` (default)
     the rows also carry rfbjax's sampling-free predictions ``pred_A``, ``pred_B``, ``pred_kappa``,
-    ``pred_q05_kappa``, ``pred_q95_kappa`` (:func:`rfbjax.theory.predictor.predict`) and the
+    ``pred_q05_kappa``, ``pred_q95_kappa`` (`rfbjax.theory.predictor.predict`) and the
     paper's ``kappa_tilde_paper`` (None where undefined, J <= 4 log T).
 
-    ``stride`` d > 1 (circular, d | N) and ``init`` (:mod:`rfbjax.kernels.initializers`) change the
+    ``stride`` d > 1 (circular, d | N) and ``init`` (`rfbjax.kernels.initializers`) change the
     filterbank distribution. The predictor models i.i.d. Gaussian taps at any stride (J ≠ d;
     circular at d > 1); κ does not depend on the variance, so for ``glorot_normal`` and
     ``he_normal`` the predictions carry over (A and B times σ²JT/d). Otherwise the ``pred_*``

@@ -1,28 +1,28 @@
-r"""The paper's experiments end to end: numbers (this module), figures (:mod:`rfbjax.report.plots.paper`)
-and a report (:mod:`rfbjax.report.markdown`), as run by ``rfbjax reproduce``.
+r"""The paper's experiments end to end: numbers (this module), figures (`rfbjax.report.plots.paper`)
+and a report (`rfbjax.report.markdown`), as run by ``rfbjax reproduce``.
 
 Six experiments, after Haider, Lostanlen, Ehler and Balazs (IEEE SPL 2024):
 
-1. energy deviation :math:`\|\Phi x\|^2/\|x\|^2 - 1` against T for synthetic signals (impulse,
+1. energy deviation $\|\Phi x\|^2/\|x\|^2 - 1$ against T for synthetic signals (impulse,
    brownian noise, the alternating signal): Monte Carlo mean and 5–95 % band, the exact
    quantiles of the generalised chi-square law, the Cantelli, Chernoff and Bernstein-type bounds;
 2. the same for three sounds (built-in stand-ins, or audio files), with their spectrograms;
-3. histograms of :math:`\|\Phi x\|^2/\|x\|^2` at the largest T for those sounds, with the exact
+3. histograms of $\|\Phi x\|^2/\|x\|^2$ at the largest T for those sounds, with the exact
    density;
-4. mean frame bounds :math:`\bar A, \bar B` against T (J = 40), with the paper's chi-square
-   extreme-value curves, :math:`1 \pm 2\sqrt{\log T/J}` and rfbjax's predictor;
-5. :math:`\mathbb E[\kappa]` against T for J = 5, 10, 40, with :math:`\bar B/\bar A`, the paper's
-   :math:`\tilde\kappa` and the predictor;
+4. mean frame bounds $\bar A, \bar B$ against T (J = 40), with the paper's chi-square
+   extreme-value curves, $1 \pm 2\sqrt{\log T/J}$ and rfbjax's predictor;
+5. $\mathbb E[\kappa]$ against T for J = 5, 10, 40, with $\bar B/\bar A$, the paper's
+   $\tilde\kappa$ and the predictor;
 6. a theory check: exact against Monte Carlo mean and variance with z-scores, for every signal
    and T.
 
 Experiments 1, 2, 3 and 6 share one Monte Carlo (every signal sees the same filterbank draws),
-and 4 and 5 share another. Every random number comes from :func:`rfbjax.engine.montecarlo.stream_key`
+and 4 and 5 share another. Every random number comes from `rfbjax.engine.montecarlo.stream_key`
 with the configured seed, so a run with the same configuration gives the same results to the bit
 (and the same ``results.json`` to the byte: it holds no timing and no date).
 
-I/O stays at the edges: :func:`load_signals` reads audio (and validates everything before
-anything is written), :func:`run_experiments` is pure computation, and :func:`write_outputs`
+I/O stays at the edges: `load_signals` reads audio (and validates everything before
+anything is written), `run_experiments` is pure computation, and `write_outputs`
 writes figures, ``results.json`` and ``report.md`` through a staging folder, so that a failure
 leaves nothing half-written in the output folder.
 """
@@ -77,7 +77,7 @@ _POW2_T = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 @dataclass(frozen=True)
 class ReproduceConfig:
-    """Sizes of one reproduction. :data:`QUICK` (the default) and :data:`FULL` (the paper's)."""
+    """Sizes of one reproduction. `QUICK` (the default) and `FULL` (the paper's)."""
 
     mode: str = "quick"
     samples: int = 200                    # filterbanks per setting
@@ -132,7 +132,7 @@ class Signal:
 
 # ----------------------------------------------------------------------------- validation
 def validate_config(cfg: ReproduceConfig) -> None:
-    """Raise :class:`InputError` (one line) for a configuration that cannot run."""
+    """Raise `InputError` (one line) for a configuration that cannot run."""
     if isinstance(cfg.samples, bool) or not isinstance(cfg.samples, int) or cfg.samples < 2:
         raise InputError(f"--samples: need an integer >= 2, got {cfg.samples!r}")
     if not cfg.T or any(int(T) < 1 for T in cfg.T):
@@ -233,7 +233,7 @@ def _noop(_label: str) -> None:
 def run_energy(signals: Sequence[Signal], cfg: ReproduceConfig, on_step: Step | None = None,
                max_memory: int = mc.DEFAULT_MAX_MEMORY) -> dict:
     r"""Experiments 1–3 and the numbers of 6: per signal and T, the Monte Carlo of
-    :math:`Y = \|\Phi x\|^2/\|x\|^2` (J = ``cfg.J_energy``) and its exact law.
+    $Y = \|\Phi x\|^2/\|x\|^2$ (J = ``cfg.J_energy``) and its exact law.
 
     Returns ``{"J", "T", "p", "samples", "signals": [per-signal columns], "histograms": [...]}``;
     each per-signal entry holds one list per quantity, indexed like ``T``.
@@ -306,9 +306,9 @@ def run_bounds(cfg: ReproduceConfig, on_step: Step | None = None,
 
     Per J (entries of ``"curves"``), one list per quantity, indexed like ``T``: Monte Carlo
     ``mean_A``, ``se_A``, ``mean_B``, ``se_B``, ``mean_kappa``, ``se_kappa``, ``q05_kappa``,
-    ``q95_kappa``, ``ratio_B_A`` (:math:`\bar B/\bar A`); the paper's i.i.d. chi-square
+    ``q95_kappa``, ``ratio_B_A`` ($\bar B/\bar A$); the paper's i.i.d. chi-square
     extreme-value model ``chi2_A``, ``chi2_B``, ``chi2_ratio``; its Gaussian asymptotics
-    ``gauss_A``, ``gauss_B`` (:math:`1 \mp 2\sqrt{\log T/J}`) and ``kappa_tilde`` (null where
+    ``gauss_A``, ``gauss_B`` ($1 \mp 2\sqrt{\log T/J}$) and ``kappa_tilde`` (null where
     undefined); rfbjax's predictor ``pred_A``, ``pred_B``, ``pred_kappa``, ``pred_ratio``.
     """
     import jax.numpy as jnp

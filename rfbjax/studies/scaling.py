@@ -1,24 +1,24 @@
 r"""The scaling law between the number J and the length T of random filters.
 
-For a target condition number :math:`\kappa_0` and each T, :math:`J^*(T)` is the number of
-filters at which :math:`\mathbb E[\kappa] = \kappa_0`, found by linear interpolation of
-:math:`\mathbb E[\kappa]` against :math:`\log J` between the two grid values of J that bracket
-:math:`\kappa_0` (:math:`\mathbb E[\kappa]` decreases with J). Two laws are fitted by least
-squares to the points :math:`(T, J^*(T))`:
+For a target condition number $\kappa_0$ and each T, $J^*(T)$ is the number of
+filters at which $\mathbb E[\kappa] = \kappa_0$, found by linear interpolation of
+$\mathbb E[\kappa]$ against $\log J$ between the two grid values of J that bracket
+$\kappa_0$ ($\mathbb E[\kappa]$ decreases with J). Two laws are fitted by least
+squares to the points $(T, J^*(T))$:
 
-* logarithmic (the paper's claim): :math:`J^* = a + b \log T`;
-* power: :math:`J^* = c\, T^{\gamma}` (fitted as :math:`\log J^* = \log c + \gamma \log T`).
+* logarithmic (the paper's claim): $J^* = a + b \log T$;
+* power: $J^* = c\, T^{\gamma}$ (fitted as $\log J^* = \log c + \gamma \log T$).
 
-The preferred model has the smaller Akaike criterion :math:`n \log(\mathrm{RSS}/n) + 2k` with
+The preferred model has the smaller Akaike criterion $n \log(\mathrm{RSS}/n) + 2k$ with
 both residual sums taken in the same space (J*), k = 2 parameters each; the fraction of
 bootstrap replicates preferring each law is reported as well. Confidence intervals come from a
 nonparametric bootstrap: every cell's raw samples of (A, B) are resampled with replacement,
 independently across cells, and everything above is recomputed.
 
-**Censoring.** Where :math:`\mathbb E[\kappa]` stays above :math:`\kappa_0` up to the largest
-J of the grid, :math:`J^*` lies beyond the grid (*censored above*); where it is already below
-:math:`\kappa_0` at the smallest J, before it (*censored below*). Such replicates are not
-dropped: they enter the interval's order statistics as :math:`\pm\infty`, so an interval
+**Censoring.** Where $\mathbb E[\kappa]$ stays above $\kappa_0$ up to the largest
+J of the grid, $J^*$ lies beyond the grid (*censored above*); where it is already below
+$\kappa_0$ at the smallest J, before it (*censored below*). Such replicates are not
+dropped: they enter the interval's order statistics as $\pm\infty$, so an interval
 reaching them is open (``None`` at that end, printed ``> J_max`` or ``< J_min``), and the share of
 censored replicates is reported per T (``Jstar_censored``).
 """
@@ -52,7 +52,7 @@ def crossing_J(Js, kappas, kappa0: float) -> float:
 
 
 def censoring(Js, kappas, kappa0: float) -> int:
-    """Where J* lies when :func:`crossing_J` finds no bracket: +1 beyond the largest J (E[kappa]
+    """Where J* lies when `crossing_J` finds no bracket: +1 beyond the largest J (E[kappa]
     still above kappa0 there), -1 before the smallest J (already at or below kappa0), 0 inside
     or undetermined."""
     Js = np.asarray(Js, dtype=np.float64)
@@ -184,7 +184,7 @@ def _end(v: float) -> float | None:
 
 
 def _censored(Js, Ts, table, kappa0) -> list[int]:
-    """Per T: :func:`censoring` where no bracket is found, else 0."""
+    """Per T: `censoring` where no bracket is found, else 0."""
     out = []
     for T in Ts:
         ks = [table[(J, T)] for J in Js]

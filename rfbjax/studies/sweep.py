@@ -1,16 +1,18 @@
 r"""Frame-bound sweeps over a (J, T) grid: resumable, sharded, one atomic file per cell.
 
-Layout of a sweep directory::
+Layout of a sweep directory:
 
-    DIR/config.json            the configuration (a different one is refused, never mixed)
-    DIR/cells/J{J}_T{T}.npz    raw samples of A and B (kappa = B/A is derived)
-    DIR/cells/J{J}_T{T}.json   the cell's summary; its presence marks the cell complete
-    DIR/summary.json           every completed cell's summary, rewritten after each cell
+```text
+DIR/config.json            the configuration (a different one is refused, never mixed)
+DIR/cells/J{J}_T{T}.npz    raw samples of A and B (kappa = B/A is derived)
+DIR/cells/J{J}_T{T}.json   the cell's summary; its presence marks the cell complete
+DIR/summary.json           every completed cell's summary, rewritten after each cell
+```
 
 A cell is computed whole and written atomically (temporary file + rename, samples before
 summary), so an interrupted run (even ``kill -9``) leaves only complete cells; running the same
 command again skips them. Every cell's samples are a deterministic function of (seed, J, T, …)
-(see :mod:`rfbjax.engine.montecarlo`), so a resumed sweep is bit-identical to an uninterrupted one,
+(see `rfbjax.engine.montecarlo`), so a resumed sweep is bit-identical to an uninterrupted one,
 whatever the number of devices or processes. In a multi-process run every process computes its
 share of every cell's samples and only process 0 writes.
 """
@@ -43,7 +45,7 @@ FORMAT = 1
 class SweepConfig:
     """What a sweep computes. ``N`` is an int, or ``"kT"`` (k times T, e.g. ``"4T"``).
 
-    ``init`` (:mod:`rfbjax.kernels.initializers`), ``stride`` and ``rescale`` select the filterbank
+    ``init`` (`rfbjax.kernels.initializers`), ``stride`` and ``rescale`` select the filterbank
     distribution; ``rescale`` is written to config.json only when set, so directories made
     before it existed keep their configuration.
     """
@@ -124,7 +126,7 @@ def prepare_dir(out: str, cfg: SweepConfig, *, write: bool = True) -> None:
     """Create DIR with config.json, or check that DIR holds the same configuration.
 
     DIR must be missing, empty, or a sweep directory (its config.json and only files a sweep or
-    ``rfbjax scaling-law`` writes); anything else is refused (:func:`rfbjax.report.outputs.check_out_dir`).
+    ``rfbjax scaling-law`` writes); anything else is refused (`rfbjax.report.outputs.check_out_dir`).
     """
     check_out_dir(out, "--out", command="sweep", own=OWN_FILES, marker="config.json",
                   is_ours=_is_sweep_config)
@@ -190,8 +192,8 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
               progress: bool = True, devices=None, log=None) -> list[dict]:
     """Run (or resume) the sweep into ``out``; returns the summaries of all cells.
 
-    The next :data:`LOOKAHEAD` cells are prepared (traced, compiling in the background, and
-    started: :meth:`rfbjax.engine.montecarlo.Job.start`) while a cell runs; the cells are still
+    The next `LOOKAHEAD` cells are prepared (traced, compiling in the background, and
+    started: `rfbjax.engine.montecarlo.Job.start`) while a cell runs; the cells are still
     measured one at a time and written in order.
     """
     validate(cfg)

@@ -1,53 +1,59 @@
-r"""The exact law of the normalised energy response :math:`E(x)/\|x\|^2` of a Gaussian filterbank.
+r"""The exact law of the normalised energy response $E(x)/\|x\|^2$ of a Gaussian filterbank.
 
-Model (docs/theory.md §1–3): J filters of T taps, all taps i.i.d. :math:`\mathcal N(0,\sigma^2)` with
-:math:`\sigma^2 = c/(JT)` (c = variance scale, 1 by default). For one filter,
-:math:`\|x \circledast w\|^2 = w^\top Q w` with the T×T symmetric PSD Toeplitz matrix
-:math:`Q[t,t'] = R_x(t-t')` built from the lag profile (:func:`rfbjax.kernels.autocorr.lag_profile`, which
+Model (docs/theory.md §1–3): J filters of T taps, all taps i.i.d. $\mathcal N(0,\sigma^2)$ with
+$\sigma^2 = c/(JT)$ (c = variance scale, 1 by default). For one filter,
+$\|x \circledast w\|^2 = w^\top Q w$ with the T×T symmetric PSD Toeplitz matrix
+$Q[t,t'] = R_x(t-t')$ built from the lag profile (`rfbjax.kernels.autocorr.lag_profile`, which
 already carries the circular wrap for T > N or the linear zero padding). Rotating w into the
-eigenbasis of Q gives, with :math:`\lambda_1 \dots \lambda_T \ge 0` the eigenvalues of Q,
+eigenbasis of Q gives, with $\lambda_1 \dots \lambda_T \ge 0$ the eigenvalues of Q,
 
-.. math:: Y := \frac{E(x)}{\|x\|^2} = \sum_{k} \mu_k\, \chi^2_{J,k}, \qquad
-          \mu_k = \frac{\sigma^2 \lambda_k}{R_x(0)},
+$$
+Y := \frac{E(x)}{\|x\|^2} = \sum_{k} \mu_k\, \chi^2_{J,k}, \qquad
+\mu_k = \frac{\sigma^2 \lambda_k}{R_x(0)},
+$$
 
 a weighted sum of independent chi-squares with J degrees of freedom (a generalised chi-square).
 Equal eigenvalues are merged (their degrees of freedom add), eigenvalues below
 ``1e-12 · max`` are dropped and their (tiny) mean is kept as a constant ``shift``, so the law is
-stored as :math:`Y = \mathrm{shift} + \sum_k w_k\, \chi^2_{d_k}` with distinct :math:`w_k > 0`.
+stored as $Y = \mathrm{shift} + \sum_k w_k\, \chi^2_{d_k}$ with distinct $w_k > 0$.
 
-Cumulant generating function, for :math:`s < s_{\max} = 1/(2\max_k w_k)`:
+Cumulant generating function, for $s < s_{\max} = 1/(2\max_k w_k)$:
 
-.. math:: K(s) = \log \mathbb E\, e^{sY} = s\,\mathrm{shift} - \tfrac12 \sum_k d_k \log(1 - 2 s w_k).
+$$
+K(s) = \log \mathbb E\, e^{sY} = s\,\mathrm{shift} - \tfrac12 \sum_k d_k \log(1 - 2 s w_k).
+$$
 
-Mean :math:`K'(0) = c` and variance :math:`K''(0) = 2\sum_k d_k w_k^2`, identical to docs/theory.md formula (3)
-(:func:`rfbjax.kernels.energy.energy_moments` divided by :math:`R_x(0)` and :math:`R_x(0)^2`).
+Mean $K'(0) = c$ and variance $K''(0) = 2\sum_k d_k w_k^2$, identical to docs/theory.md formula (3)
+(`rfbjax.kernels.energy.energy_moments` divided by $R_x(0)$ and $R_x(0)^2$).
 
 **CDF / survival / density.** Exact inversion of the Laplace transform along a contour through the
-saddle point (no series, no normal approximation). For :math:`0 < c_0 < s_{\max}`,
+saddle point (no series, no normal approximation). For $0 < c_0 < s_{\max}$,
 
-.. math:: P(Y > y) = \frac{1}{2\pi i}\int_{\Gamma} \frac{e^{K(s) - s y}}{s}\, ds, \qquad
-          P(Y \le y) = -\frac{1}{2\pi i}\int_{\Gamma'} \frac{e^{K(s) - s y}}{s}\, ds \ (c_0 < 0),
+$$
+P(Y > y) = \frac{1}{2\pi i}\int_{\Gamma} \frac{e^{K(s) - s y}}{s}\, ds, \qquad
+P(Y \le y) = -\frac{1}{2\pi i}\int_{\Gamma'} \frac{e^{K(s) - s y}}{s}\, ds \ (c_0 < 0),
+$$
 
-where :math:`\Gamma` is the parabola :math:`s(u) = c_0 + a u^2 + i u`, :math:`u \in \mathbb R`,
-which passes to the left of the branch points :math:`1/(2w_k)` and bends towards them, so that
-:math:`e^{-sy}` adds a Gaussian decay :math:`e^{-a y u^2}` to the integrand (the vertical line
-:math:`a = 0` would only decay polynomially when few eigenvalues dominate). By conjugate symmetry
-the integral is :math:`\frac1\pi\int_0^\infty \operatorname{Im}[\,e^{K(s)-sy} s'(u)/s\,]\,du`; it is
+where $\Gamma$ is the parabola $s(u) = c_0 + a u^2 + i u$, $u \in \mathbb R$,
+which passes to the left of the branch points $1/(2w_k)$ and bends towards them, so that
+$e^{-sy}$ adds a Gaussian decay $e^{-a y u^2}$ to the integrand (the vertical line
+$a = 0$ would only decay polynomially when few eigenvalues dominate). By conjugate symmetry
+the integral is $\frac1\pi\int_0^\infty \operatorname{Im}[\,e^{K(s)-sy} s'(u)/s\,]\,du$; it is
 computed with the trapezoidal rule, whose error on an integrand analytic in a strip of half-width
-d decays like :math:`e^{-2\pi d/h}`. The vertex :math:`c_0` is the saddle point
-:math:`K'(c_0) = y` (clipped away from the pole at 0 by one over the standard deviation), the side
+d decays like $e^{-2\pi d/h}$. The vertex $c_0$ is the saddle point
+$K'(c_0) = y$ (clipped away from the pole at 0 by one over the standard deviation), the side
 (survival for y above the mean, CDF below) is chosen so that the smaller tail is computed
 directly (relative accuracy in both tails), the step h is set from the distance to the nearest
-singularity (pole at 0, branch point at :math:`s_{\max}`) for a target error ~1e-16, and the sum is
+singularity (pole at 0, branch point at $s_{\max}$) for a target error ~1e-16, and the sum is
 truncated once terms fall below 1e-18 of it. The density uses the same nodes without the
-:math:`1/s`.
+$1/s$.
 
 Measured accuracy (tests/test_energy_law.py): against the closed forms
-:math:`\chi^2_J/J` (one eigenvalue) and :math:`\chi^2_{JT}/(JT)` (all eigenvalues equal) from
+$\chi^2_J/J$ (one eigenvalue) and $\chi^2_{JT}/(JT)$ (all eigenvalues equal) from
 SciPy, and against a two-eigenvalue law by numerical convolution, the CDF/SF agree to
 ``≤ 3e-14`` absolute and ``≤ 1e-11`` relative in the tails (down to 1e-12), and quantiles to
 ``≤ 1e-12`` relative. Quantiles are found by a safeguarded Newton iteration on
-:math:`\log F` (or :math:`\log(1-F)`) with the exact density, started from a Satterthwaite /
+$\log F$ (or $\log(1-F)$) with the exact density, started from a Satterthwaite /
 Wilson–Hilferty guess (3–6 contour evaluations).
 
 **Cost.** Building the law costs one ``numpy.linalg.eigvalsh`` of the T×T Toeplitz matrix:
@@ -55,25 +61,27 @@ Wilson–Hilferty guess (3–6 contour evaluations).
 one saddle solve plus ~30–150 contour nodes × (number of distinct eigenvalues) complex logs:
 under 1 ms for T ≤ 256, ~5–20 ms at T = 4096.
 
-**Deviation bounds** (:meth:`EnergyLaw.alpha`): the smallest α with
-:math:`P(Y - 1 \ge \alpha) \le p` (upper tail) or :math:`P(Y - 1 \le -\alpha) \le p` (lower tail):
+**Deviation bounds** (`EnergyLaw.alpha`): the smallest α with
+$P(Y - 1 \ge \alpha) \le p$ (upper tail) or $P(Y - 1 \le -\alpha) \le p$ (lower tail):
 
-* ``exact``: :math:`\alpha = q_{1-p} - 1` (upper), :math:`1 - q_p` (lower), from the exact law;
+* ``exact``: $\alpha = q_{1-p} - 1$ (upper), $1 - q_p$ (lower), from the exact law;
 * ``cantelli``: one-sided Chebyshev with the exact variance V,
-  :math:`\alpha = \sqrt{V(1/p-1)} \pm (\text{mean} - 1)`;
-* ``chernoff``: the optimised Chernoff bound :math:`\inf_s e^{K(s) - s y} \le p` solved for the
-  smallest deviation, via the Legendre parametrisation :math:`y = K'(s)`,
-  :math:`s K'(s) - K(s) = \log(1/p)` (one monotone 1-D root);
-* ``bernstein``: a closed Bernstein-type (Gaussian-chaos) form in :math:`\max_k \mu_k` and
-  :math:`\|\mu\|_2`. The paper's exact statement was not available to us; what is implemented is the
-  Laurent–Massart inequality, which stands for it: writing :math:`Y - \mathbb EY = \sum_i a_i
-  (g_i^2 - 1)` with each :math:`\mu_k` repeated J times (:math:`\|a\|_2^2 = J\sum_k \mu_k^2 = V/2`,
-  :math:`\|a\|_\infty = \max_k \mu_k`) and :math:`t = \log(1/p)`,
+  $\alpha = \sqrt{V(1/p-1)} \pm (\text{mean} - 1)$;
+* ``chernoff``: the optimised Chernoff bound $\inf_s e^{K(s) - s y} \le p$ solved for the
+  smallest deviation, via the Legendre parametrisation $y = K'(s)$,
+  $s K'(s) - K(s) = \log(1/p)$ (one monotone 1-D root);
+* ``bernstein``: a closed Bernstein-type (Gaussian-chaos) form in $\max_k \mu_k$ and
+  $\|\mu\|_2$. The paper's exact statement was not available to us; what is implemented is the
+  Laurent–Massart inequality, which stands for it: writing $Y - \mathbb EY = \sum_i a_i
+  (g_i^2 - 1)$ with each $\mu_k$ repeated J times ($\|a\|_2^2 = J\sum_k \mu_k^2 = V/2$,
+  $\|a\|_\infty = \max_k \mu_k$) and $t = \log(1/p)$,
 
-  .. math:: P\big(Y - \mathbb EY \ge 2\|a\|_2\sqrt t + 2\|a\|_\infty t\big) \le e^{-t}, \qquad
-            P\big(Y - \mathbb EY \le -2\|a\|_2\sqrt t\big) \le e^{-t}.
+    $$
+    P\big(Y - \mathbb EY \ge 2\|a\|_2\sqrt t + 2\|a\|_\infty t\big) \le e^{-t}, \qquad
+    P\big(Y - \mathbb EY \le -2\|a\|_2\sqrt t\big) \le e^{-t}.
+    $$
 
-Every α is measured from :math:`\|x\|^2` (i.e. from 1), so with a scale c ≠ 1 the bias c − 1 is
+Every α is measured from $\|x\|^2$ (i.e. from 1), so with a scale c ≠ 1 the bias c − 1 is
 added (upper) or subtracted (lower).
 
 Runtime dependencies: NumPy only (float64).
@@ -116,10 +124,10 @@ _DIAG = {"inversions": 0, "nodes": 0}   # running counters (cost diagnostics onl
 # ---------------------------------------------------------------------------------------------
 
 def toeplitz_matrix(R_lags) -> np.ndarray:
-    r"""The T×T symmetric Toeplitz matrix :math:`Q[t,t'] = R(|t-t'|)` (float64 NumPy).
+    r"""The T×T symmetric Toeplitz matrix $Q[t,t'] = R(|t-t'|)$ (float64 NumPy).
 
     Args:
-      R_lags: one lag profile, length T (values :math:`R_x(0) \dots R_x(T-1)`).
+      R_lags: one lag profile, length T (values $R_x(0) \dots R_x(T-1)$).
     """
     r = np.asarray(R_lags, dtype=np.float64).reshape(-1)
     T = r.shape[0]
@@ -129,7 +137,7 @@ def toeplitz_matrix(R_lags) -> np.ndarray:
 
 
 def toeplitz_eigenvalues(R_lags) -> np.ndarray:
-    r"""Eigenvalues of :math:`Q[t,t'] = R(|t-t'|)`, descending, tiny negatives clipped to 0.
+    r"""Eigenvalues of $Q[t,t'] = R(|t-t'|)$, descending, tiny negatives clipped to 0.
 
     One dense ``numpy.linalg.eigvalsh``: O(T³); measured ~0.06 s at T = 1024 and ~3.5 s at
     T = 4096 on 2 cores.
@@ -144,13 +152,15 @@ def toeplitz_eigenvalues(R_lags) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class EnergyLaw:
-    r"""Law of :math:`Y = E(x)/\|x\|^2 = \mathrm{shift} + \sum_k w_k\,\chi^2_{d_k}` (see the module doc).
+    r"""Law of $Y = E(x)/\|x\|^2 = \mathrm{shift} + \sum_k w_k\,\chi^2_{d_k}$ (see the module doc).
 
     Attributes:
-      weights: distinct normalised weights :math:`w_k = \sigma^2\lambda_k/R_x(0) > 0`, descending.
-      dof: degrees of freedom :math:`d_k` (J times the multiplicity of the eigenvalue).
+      weights: distinct normalised weights $w_k = \sigma^2\lambda_k/R_x(0) > 0$, descending.
+      dof: degrees of freedom $d_k$ (J times the multiplicity of the eigenvalue).
       shift: mean of the dropped (< 1e-12·max) eigenvalues, a constant (usually 0 or ~1e-13).
-      J, T, scale: filterbank shape and variance scale c.
+      J: filterbank shape: the number of filters.
+      T: filterbank shape: the taps per filter.
+      scale: variance scale c.
     """
 
     weights: np.ndarray
@@ -164,24 +174,24 @@ class EnergyLaw:
 
     @property
     def s_max(self) -> float:
-        """Right end of the MGF's domain, :math:`1/(2\\max_k w_k)`."""
+        r"""Right end of the MGF's domain, $1/(2\max_k w_k)$."""
         return 0.5 / float(self.weights[0])
 
     def mean(self) -> float:
-        r""":math:`\mathbb E Y = \mathrm{shift} + \sum_k d_k w_k` (= c, docs/theory.md formula (3))."""
+        r"""$\mathbb E Y = \mathrm{shift} + \sum_k d_k w_k$ (= c, docs/theory.md formula (3))."""
         return float(self.shift + np.sum(self.dof * self.weights))
 
     def var(self) -> float:
-        r""":math:`\mathbb V Y = 2\sum_k d_k w_k^2` (= docs/theory.md formula (3) divided by :math:`\|x\|^4`)."""
+        r"""$\mathbb V Y = 2\sum_k d_k w_k^2$ (= docs/theory.md formula (3) divided by $\|x\|^4$)."""
         return float(2.0 * np.sum(self.dof * self.weights ** 2))
 
     def std(self) -> float:
         return math.sqrt(self.var())
 
     def cgf(self, s):
-        r"""Cumulant generating function :math:`K(s) = s\,\mathrm{shift} - \frac12\sum_k d_k\log(1-2sw_k)`.
+        r"""Cumulant generating function $K(s) = s\,\mathrm{shift} - \frac12\sum_k d_k\log(1-2sw_k)$.
 
-        Vectorised over s; ``+inf`` for :math:`s \ge s_{\max}`.
+        Vectorised over s; ``+inf`` for $s \ge s_{\max}$.
         """
         s = np.asarray(s, dtype=np.float64)
         flat = s.reshape(-1)
@@ -191,7 +201,7 @@ class EnergyLaw:
         return out.reshape(s.shape)[()] if s.ndim else float(out[0])
 
     def mgf(self, s):
-        r"""Moment generating function :math:`M(s) = \mathbb E e^{sY} = e^{K(s)}`."""
+        r"""Moment generating function $M(s) = \mathbb E e^{sY} = e^{K(s)}$."""
         return np.exp(self.cgf(s))
 
     def _K(self, s):
@@ -208,11 +218,11 @@ class EnergyLaw:
     # -- distribution -----------------------------------------------------------------------
 
     def cdf(self, x):
-        """:math:`P(Y \\le x)`, vectorised over x (exact contour inversion)."""
+        r"""$P(Y \le x)$, vectorised over x (exact contour inversion)."""
         return self._dist(x)[0]
 
     def sf(self, x):
-        """:math:`P(Y > x)`, computed directly in the upper tail (relative accuracy)."""
+        """$P(Y > x)$, computed directly in the upper tail (relative accuracy)."""
         return self._dist(x)[1]
 
     def pdf(self, x):
@@ -226,9 +236,9 @@ class EnergyLaw:
         return np.log(self.sf(x))
 
     def quantile(self, p):
-        r"""Smallest x with :math:`P(Y \le x) \ge p`, vectorised over p ∈ (0, 1).
+        r"""Smallest x with $P(Y \le x) \ge p$, vectorised over p ∈ (0, 1).
 
-        Safeguarded Newton on :math:`\log F(x) = \log p` (or :math:`\log(1-F) = \log(1-p)` above
+        Safeguarded Newton on $\log F(x) = \log p$ (or $\log(1-F) = \log(1-p)$ above
         the median) with the exact density; relative accuracy ~1e-12.
         """
         p = np.asarray(p, dtype=np.float64)
@@ -240,7 +250,7 @@ class EnergyLaw:
         return self.quantile(p)
 
     def isf(self, q):
-        """Inverse survival function: x with :math:`P(Y > x) = q` (accurate for tiny q)."""
+        """Inverse survival function: x with $P(Y > x) = q$ (accurate for tiny q)."""
         q = np.asarray(q, dtype=np.float64)
         out = np.array([self._quantile1(1.0 - float(v), q=float(v)) for v in q.reshape(-1)])
         return out.reshape(q.shape)[()] if q.ndim else float(out[0])
@@ -248,8 +258,8 @@ class EnergyLaw:
     # -- deviation bounds -------------------------------------------------------------------
 
     def alpha(self, p, method: str = "exact", tail: str = "upper"):
-        r"""Deviation α at level p: :math:`P(Y-1 \ge \alpha) \le p` (upper) or
-        :math:`P(Y-1 \le -\alpha) \le p` (lower), by ``method`` in :data:`BOUND_METHODS`.
+        r"""Deviation α at level p: $P(Y-1 \ge \alpha) \le p$ (upper) or
+        $P(Y-1 \le -\alpha) \le p$ (lower), by ``method`` in `BOUND_METHODS`.
 
         Vectorised over p.
         """
@@ -306,8 +316,8 @@ class EnergyLaw:
         return y - 1.0 if tail == "upper" else 1.0 - y
 
     def chernoff_bound(self, y, tail: str = "upper"):
-        r"""The optimised Chernoff bound itself: :math:`\inf_{s} e^{K(s) - s y}` over s ≥ 0 (upper:
-        bounds :math:`P(Y \ge y)`) or s ≤ 0 (lower: bounds :math:`P(Y \le y)`). Vectorised over y.
+        r"""The optimised Chernoff bound itself: $\inf_{s} e^{K(s) - s y}$ over s ≥ 0 (upper:
+        bounds $P(Y \ge y)$) or s ≤ 0 (lower: bounds $P(Y \le y)$). Vectorised over y.
         """
         y = np.asarray(y, dtype=np.float64)
         flat = y.reshape(-1)
@@ -334,11 +344,11 @@ class EnergyLaw:
     # -- internals: saddle point, contour inversion -----------------------------------------
 
     def _saddle(self, y):
-        r"""Solve :math:`K_0'(s) = y` (K without the shift) for y > 0, vectorised.
+        r"""Solve $K_0'(s) = y$ (K without the shift) for y > 0, vectorised.
 
-        Bracket: :math:`K_0'(s) < \sum d/(2|s|)` for s < 0 gives the left end
-        :math:`-\sum_k d_k/(2y)`; the top term alone gives the right end
-        :math:`(1 - d_1 w_1 / y)/(2 w_1)`. Safeguarded Newton inside it.
+        Bracket: $K_0'(s) < \sum d/(2|s|)$ for s < 0 gives the left end
+        $-\sum_k d_k/(2y)$; the top term alone gives the right end
+        $(1 - d_1 w_1 / y)/(2 w_1)$. Safeguarded Newton inside it.
         """
         w, d = self.weights, self.dof
         y = np.asarray(y, dtype=np.float64)
@@ -372,7 +382,7 @@ class EnergyLaw:
         return cdf.reshape(shape), sf.reshape(shape), pdf.reshape(shape)
 
     def _invert(self, y, s_hat):
-        """(cdf, sf, pdf) of :math:`Y_0 = Y - \\mathrm{shift}` at y > 0 by the parabolic contour."""
+        r"""(cdf, sf, pdf) of $Y_0 = Y - \mathrm{shift}$ at y > 0 by the parabolic contour."""
         w, d = self.weights, self.dof
         m0 = float(np.sum(d * w))
         sd = math.sqrt(2.0 * float(np.sum(d * w * w)))
@@ -489,7 +499,7 @@ class EnergyLaw:
         return x
 
     def _chernoff_s(self, t, tail):
-        r"""Solve :math:`G(s) = sK'(s) - K(s) = t` on s > 0 (upper) or s < 0 (lower)."""
+        r"""Solve $G(s) = sK'(s) - K(s) = t$ on s > 0 (upper) or s < 0 (lower)."""
         def G(s):
             return s * self._K1(s) - self._K(s) - t, s * self._K2(s)
 
@@ -513,7 +523,7 @@ class EnergyLaw:
                                   increasing=(tail == "upper"))[0])
 
     def theory_row(self, p: float = 0.05) -> dict:
-        """The CLI row: see :func:`energy_theory_row`."""
+        """The CLI row: see `energy_theory_row`."""
         row = {"q05_exact": float(self.quantile(0.05)), "q95_exact": float(self.quantile(0.95))}
         row.update(self.bounds(p))
         ex_u, ex_l = row["alpha_exact"], row["alpha_exact_lower"]
@@ -558,9 +568,9 @@ def _safe_newton(f, lo, hi, x0, increasing=True, rtol=1e-15, maxiter=200):
 
 
 def energy_law_from_eigenvalues(lam, J: int, T: int, R0: float, scale: float = 1.0) -> EnergyLaw:
-    r"""Build the law from the eigenvalues :math:`\lambda_k` of Q (any order) and :math:`R_x(0)`.
+    r"""Build the law from the eigenvalues $\lambda_k$ of Q (any order) and $R_x(0)$.
 
-    Normalised weights :math:`\mu_k = c\,\lambda_k / (J T R_x(0))`; equal ones (within
+    Normalised weights $\mu_k = c\,\lambda_k / (J T R_x(0))$; equal ones (within
     ``MERGE_RTOL · max``) merged, ones below ``DROP_RTOL · max`` dropped into ``shift``.
     """
     lam = np.clip(np.sort(np.asarray(lam, dtype=np.float64).reshape(-1))[::-1], 0.0, None)
@@ -584,12 +594,14 @@ def energy_law_from_eigenvalues(lam, J: int, T: int, R0: float, scale: float = 1
 
 
 def energy_law(R_lags, J: int, T: int, scale: float = 1.0) -> EnergyLaw:
-    r"""The exact law of :math:`E(x)/\|x\|^2` for J Gaussian filters of T taps, σ² = c/(JT).
+    r"""The exact law of $E(x)/\|x\|^2$ for J Gaussian filters of T taps, σ² = c/(JT).
 
     Args:
-      R_lags: one signal's lag profile, length T (:func:`rfbjax.kernels.autocorr.lag_profile`: circular
+      R_lags: one signal's lag profile, length T (`rfbjax.kernels.autocorr.lag_profile`: circular
         wrap or linear zero padding already applied). NumPy or JAX; used in float64.
-      J, T: filterbank shape. scale: the variance scale c.
+      J: filterbank shape: the number of filters.
+      T: filterbank shape: the taps per filter.
+      scale: the variance scale c.
 
     Cost: one ``eigvalsh`` of the T×T Toeplitz matrix (~0.06 s at T = 1024, ~3.5 s at 4096).
     """
@@ -602,14 +614,14 @@ def energy_law(R_lags, J: int, T: int, scale: float = 1.0) -> EnergyLaw:
 
 
 def deviation_bounds(law: EnergyLaw, p) -> dict:
-    """All deviation α's of ``law`` at level p (both tails); see :meth:`EnergyLaw.bounds`."""
+    """All deviation α's of ``law`` at level p (both tails); see `EnergyLaw.bounds`."""
     return law.bounds(p)
 
 
 def energy_theory_row(R_lags, J: int, T: int, p: float = 0.05, scale: float = 1.0) -> dict:
     r"""Exact-theory columns for one signal and one (J, T), for the CLI.
 
-    Keys: ``q05_exact``, ``q95_exact`` (quantiles of :math:`E/\|x\|^2`); ``alpha_exact``,
+    Keys: ``q05_exact``, ``q95_exact`` (quantiles of $E/\|x\|^2$); ``alpha_exact``,
     ``alpha_cantelli``, ``alpha_chernoff``, ``alpha_bernstein`` (upper tail at level p) and the same
     with suffix ``_lower``; ``bernstein_valid`` (and ``cantelli_valid``, ``chernoff_valid``): the
     bound is ≥ the exact α in both tails (a bound that is not is a finding, not a rounding issue).

@@ -1,75 +1,85 @@
 r"""Laws of the frame bounds of *strided* Gaussian filterbanks, without sampling.
 
-Model: J filters of T taps, taps i.i.d. :math:`\mathcal N(0, d/(JT))` (the energy-preserving
-variance of :mod:`rfbjax.kernels.initializers`), stride d (``d | T`` assumed, see below). The frame bounds
-are :math:`A = \min_\xi \lambda_{\min}\mathcal M(\xi)`, :math:`B = \max_\xi \lambda_{\max}\mathcal M(\xi)`
-with the d×d polyphase matrix :math:`\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)`,
-:math:`G(\xi)[j, a] = \hat w_j(\omega + 2\pi a/d)` (:mod:`rfbjax.kernels.strided`), :math:`\omega \in [0, \pi/d]`.
+Model: J filters of T taps, taps i.i.d. $\mathcal N(0, d/(JT))$ (the energy-preserving
+variance of `rfbjax.kernels.initializers`), stride d (``d | T`` assumed, see below). The frame bounds
+are $A = \min_\xi \lambda_{\min}\mathcal M(\xi)$, $B = \max_\xi \lambda_{\max}\mathcal M(\xi)$
+with the d×d polyphase matrix $\mathcal M(\xi) = \frac1d G(\xi)^H G(\xi)$,
+$G(\xi)[j, a] = \hat w_j(\omega + 2\pi a/d)$ (`rfbjax.kernels.strided`), $\omega \in [0, \pi/d]$.
 
-**One frequency.** The alias values :math:`\hat w_j(\omega + 2\pi a/d)`, a < d, have covariance
-:math:`\sigma^2 \sum_{t<T} e^{-2\pi i (a-b) t/d}`, which is :math:`\sigma^2 T\,\delta_{ab}` when d
+**One frequency.** The alias values $\hat w_j(\omega + 2\pi a/d)$, a < d, have covariance
+$\sigma^2 \sum_{t<T} e^{-2\pi i (a-b) t/d}$, which is $\sigma^2 T\,\delta_{ab}$ when d
 divides T. Away from the two end frequencies (where the real filters make the aliases pair up as
-complex conjugates) the rows of G are therefore i.i.d. :math:`\mathcal{CN}(0, \sigma^2 T I_d)`, and
+complex conjugates) the rows of G are therefore i.i.d. $\mathcal{CN}(0, \sigma^2 T I_d)$, and
 
-.. math:: \mathcal M(\xi) \sim \tfrac1J\, \mathcal{CW}_d(J, I)
+$$
+\mathcal M(\xi) \sim \tfrac1J\, \mathcal{CW}_d(J, I)
+$$
 
-(complex Wishart, mean eigenvalue 1). Its eigenvalues :math:`t_1 \dots t_d` (times J) form the
+(complex Wishart, mean eigenvalue 1). Its eigenvalues $t_1 \dots t_d$ (times J) form the
 Laguerre unitary ensemble: a determinantal point process with the d orthonormal Laguerre functions
-:math:`q_n(t) = p_n(t)\sqrt{t^{\alpha} e^{-t}}`, :math:`\alpha = J - d` (:math:`p_n` the orthonormal
+$q_n(t) = p_n(t)\sqrt{t^{\alpha} e^{-t}}$, $\alpha = J - d$ ($p_n$ the orthonormal
 Laguerre polynomials of that weight, computed by their three-term recurrence). Gap probabilities
 are d×d determinants of partial Gram matrices (Andréief):
 
-.. math:: F(u) = P(\lambda_{\max} \le u) = \det\Bigl[\int_0^{Ju} q_i q_j\Bigr]_{i,j<d},
-          \qquad S(u) = P(\lambda_{\min} > u) = \det\Bigl[\int_{Ju}^\infty q_i q_j\Bigr]_{i,j<d},
+$$
+F(u) = P(\lambda_{\max} \le u) = \det\Bigl[\int_0^{Ju} q_i q_j\Bigr]_{i,j<d},
+\qquad S(u) = P(\lambda_{\min} > u) = \det\Bigl[\int_{Ju}^\infty q_i q_j\Bigr]_{i,j<d},
+$$
 
-and, by Jacobi's formula, the densities :math:`f_{\max} = F\, q^\top \Gamma^{-1} q` (Γ the Gram
-matrix above, q evaluated at Ju, times J). At the end frequencies :math:`\omega \in \{0, \pi/d\}`
-the aliases pair as :math:`\hat w(\theta), \overline{\hat w(\theta)}`; a unitary change of basis makes
-:math:`\mathcal M` real: :math:`\mathcal M \sim \frac1J W_d(J, I)` (*real* Wishart). Its gap
-probabilities are Pfaffians (de Bruijn): with :math:`\varphi_i` the Laguerre functions of
-:math:`\alpha' = J - d - 1` (orthonormal for the square of the real weight
-:math:`t^{(J-d-1)/2}e^{-t/2}`),
+and, by Jacobi's formula, the densities $f_{\max} = F\, q^\top \Gamma^{-1} q$ (Γ the Gram
+matrix above, q evaluated at Ju, times J). At the end frequencies $\omega \in \{0, \pi/d\}$
+the aliases pair as $\hat w(\theta), \overline{\hat w(\theta)}$; a unitary change of basis makes
+$\mathcal M$ real: $\mathcal M \sim \frac1J W_d(J, I)$ (*real* Wishart). Its gap
+probabilities are Pfaffians (de Bruijn): with $\varphi_i$ the Laguerre functions of
+$\alpha' = J - d - 1$ (orthonormal for the square of the real weight
+$t^{(J-d-1)/2}e^{-t/2}$),
 
-.. math:: P(\text{all } t_k \in I) = \frac{\operatorname{Pf} \mathcal A(I)}{\operatorname{Pf}\mathcal A(\mathbb R_+)},
-          \qquad \mathcal A_{ij}(I) = \iint_{I^2} \operatorname{sgn}(y - x)\, \varphi_i(x)\varphi_j(y)\,dx\,dy,
+$$
+P(\text{all } t_k \in I) = \frac{\operatorname{Pf} \mathcal A(I)}{\operatorname{Pf}\mathcal A(\mathbb R_+)},
+\qquad \mathcal A_{ij}(I) = \iint_{I^2} \operatorname{sgn}(y - x)\, \varphi_i(x)\varphi_j(y)\,dx\,dy,
+$$
 
-bordered by :math:`\int_I \varphi_i` when d is odd; :math:`\operatorname{Pf}^2 = \det`. Every integral
+bordered by $\int_I \varphi_i$ when d is odd; $\operatorname{Pf}^2 = \det$. Every integral
 is a cumulative trapezoid sum on one fine grid.
 
-**Two frequencies.** Neighbouring bins :math:`\xi, \xi + 1` (spacing :math:`h = 2\pi/N`) have
-:math:`G(\xi+1) \approx \gamma\, G(\xi) + \sqrt{1-r}\, Z` with Z independent, γ the normalised
-Dirichlet kernel and :math:`r = \gamma^2 = \bigl(\frac{\sin(\pi T/N)}{T\sin(\pi/N)}\bigr)^2` (the
-Fejér kernel; the cross-alias terms are :math:`O(1/N)` and dropped). That is two times of a
+**Two frequencies.** Neighbouring bins $\xi, \xi + 1$ (spacing $h = 2\pi/N$) have
+$G(\xi+1) \approx \gamma\, G(\xi) + \sqrt{1-r}\, Z$ with Z independent, γ the normalised
+Dirichlet kernel and $r = \gamma^2 = \bigl(\frac{\sin(\pi T/N)}{T\sin(\pi/N)}\bigr)^2$ (the
+Fejér kernel; the cross-alias terms are $O(1/N)$ and dropped). That is two times of a
 stationary Wishart (Laguerre) process, whose eigenvalues are non-colliding squared Bessel
 processes: their two-time law is determinantal with the Hille–Hardy kernel
-:math:`\sum_n r^n q_n(x) q_n(y)` (the Kibble–Moran law of the stride-1 predictor is its d = 1 case).
-Hence, with :math:`a_{in}(u) = \int_0^{Ju} q_i q_n` (i < d, all n ≥ 0),
+$\sum_n r^n q_n(x) q_n(y)$ (the Kibble–Moran law of the stride-1 predictor is its d = 1 case).
+Hence, with $a_{in}(u) = \int_0^{Ju} q_i q_n$ (i < d, all n ≥ 0),
 
-.. math:: P(\lambda_{\max}(\xi) \le u, \lambda_{\max}(\xi+1) \le u)
-          = \frac{\det\bigl[\sum_n r^n a_{in} a_{jn}\bigr]}{\prod_{i<d} r^i}
-          = F(u)^2 \det\bigl(I + K K^\top\bigr),
-          \qquad K = R_1^{-1/2} a_1^{-1} a_2 R_2^{1/2},
+$$
+P(\lambda_{\max}(\xi) \le u, \lambda_{\max}(\xi+1) \le u)
+= \frac{\det\bigl[\sum_n r^n a_{in} a_{jn}\bigr]}{\prod_{i<d} r^i}
+= F(u)^2 \det\bigl(I + K K^\top\bigr),
+\qquad K = R_1^{-1/2} a_1^{-1} a_2 R_2^{1/2},
+$$
 
-(:math:`a_1` the first d columns, :math:`a_2` the rest, :math:`R_1, R_2` the matching diagonals of
-:math:`r^n`); the second form is the stable one (every entry of :math:`R_1^{-1/2}(\cdot)R_2^{1/2}`
-carries a factor :math:`r^{(n-i)/2} \le r^{1/2}`). The series is cut where :math:`r^n < 10^{-9}`. The
-same with :math:`\int_{Ju}^\infty` gives the pair law of :math:`\lambda_{\min}`.
+($a_1$ the first d columns, $a_2$ the rest, $R_1, R_2$ the matching diagonals of
+$r^n$); the second form is the stable one (every entry of $R_1^{-1/2}(\cdot)R_2^{1/2}$
+carries a factor $r^{(n-i)/2} \le r^{1/2}$). The series is cut where $r^n < 10^{-9}$. The
+same with $\int_{Ju}^\infty$ gives the pair law of $\lambda_{\min}$.
 
-**Along the bins** (as at stride 1): the chain over :math:`\xi = 0 \dots \lfloor M/2 \rfloor`
+**Along the bins** (as at stride 1): the chain over $\xi = 0 \dots \lfloor M/2 \rfloor$
 (M = N/d; end nodes ξ = 0 and, for even M, ξ = M/2), each step conditioned on the previous bin only:
 
-.. math:: P(B \le u) \approx F_0(u)^{n_0} F(u)^{1-n_0} \Bigl(\frac{P_2(u)}{F(u)}\Bigr)^{n_e},
+$$
+P(B \le u) \approx F_0(u)^{n_0} F(u)^{1-n_0} \Bigl(\frac{P_2(u)}{F(u)}\Bigr)^{n_e},
+$$
 
-:math:`F_0` the real-Wishart law, :math:`P_2` the pair law, :math:`n_e = \lfloor M/2 \rfloor`
-edges, and the same for :math:`P(A > u)` with S. When bins are so close that :math:`r^n` needs more
+$F_0$ the real-Wishart law, $P_2$ the pair law, $n_e = \lfloor M/2 \rfloor$
+edges, and the same for $P(A > u)$ with S. When bins are so close that $r^n$ needs more
 than ``_N_SERIES_MAX`` terms, the step uses the continuous limit instead (Rice): by
-Hellmann–Feynman :math:`\lambda_{\max}' = v^H \mathcal M' v`, and with the derivative process
-independent of the value (centred time axis) :math:`\lambda' \mid \lambda = u \sim \mathcal N(0,
-2\lambda_2 u/J)`, :math:`\lambda_2 = (T^2-1)/12`, so the expected number of up-crossings of level u per
-edge is :math:`f_{\max}(u)\sqrt{\lambda_2 u/(\pi J)}\; h` and the step is
-:math:`1 - \mu_{\text{edge}}/F`. On :math:`\ell^2(\mathbb Z)` (N = ∞) the whole range
-:math:`[0, \pi/d]` gives :math:`P(B \le u) \approx F_0^2 F^{-1} e^{-\mu/F}`,
-:math:`\mu = f_{\max}(u)\sqrt{\pi \lambda_2 u / J}/d`.
+Hellmann–Feynman $\lambda_{\max}' = v^H \mathcal M' v$, and with the derivative process
+independent of the value (centred time axis) $\lambda' \mid \lambda = u \sim \mathcal N(0,
+2\lambda_2 u/J)$, $\lambda_2 = (T^2-1)/12$, so the expected number of up-crossings of level u per
+edge is $f_{\max}(u)\sqrt{\lambda_2 u/(\pi J)}\; h$ and the step is
+$1 - \mu_{\text{edge}}/F$. On $\ell^2(\mathbb Z)$ (N = ∞) the whole range
+$[0, \pi/d]$ gives $P(B \le u) \approx F_0^2 F^{-1} e^{-\mu/F}$,
+$\mu = f_{\max}(u)\sqrt{\pi \lambda_2 u / J}/d$.
 
 **J < d.** G^H G and G G^H share their non-zero eigenvalues, so the same laws hold with the roles
 of J and d swapped (a min(J, d)-square Wishart with max(J, d) degrees of freedom, still scaled
@@ -99,10 +109,10 @@ _DT = 0.2                     # grid step, in wavelengths/(2 pi) of the fastest 
 
 
 def laguerre_functions(alpha: float, n: int, t: np.ndarray) -> np.ndarray:
-    r"""Orthonormal Laguerre functions :math:`q_k(t) = p_k(t)\sqrt{t^\alpha e^{-t}}`, k < n.
+    r"""Orthonormal Laguerre functions $q_k(t) = p_k(t)\sqrt{t^\alpha e^{-t}}$, k < n.
 
-    :math:`\int_0^\infty q_j q_k = \delta_{jk}`; by the normalised three-term recurrence
-    :math:`p_{k+1} = \bigl[(2k+1+\alpha-t)p_k - \sqrt{k(k+\alpha)}\,p_{k-1}\bigr]/\sqrt{(k+1)(k+\alpha+1)}`
+    $\int_0^\infty q_j q_k = \delta_{jk}$; by the normalised three-term recurrence
+    $p_{k+1} = \bigl[(2k+1+\alpha-t)p_k - \sqrt{k(k+\alpha)}\,p_{k-1}\bigr]/\sqrt{(k+1)(k+\alpha+1)}$
     (p_0 = 1/√Γ(α+1)). Returns ``(n, len(t))`` float64; t > 0.
     """
     t = np.asarray(t, dtype=np.float64)
@@ -128,7 +138,7 @@ def _trap_weights(x: np.ndarray) -> np.ndarray:
 
 
 def _segment_cumsum(vals: np.ndarray, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    r"""Trapezoid :math:`\int_{x_0}^{x_{idx_k}} v` for sorted indices idx (last axis of vals is x)."""
+    r"""Trapezoid $\int_{x_0}^{x_{idx_k}} v$ for sorted indices idx (last axis of vals is x)."""
     dx = np.diff(x)
     mid = 0.5 * (vals[..., 1:] + vals[..., :-1]) * dx
     c = np.concatenate([np.zeros(vals.shape[:-1] + (1,)), np.cumsum(mid, axis=-1)], axis=-1)
@@ -136,7 +146,7 @@ def _segment_cumsum(vals: np.ndarray, x: np.ndarray, idx: np.ndarray) -> np.ndar
 
 
 def _partial_grams(p: np.ndarray, q: np.ndarray, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    r"""Trapezoid :math:`\int_{x_0}^{x_{idx_k}} p_i q_m` for every level k: ``(K, len(p), len(q))``.
+    r"""Trapezoid $\int_{x_0}^{x_{idx_k}} p_i q_m$ for every level k: ``(K, len(p), len(q))``.
 
     One pair of matrix products per stretch between consecutive levels, then a running sum.
     """

@@ -1,96 +1,106 @@
 r"""Frame bounds of Gaussian filterbanks predicted without sampling (docs/theory.md §4–5).
 
-Model: J filters of T taps, all taps i.i.d. :math:`\mathcal N(0, 1/(JT))`; stride 1. The power
-response :math:`P(\omega) = \sum_j |\hat w_j(\omega)|^2` gives the frame bounds
+Model: J filters of T taps, all taps i.i.d. $\mathcal N(0, 1/(JT))$; stride 1. The power
+response $P(\omega) = \sum_j |\hat w_j(\omega)|^2$ gives the frame bounds
 
-* circular convolution on :math:`\mathbb Z_N`: :math:`A = \min_k P(2\pi k/N)`, :math:`B = \max_k P(2\pi k/N)`;
-* linear convolution on :math:`\ell^2(\mathbb Z)` (``N=math.inf`` in :func:`predict`, ``None`` in
-  the lower-level functions): min / max over :math:`\omega \in [0, \pi]`;
+* circular convolution on $\mathbb Z_N$: $A = \min_k P(2\pi k/N)$, $B = \max_k P(2\pi k/N)$;
+* linear convolution on $\ell^2(\mathbb Z)$ (``N=math.inf`` in `predict`, ``None`` in
+  the lower-level functions): min / max over $\omega \in [0, \pi]$;
 
-and :math:`\kappa = B/A`. This module computes the laws of A and B, :math:`E[A]`, :math:`E[B]`,
-:math:`E[\kappa]` and quantiles of :math:`\kappa` by closed forms and 1-D quadrature only (NumPy, no
+and $\kappa = B/A$. This module computes the laws of A and B, $E[A]$, $E[B]$,
+$E[\kappa]$ and quantiles of $\kappa$ by closed forms and 1-D quadrature only (NumPy, no
 SciPy, no random numbers), plus the two baselines of the paper.
 
-**Stride d > 1** (:func:`predict` with ``stride=d``): the same pipeline (laws of A and B on adaptive
+**Stride d > 1** (`predict` with ``stride=d``): the same pipeline (laws of A and B on adaptive
 grids, moments, quantiles, the isotropy correction below) on the laws of the extreme eigenvalues
-of the d×d polyphase matrices, derived in :mod:`rfbjax.theory.polyphase` (Laguerre ensembles,
+of the d×d polyphase matrices, derived in `rfbjax.theory.polyphase` (Laguerre ensembles,
 Hille–Hardy pair law, real-Wishart end nodes); the expected aliasing energy comes from
-:mod:`rfbjax.theory.aliasing`. At stride d the taps are :math:`\mathcal N(0, d/(JT))`.
+`rfbjax.theory.aliasing`. At stride d the taps are $\mathcal N(0, d/(JT))$.
 
-**The process.** With the time axis centred (:math:`s = t - (T-1)/2`, which changes no modulus),
-:math:`\hat w(\omega) = X(\omega) - i Y(\omega)`, :math:`X = \sum_s w_s \cos\omega s`,
-:math:`Y = \sum_s w_s \sin\omega s`; X and Y are independent Gaussian processes and
+**The process.** With the time axis centred ($s = t - (T-1)/2$, which changes no modulus),
+$\hat w(\omega) = X(\omega) - i Y(\omega)$, $X = \sum_s w_s \cos\omega s$,
+$Y = \sum_s w_s \sin\omega s$; X and Y are independent Gaussian processes and
 
-.. math:: P(\omega) = \tfrac{1+\varepsilon(\omega)}{2J}\,\chi^2_J + \tfrac{1-\varepsilon(\omega)}{2J}\,\chi^2_J,
-          \qquad \varepsilon(\omega) = \frac{\sin T\omega}{T \sin\omega}.
+$$
+P(\omega) = \tfrac{1+\varepsilon(\omega)}{2J}\,\chi^2_J + \tfrac{1-\varepsilon(\omega)}{2J}\,\chi^2_J,
+\qquad \varepsilon(\omega) = \frac{\sin T\omega}{T \sin\omega}.
+$$
 
-At :math:`\omega \in \{0, \pi\}` (:math:`|\varepsilon| = 1`): :math:`P = \chi^2_J/J`, i.e.
-:math:`\Gamma(J/2, 2/J)` (the *endpoint law*, variance 2/J). Away from them
-(:math:`\varepsilon \approx 0`): :math:`P \approx \Gamma(J, 1/J)` (the *bulk law*, variance 1/J), and
-:math:`\hat w` is a stationary circular complex Gaussian process with normalised covariance
-:math:`\gamma(h) = \frac{1}{T}\sum_s e^{-ihs}`, :math:`|\gamma(h)| = \left|\frac{\sin(Th/2)}{T\sin(h/2)}\right|`
+At $\omega \in \{0, \pi\}$ ($|\varepsilon| = 1$): $P = \chi^2_J/J$, i.e.
+$\Gamma(J/2, 2/J)$ (the *endpoint law*, variance 2/J). Away from them
+($\varepsilon \approx 0$): $P \approx \Gamma(J, 1/J)$ (the *bulk law*, variance 1/J), and
+$\hat w$ is a stationary circular complex Gaussian process with normalised covariance
+$\gamma(h) = \frac{1}{T}\sum_s e^{-ihs}$, $|\gamma(h)| = \left|\frac{\sin(Th/2)}{T\sin(h/2)}\right|$
 (Dirichlet kernel). Two bulk values a spacing h apart then form a Kibble–Moran bivariate gamma
-with shape J and correlation :math:`r(h) = |\gamma(h)|^2` (the normalised Fejér kernel).
+with shape J and correlation $r(h) = |\gamma(h)|^2$ (the normalised Fejér kernel).
 
-**Kibble law.** With :math:`K \sim \mathrm{NegBin}(J, r)`, :math:`p_m = \binom{J+m-1}{m} r^m (1-r)^J`,
-two bulk neighbours are, given K = m, independent :math:`\Gamma(J+m, (1-r)/J)`. Hence the
+**Kibble law.** With $K \sim \mathrm{NegBin}(J, r)$, $p_m = \binom{J+m-1}{m} r^m (1-r)^J$,
+two bulk neighbours are, given K = m, independent $\Gamma(J+m, (1-r)/J)$. Hence the
 *crossing probability*
 
-.. math:: D(u) = P(P_k \le u < P_{k+1}) = \sum_{m \ge 0} p_m\, G_{J+m}(y)\,\bigl(1 - G_{J+m}(y)\bigr),
-          \qquad y = \frac{J u}{1-r},
+$$
+D(u) = P(P_k \le u < P_{k+1}) = \sum_{m \ge 0} p_m\, G_{J+m}(y)\,\bigl(1 - G_{J+m}(y)\bigr),
+\qquad y = \frac{J u}{1-r},
+$$
 
-with :math:`G_n(y) = P(\mathrm{Poisson}(y) \ge n)` the regularised lower incomplete gamma function
+with $G_n(y) = P(\mathrm{Poisson}(y) \ge n)$ the regularised lower incomplete gamma function
 of integer shape (finite Poisson sums; no special functions).
 
 **Extremes on the grid (circular, N bins).** The distinct values are the bins
-:math:`k = 0 \dots \lfloor N/2 \rfloor`: a path with :math:`n_e = \lfloor N/2 \rfloor` edges, whose
-end nodes are :math:`\omega = 0` and, for even N, :math:`\omega = \pi` (:math:`n_0 \in \{1, 2\}` endpoint
+$k = 0 \dots \lfloor N/2 \rfloor$: a path with $n_e = \lfloor N/2 \rfloor$ edges, whose
+end nodes are $\omega = 0$ and, for even N, $\omega = \pi$ ($n_0 \in \{1, 2\}$ endpoint
 nodes). Walking the path as a Markov chain — each endpoint enters with its own law
-:math:`F_0(u) = P(\chi^2_J/J \le u)`, every step with the bulk conditional law
-:math:`P(P_{k+1} \le u \mid P_k \le u) = 1 - D(u)/F(u)`, :math:`F` the bulk CDF — gives
+$F_0(u) = P(\chi^2_J/J \le u)$, every step with the bulk conditional law
+$P(P_{k+1} \le u \mid P_k \le u) = 1 - D(u)/F(u)$, $F$ the bulk CDF — gives
 
-.. math:: P(B \le u) \approx F_0(u)^{n_0}\, F(u)^{1-n_0}\, \bigl(1 - D(u)/F(u)\bigr)^{n_e},
-          \qquad
-          P(A > u) \approx S_0(u)^{n_0}\, S(u)^{1-n_0}\, \bigl(1 - D(u)/S(u)\bigr)^{n_e}
+$$
+P(B \le u) \approx F_0(u)^{n_0}\, F(u)^{1-n_0}\, \bigl(1 - D(u)/F(u)\bigr)^{n_e},
+\qquad
+P(A > u) \approx S_0(u)^{n_0}\, S(u)^{1-n_0}\, \bigl(1 - D(u)/S(u)\bigr)^{n_e}
+$$
 
-(:math:`S = 1 - F`, :math:`S_0 = 1 - F_0`; the min uses the same D because the pair is exchangeable).
-A discrete Rice formula: :math:`n_e D(u)` is the expected number of up-crossings of level u
+($S = 1 - F$, $S_0 = 1 - F_0$; the min uses the same D because the pair is exchangeable).
+A discrete Rice formula: $n_e D(u)$ is the expected number of up-crossings of level u
 between grid neighbours, counted exactly for the bivariate law, so the grid's miss of the
 continuous extremes is built in (no separate correction).
 
-**Linear convolution** (:math:`N \to \infty`, :math:`h \to 0`): :math:`n_e D(u)/F(u) \to \mu(u)/F(u)`
-with Rice's expected number of up-crossings of the bulk chi-square process over :math:`(0, \pi)`,
+**Linear convolution** ($N \to \infty$, $h \to 0$): $n_e D(u)/F(u) \to \mu(u)/F(u)$
+with Rice's expected number of up-crossings of the bulk chi-square process over $(0, \pi)$,
 
-.. math:: \mu(u) = \pi\, f(u)\, E\bigl[(P')^+ \mid P = u\bigr] = f(u)\,\sqrt{\pi \lambda_2 u / J},
-          \qquad \lambda_2 = \frac{T^2-1}{12},
+$$
+\mu(u) = \pi\, f(u)\, E\bigl[(P')^+ \mid P = u\bigr] = f(u)\,\sqrt{\pi \lambda_2 u / J},
+\qquad \lambda_2 = \frac{T^2-1}{12},
+$$
 
-(:math:`f` the :math:`\Gamma(J, 1/J)` density, :math:`P' \mid P{=}u \sim \mathcal N(0, 2\lambda_2 u/J)`,
-:math:`\lambda_2` the second spectral moment of the uniform length-T window), so
-:math:`P(B \le u) \approx F_0^2 F^{-1} e^{-\mu/F}` and :math:`P(A > u) \approx S_0^2 S^{-1} e^{-\mu/S}`.
+($f$ the $\Gamma(J, 1/J)$ density, $P' \mid P{=}u \sim \mathcal N(0, 2\lambda_2 u/J)$,
+$\lambda_2$ the second spectral moment of the uniform length-T window), so
+$P(B \le u) \approx F_0^2 F^{-1} e^{-\mu/F}$ and $P(A > u) \approx S_0^2 S^{-1} e^{-\mu/S}$.
 
-**Moments.** :math:`E[A] = \int_0^\infty P(A>u)\,du`, :math:`E[B] = \int_0^\infty P(B>u)\,du`,
-:math:`E[1/A] = \int_0^\infty P(A \le a)\, a^{-2}\, da` (finite iff J > 2: near 0,
-:math:`P(A \le a) \propto a^{J/2}` from the endpoint law), by the trapezoid rule on adaptive grids.
+**Moments.** $E[A] = \int_0^\infty P(A>u)\,du$, $E[B] = \int_0^\infty P(B>u)\,du$,
+$E[1/A] = \int_0^\infty P(A \le a)\, a^{-2}\, da$ (finite iff J > 2: near 0,
+$P(A \le a) \propto a^{J/2}$ from the endpoint law), by the trapezoid rule on adaptive grids.
 
-**Condition number.** :math:`\|w\|^2 = \rho(0)` is independent of the direction :math:`w/\|w\|`
-(isotropic Gaussian), and :math:`\rho(0) \sim \chi^2_{JT}/(JT)`; write :math:`A = \rho(0)\tilde A`,
-:math:`B = \rho(0)\tilde B`, so :math:`\kappa = \tilde B/\tilde A`. Treating :math:`\tilde A` and
-:math:`\tilde B` as independent (the max and the min sit at different frequencies, and the
-normalised process only weakly couples them), :math:`E[B] = E[\tilde B]`,
-:math:`E[1/A] = E[1/\rho(0)]\,E[1/\tilde A] = \frac{JT}{JT-2} E[1/\tilde A]`, hence
+**Condition number.** $\|w\|^2 = \rho(0)$ is independent of the direction $w/\|w\|$
+(isotropic Gaussian), and $\rho(0) \sim \chi^2_{JT}/(JT)$; write $A = \rho(0)\tilde A$,
+$B = \rho(0)\tilde B$, so $\kappa = \tilde B/\tilde A$. Treating $\tilde A$ and
+$\tilde B$ as independent (the max and the min sit at different frequencies, and the
+normalised process only weakly couples them), $E[B] = E[\tilde B]$,
+$E[1/A] = E[1/\rho(0)]\,E[1/\tilde A] = \frac{JT}{JT-2} E[1/\tilde A]$, hence
 
-.. math:: E[\kappa] \approx E[B]\; E[1/A]\; \Bigl(1 - \frac{2}{JT}\Bigr)
+$$
+E[\kappa] \approx E[B]\; E[1/A]\; \Bigl(1 - \frac{2}{JT}\Bigr)
+$$
 
-(note :math:`E[\kappa] \ne E[B]/E[A]`). Quantiles of :math:`\kappa` come from
-:math:`P(\kappa \le x) = \int P(B \le x a)\, dP(A \le a)`; the independence of A and B there adds the
-spread of :math:`\log(\rho(0)/\rho(0)')`, variance about :math:`4/(JT)`, which is removed by shrinking
-:math:`\log\kappa` about its median by :math:`\sqrt{1 - 4/(JT\,V)}`, V the variance of
-:math:`\log\kappa` under the independent model.
+(note $E[\kappa] \ne E[B]/E[A]$). Quantiles of $\kappa$ come from
+$P(\kappa \le x) = \int P(B \le x a)\, dP(A \le a)$; the independence of A and B there adds the
+spread of $\log(\rho(0)/\rho(0)')$, variance about $4/(JT)$, which is removed by shrinking
+$\log\kappa$ about its median by $\sqrt{1 - 4/(JT\,V)}$, V the variance of
+$\log\kappa$ under the independent model.
 
 **Assumptions (what the model leaves out).** Bulk bins are treated as a stationary circular
-process (the pseudo-covariance :math:`\propto \varepsilon(\omega)` is dropped except at the two
+process (the pseudo-covariance $\propto \varepsilon(\omega)$ is dropped except at the two
 endpoint nodes); the chain is first-order Markov (each step conditions on the previous bin only);
-:math:`\tilde A` and :math:`\tilde B` are independent. All constants come from the formulas above;
+$\tilde A$ and $\tilde B$ are independent. All constants come from the formulas above;
 nothing is fitted to Monte Carlo. Measured accuracy: ``scripts/predictor_accuracy.py`` (summary in README.md).
 """
 
@@ -148,9 +158,9 @@ def _poisson_window(y: np.ndarray, lo_extra: int = 0):
 
 
 def _gamma_cdf_sf_int(n: int, y: np.ndarray):
-    r"""Regularised incomplete gamma of integer shape n at y: :math:`(P(n, y), Q(n, y))`.
+    r"""Regularised incomplete gamma of integer shape n at y: $(P(n, y), Q(n, y))$.
 
-    :math:`Q(n, y) = P(\mathrm{Poisson}(y) < n)`, :math:`P(n, y) = P(\mathrm{Poisson}(y) \ge n)`,
+    $Q(n, y) = P(\mathrm{Poisson}(y) < n)$, $P(n, y) = P(\mathrm{Poisson}(y) \ge n)$,
     both as sums of positive terms (no cancellation in either tail).
     """
     y = np.maximum(np.asarray(y, dtype=np.float64), 1e-300)
@@ -166,11 +176,11 @@ _ERFC = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _gamma_cdf_sf_half(a: float, y: np.ndarray):
-    r"""Regularised incomplete gamma of half-integer shape :math:`a = n + 1/2`.
+    r"""Regularised incomplete gamma of half-integer shape $a = n + 1/2$.
 
-    Lower tail by the series :math:`P(a,y) = \frac{y^a e^{-y}}{\Gamma(a+1)}\sum_k \frac{y^k}{(a+1)\cdots(a+k)}`
+    Lower tail by the series $P(a,y) = \frac{y^a e^{-y}}{\Gamma(a+1)}\sum_k \frac{y^k}{(a+1)\cdots(a+k)}$
     (used for y < a + 1), upper tail by
-    :math:`Q(n+\tfrac12, y) = \mathrm{erfc}\sqrt y + e^{-y}\sum_{i<n} y^{i+1/2}/\Gamma(i+\tfrac32)` (y ≥ a + 1).
+    $Q(n+\tfrac12, y) = \mathrm{erfc}\sqrt y + e^{-y}\sum_{i<n} y^{i+1/2}/\Gamma(i+\tfrac32)$ (y ≥ a + 1).
     """
     y = np.maximum(np.asarray(y, dtype=np.float64), 1e-300)
     n = int(round(a - 0.5))
@@ -212,7 +222,7 @@ def _gamma_logpdf(shape: float, scale: float, u: np.ndarray) -> np.ndarray:
 
 
 def _kibble_crossing(J: int, r: float, u: np.ndarray) -> np.ndarray:
-    r""":math:`D(u) = \sum_m p_m G_{J+m}(y)(1-G_{J+m}(y))`, y = Ju/(1-r) (Kibble bivariate gamma)."""
+    r"""$D(u) = \sum_m p_m G_{J+m}(y)(1-G_{J+m}(y))$, y = Ju/(1-r) (Kibble bivariate gamma)."""
     u = np.maximum(np.asarray(u, dtype=np.float64), 1e-300)
     if r <= 0.0:
         F, S = _gamma_cdf_sf_int(J, J * u)
@@ -235,9 +245,9 @@ def _kibble_crossing(J: int, r: float, u: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- paper baselines
 def kappa_tilde_paper(J, T):
-    r"""The paper's closed form :math:`\tilde\kappa = \frac{1 + 2\sqrt{\log T / J}}{1 - 2\sqrt{\log T / J}}`.
+    r"""The paper's closed form $\tilde\kappa = \frac{1 + 2\sqrt{\log T / J}}{1 - 2\sqrt{\log T / J}}$.
 
-    Undefined (returned as NaN) where the denominator is not positive, i.e. :math:`J \le 4\log T`.
+    Undefined (returned as NaN) where the denominator is not positive, i.e. $J \le 4\log T$.
     Scalars give a float, arrays an array.
     """
     Ja = np.asarray(J, dtype=np.float64)
@@ -249,16 +259,18 @@ def kappa_tilde_paper(J, T):
 
 
 def order_statistics_baseline(J: int, T: int, n_grid: int = 4001) -> dict:
-    r"""The paper's i.i.d. model: A, B = min, max of T i.i.d. :math:`X_i \sim \chi^2_J/J`.
+    r"""The paper's i.i.d. model: A, B = min, max of T i.i.d. $X_i \sim \chi^2_J/J$.
 
-    With F, f the CDF and density of :math:`\chi^2_J/J = \Gamma(J/2, 2/J)`, the densities of the
-    extremes are :math:`T F^{T-1} f` (max) and :math:`T (1-F)^{T-1} f` (min), and
+    With F, f the CDF and density of $\chi^2_J/J = \Gamma(J/2, 2/J)$, the densities of the
+    extremes are $T F^{T-1} f$ (max) and $T (1-F)^{T-1} f$ (min), and
 
-    .. math:: E[B] = \int_0^\infty x\, T F(x)^{T-1} f(x)\, dx, \qquad
-              E[A] = \int_0^\infty x\, T (1-F(x))^{T-1} f(x)\, dx,
+    $$
+    E[B] = \int_0^\infty x\, T F(x)^{T-1} f(x)\, dx, \qquad
+    E[A] = \int_0^\infty x\, T (1-F(x))^{T-1} f(x)\, dx,
+    $$
 
     by the trapezoid rule (in log space) on a grid that covers both. ``E_kappa`` is the ratio
-    :math:`E[B]/E[A]`, as in the paper.
+    $E[B]/E[A]$, as in the paper.
     """
     J, T = int(J), int(T)
     a, theta = J / 2.0, 2.0 / J
@@ -276,10 +288,10 @@ def order_statistics_baseline(J: int, T: int, n_grid: int = 4001) -> dict:
 
 # ----------------------------------------------------------------------------- the predictor
 def _tail_point(a: float, log_odds: float, lower: bool = False) -> float:
-    r"""x with Chernoff bound :math:`e^{-a(x-1-\log x)} = e^{-\mathrm{log\_odds}}` for Gamma(a, 1/a).
+    r"""x with Chernoff bound $e^{-a(x-1-\log x)} = e^{-\mathrm{log\_odds}}$ for Gamma(a, 1/a).
 
     Upper (x > 1) or lower (x < 1) tail; the tail probability beyond x is at most
-    :math:`e^{-\mathrm{log\_odds}}`. Lower tail: 0 when no x in (0, 1) reaches it.
+    $e^{-\mathrm{log\_odds}}$. Lower tail: 0 when no x in (0, 1) reaches it.
     """
     target = log_odds / a
     if lower:
@@ -375,11 +387,11 @@ def bound_distributions(J: int, T: int, N: int | None = None, n_grid: int = 129,
                         stride: int = 1):
     r"""The predicted laws of the frame bounds on adaptive grids.
 
-    Returns a dict with ``u_B``, ``cdf_B`` (:math:`P(B \le u)`) and ``u_A``, ``cdf_A``
-    (:math:`P(A \le u)`); formulas in the module docstring (stride 1) and in
-    :mod:`rfbjax.theory.polyphase` (stride d > 1, J ≠ d; for J < d the A law is that of the
+    Returns a dict with ``u_B``, ``cdf_B`` ($P(B \le u)$) and ``u_A``, ``cdf_A``
+    ($P(A \le u)$); formulas in the module docstring (stride 1) and in
+    `rfbjax.theory.polyphase` (stride d > 1, J ≠ d; for J < d the A law is that of the
     smallest *non-zero* eigenvalue). ``N=None`` or ``math.inf``: linear convolution on
-    :math:`\ell^2(\mathbb Z)`.
+    $\ell^2(\mathbb Z)$.
     """
     J, T, d = int(J), int(T), int(stride)
     if N is not None and math.isinf(N):
@@ -440,16 +452,23 @@ def _kappa_quantiles(J, T, d, probs, n_x: int = 257):
 
 @dataclass(frozen=True)
 class Prediction:
-    r"""Sampling-free prediction for one (J, T, N, stride) cell (:func:`predict`).
+    r"""Sampling-free prediction for one (J, T, N, stride) cell (`predict`).
 
     Attributes:
-      J, T, stride: the filterbank; N: DFT grid (int) or ``math.inf`` (ℓ²(Z)).
-      E_A, E_B: :math:`E[A]`, :math:`E[B]` at the energy-preserving tap variance
-        :math:`d/(JT)` (mean eigenvalue of the frame operator 1).
-      E_inv_A: :math:`E[1/A]`. E_kappa: :math:`E[\kappa]`. ratio_of_means: :math:`E[B]/E[A]`.
-      kappa_median: median of κ. kappa_quantiles: ``{p: quantile}`` for the requested p.
+      J: the filterbank: the number of filters.
+      T: the filterbank: the taps per filter.
+      stride: the filterbank: the stride d.
+      N: DFT grid (int) or ``math.inf`` (ℓ²(Z)).
+      E_A: $E[A]$ at the energy-preserving tap variance
+        $d/(JT)$ (mean eigenvalue of the frame operator 1).
+      E_B: $E[B]$ at the energy-preserving tap variance $d/(JT)$.
+      E_inv_A: $E[1/A]$.
+      E_kappa: $E[\kappa]$.
+      ratio_of_means: $E[B]/E[A]$.
+      kappa_median: median of κ.
+      kappa_quantiles: ``{p: quantile}`` for the requested p.
       E_aliasing: expected aliasing energy relative to the passband,
-        :math:`E[\text{aliasing\_penalty}]` (:mod:`rfbjax.theory.aliasing`; 0 at stride 1).
+        $E[\text{aliasing\_penalty}]$ (`rfbjax.theory.aliasing`; 0 at stride 1).
     """
 
     J: int
@@ -477,7 +496,7 @@ class Prediction:
         return out
 
     def __getitem__(self, key: str):
-        """``pred["E_kappa"]`` reads :meth:`to_dict` (the older dict interface)."""
+        """``pred["E_kappa"]`` reads `to_dict` (the older dict interface)."""
         return self.to_dict()[key]
 
 
@@ -486,21 +505,22 @@ def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
     r"""Predicted E[A], E[B], E[κ] (and κ quantiles) of a Gaussian filterbank, without sampling.
 
     Args:
-      J, T: filters and taps; taps i.i.d. :math:`\mathcal N(0, d/(JT))` (κ does not depend on
+      J: filters; taps i.i.d. $\mathcal N(0, d/(JT))$ (κ does not depend on
         the variance; A and B scale with it).
-      N: DFT bins of circular convolution on :math:`\mathbb Z_N` (an int; d must divide it),
-        ``None`` for the default grid :data:`DEFAULT_N` (as ``rfbjax predict``), or ``math.inf``
-        for linear convolution on :math:`\ell^2(\mathbb Z)` (continuous frequency).
-      stride: d, keep every d-th output (:mod:`rfbjax.theory.polyphase` for d > 1).
+      T: taps per filter.
+      N: DFT bins of circular convolution on $\mathbb Z_N$ (an int; d must divide it),
+        ``None`` for the default grid `DEFAULT_N` (as ``rfbjax predict``), or ``math.inf``
+        for linear convolution on $\ell^2(\mathbb Z)$ (continuous frequency).
+      stride: d, keep every d-th output (`rfbjax.theory.polyphase` for d > 1).
       quantiles: probabilities of the κ quantiles to report.
 
     Returns:
-      :class:`Prediction`; ``E_kappa`` is :math:`E[B]\,E[1/A]\,(1 - 2/(JT))` (not
-      :math:`E[B]/E[A]`). :math:`E[1/A] = E[\kappa] = \infty` exactly when J ≤ d + 1 (the end-node
-      law of :math:`\lambda_{\min}` is :math:`\propto a^{(J-d+1)/2}` near 0); J < d gives A = 0.
-      J = d > 1 is not modelled, nor min(J, d) > 64 (InputError).
+      `Prediction`; ``E_kappa`` is $E[B]\,E[1/A]\,(1 - 2/(JT))$ (not
+        $E[B]/E[A]$). $E[1/A] = E[\kappa] = \infty$ exactly when J ≤ d + 1 (the end-node
+        law of $\lambda_{\min}$ is $\propto a^{(J-d+1)/2}$ near 0); J < d gives A = 0.
+        J = d > 1 is not modelled, nor min(J, d) > 64 (InputError).
 
-    Formulas and assumptions: module docstring (stride 1), :mod:`rfbjax.theory.polyphase`.
+    Formulas and assumptions: module docstring (stride 1), `rfbjax.theory.polyphase`.
     """
     from ..errors import InputError
     from .aliasing import expected_aliasing_penalty

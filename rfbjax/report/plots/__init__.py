@@ -2,10 +2,10 @@
 
 One module per family of figures:
 
-- :mod:`rfbjax.report.plots.sweep`: heat map of E[kappa] over (J, T), E[kappa] against T;
-- :mod:`rfbjax.report.plots.paper`: the figures of ``rfbjax reproduce`` (energy deviation, frame bounds);
-- :mod:`rfbjax.report.plots.attack`: adversarial search results;
-- :mod:`rfbjax.report.plots.audit`: power response of an audited layer.
+- `rfbjax.report.plots.sweep`: heat map of E[kappa] over (J, T), E[kappa] against T;
+- `rfbjax.report.plots.paper`: the figures of ``rfbjax reproduce`` (energy deviation, frame bounds);
+- `rfbjax.report.plots.attack`: adversarial search results;
+- `rfbjax.report.plots.audit`: power response of an audited layer.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ __all__ = ["attack_figure"]
 def attack_figure(result, out_dir: str | None = None, name: str = "attack", *,
                   allowed=None, x0=None, power=None, T: int | None = None,
                   sample_rate: float | None = None, title: str | None = None, pdf: bool = False):
-    """Four panels for an :class:`rfbjax.studies.attack.AttackResult`:
+    """Four panels for an `rfbjax.studies.attack.AttackResult`:
 
     1. waveform of the best signal (and x₀ for a search near a recording);
     2. power spectrum in dB over the rfft bins, forbidden bins shaded, with the filterbank's power

@@ -21,13 +21,13 @@ def _db(P):
 
 def audit_figure(result, out_dir: str | None = None, name: str = "power_response", *,
                  pdf: bool = False, fs: float | None = None):
-    """Panels for an :class:`rfbjax.models.audits.LayerAudit` (frequencies in Hz when ``fs`` is given).
+    r"""Panels for an `rfbjax.models.audits.LayerAudit` (frequencies in Hz when ``fs`` is given).
 
-    1. :math:`P_c(\\omega)/d` for every input channel c (more than 8 channels: their minimum,
+    1. $P_c(\omega)/d$ for every input channel c (more than 8 channels: their minimum,
        median and maximum), ω in cycles/sample over [0, 1/2]. At stride 1 with one channel the
        frame bounds are min and max of this curve: A and B are marked.
-    2. (stride > 1 or C > 1) :math:`\\lambda_{\\min}(\\xi)` and :math:`\\lambda_{\\max}(\\xi)` of the
-       polyphase matrices against the base frequency :math:`\\xi/N \\in [0, 1/(2d)]`, for the layer
+    2. (stride > 1 or C > 1) $\lambda_{\min}(\xi)$ and $\lambda_{\max}(\xi)$ of the
+       polyphase matrices against the base frequency $\xi/N \in [0, 1/(2d)]$, for the layer
        (or the single channel): A is the lowest point of the lower curve, B the highest of the
        upper one.
 
@@ -94,9 +94,9 @@ def audit_figure(result, out_dir: str | None = None, name: str = "power_response
 
 def model_figure(model, out_dir: str | None = None, name: str = "power_response", *,
                  pdf: bool = False, fs: float | None = None):
-    """One panel per layer of an :class:`rfbjax.models.audits.ModelAudit` (in Hz of each layer's input
-    rate when ``fs`` is given, see :func:`rfbjax.models.audits.input_rates`): the power response
-    :math:`P_c(\\omega)/d` in dB (one line per input channel, or their min–max band and median
+    r"""One panel per layer of an `rfbjax.models.audits.ModelAudit` (in Hz of each layer's input
+    rate when ``fs`` is given, see `rfbjax.models.audits.input_rates`): the power response
+    $P_c(\omega)/d$ in dB (one line per input channel, or their min–max band and median
     beyond 8 channels), with the layer's κ in the title."""
     plt = pyplot()
     layers = model.layers

@@ -21,7 +21,7 @@ def pyplot():
 def save_figure(fig, out_dir: str, name: str, pdf: bool = False, dpi: int = 120) -> list[str]:
     """Write ``fig`` as ``out_dir/name.png`` (and ``.pdf`` when asked), close it, return the paths.
 
-    Each file goes through :func:`rfbjax.base.files.atomic_write_bytes`: no half-written figure
+    Each file goes through `rfbjax.base.files.atomic_write_bytes`: no half-written figure
     is left, and nothing is written through a link.
     """
     plt = pyplot()

@@ -1,25 +1,27 @@
 r"""Figures of the paper's experiments (``rfbjax reproduce``), reusable from notebooks.
 
-Every function takes the plain dicts that :mod:`rfbjax.studies.reproduce` returns (and writes to
-``results.json``), so a figure can be redrawn from a saved run::
+Every function takes the plain dicts that `rfbjax.studies.reproduce` returns (and writes to
+``results.json``), so a figure can be redrawn from a saved run:
 
-    import json
-    from rfbjax.report.plots import paper
-    res = json.load(open("out/demo/results.json"))
-    fig = paper.energy_deviation_figure(res["energy"], kind="synthetic")
+```python
+import json
+from rfbjax.report.plots import paper
+res = json.load(open("out/demo/results.json"))
+fig = paper.energy_deviation_figure(res["energy"], kind="synthetic")
+```
 
 Figures (matplotlib, Agg backend):
 
-- :func:`energy_deviation_figure` — experiments 1 and 2: deviation :math:`Y - 1` against T,
+- `energy_deviation_figure` — experiments 1 and 2: deviation $Y - 1$ against T,
   Monte Carlo mean and 5–95 % band, exact quantiles, Cantelli / Chernoff / Bernstein bounds
   (with spectrograms on top when waveforms are given);
-- :func:`energy_histogram_figure` — experiment 3: histograms of Y at the largest T with the exact
+- `energy_histogram_figure` — experiment 3: histograms of Y at the largest T with the exact
   density;
-- :func:`frame_bounds_figure` — experiment 4: :math:`\bar A, \bar B` against T;
-- :func:`condition_number_figure` — experiment 5: :math:`\mathbb E[\kappa]` and
-  :math:`\bar B/\bar A` against T;
-- :func:`theory_check_figure` — experiment 6: z-scores of the Monte Carlo against theory;
-- :func:`paper_figures` — all of them, saved.
+- `frame_bounds_figure` — experiment 4: $\bar A, \bar B$ against T;
+- `condition_number_figure` — experiment 5: $\mathbb E[\kappa]$ and
+  $\bar B/\bar A$ against T;
+- `theory_check_figure` — experiment 6: z-scores of the Monte Carlo against theory;
+- `paper_figures` — all of them, saved.
 """
 
 from __future__ import annotations
@@ -255,7 +257,7 @@ def theory_check_figure(check: dict):
 # ----------------------------------------------------------------------------- all
 def paper_figures(results: dict, out_dir: str, *, waveforms: dict | None = None,
                   pdf: bool = False, on_step=None) -> dict:
-    """Draw and save the six figures of ``results`` (see :data:`FIGURES`) into ``out_dir``.
+    """Draw and save the six figures of ``results`` (see `FIGURES`) into ``out_dir``.
 
     Returns ``{name: [paths]}`` in reading order; ``on_step(name)`` is called after each figure.
     """

@@ -13,8 +13,11 @@ def sweep_figures(data, laws, out_dir: str, *, pdf: bool = False) -> list[str]:
     E[kappa] against T for a few J with the paper's kappa-tilde and rfbjax's predictor.
 
     Args:
-      data: :class:`rfbjax.studies.sweep.SweepData`; laws: results of :func:`rfbjax.studies.scaling.scaling_law`.
-    Returns the paths written.
+      data: `rfbjax.studies.sweep.SweepData`.
+      laws: results of `rfbjax.studies.scaling.scaling_law`.
+
+    Returns:
+      The paths written.
     """
     plt = pyplot()
     import numpy as np

@@ -14,7 +14,7 @@ from ...kernels.frames import circular_frame_bounds, condition_number, power_res
 from .constraints import Constraints, _subspace_projection
 from .objectives import Objective, _jit_rho
 
-#: Built-in signals that :func:`builtin_values` compares a search with (``sine:K`` = K cycles).
+#: Built-in signals that `builtin_values` compares a search with (``sine:K`` = K cycles).
 BASELINE_SIGNALS = ("impulse", "white", "brownian", "alternating", "sine:1", "sine:3", "vowel",
                     "flute", "snare")
 
@@ -34,9 +34,9 @@ def frame_summary(w, N: int, dtype=jnp.float32) -> dict:
 
 
 def _fold_fft(g: np.ndarray, N: int) -> np.ndarray:
-    r""":math:`G[m] = \sum_{\tau=0}^{T-1} g(\tau) \cos(2\pi m\tau/N)` for m = 0 … N-1 (float64).
+    r"""$G[m] = \sum_{\tau=0}^{T-1} g(\tau) \cos(2\pi m\tau/N)$ for m = 0 … N-1 (float64).
 
-    g ``(..., T)`` is folded onto :math:`\mathbb Z_N` first (T > N is fine)."""
+    g ``(..., T)`` is folded onto $\mathbb Z_N$ first (T > N is fine)."""
     g = np.asarray(g, dtype=np.float64)
     T = g.shape[-1]
     h = np.zeros(g.shape[:-1] + (N,))
@@ -47,12 +47,12 @@ def _fold_fft(g: np.ndarray, N: int) -> np.ndarray:
 def tone_values(obj: Objective, N: int) -> np.ndarray:
     r"""The objective at the unit-energy cosine of every rfft bin k = 0 … N//2 (float64 NumPy).
 
-    With :math:`R(\tau)/R(0) = \cos(2\pi k\tau/N)` (for any phase):
+    With $R(\tau)/R(0) = \cos(2\pi k\tau/N)$ (for any phase):
 
-    * ``fixed``: :math:`P(2\pi k/N) = \sum_\tau c_\tau \rho(\tau) \cos(2\pi k \tau/N)`;
-    * ``population``: the mean over the sample of :math:`(P_i(2\pi k/N) - 1)^2`;
-    * ``variance``: :math:`\frac{2}{JT^2}\sum_\tau c_\tau (T-\tau)\cos^2(2\pi k\tau/N)
-      = \frac{1}{JT^2}\big(T^2 + \sum_\tau c_\tau (T-\tau)\cos(2\pi (2k)\tau/N)\big)`,
+    * ``fixed``: $P(2\pi k/N) = \sum_\tau c_\tau \rho(\tau) \cos(2\pi k \tau/N)$;
+    * ``population``: the mean over the sample of $(P_i(2\pi k/N) - 1)^2$;
+    * ``variance``: $\frac{2}{JT^2}\sum_\tau c_\tau (T-\tau)\cos^2(2\pi k\tau/N)
+      = \frac{1}{JT^2}\big(T^2 + \sum_\tau c_\tau (T-\tau)\cos(2\pi (2k)\tau/N)\big)$,
 
     each one FFT of length N. By the vertex argument (module docstring) the max over the allowed
     bins is the maximum over the band (and for ``fixed`` the min is the minimum).
@@ -80,7 +80,7 @@ def certificate(obj: Objective, c: Constraints, maximize: bool) -> dict | None:
     ``kind`` is ``"exact"`` (the optimum over the feasible set) or ``"upper_bound"`` /
     ``"lower_bound"`` (with a time support or an ε-ball the feasible set shrinks and the value
     over the band only bounds the optimum). For ``fixed`` without a band the value is literally
-    the frame bound of :func:`rfbjax.kernels.frames.circular_frame_bounds`.
+    the frame bound of `rfbjax.kernels.frames.circular_frame_bounds`.
     """
     if obj.name == "population" and not maximize:
         return None

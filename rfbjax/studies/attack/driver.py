@@ -21,7 +21,7 @@ from .search import _check_search, make_solver
 
 @dataclass
 class AttackResult:
-    """Outcome of :func:`attack` (NumPy). ``x``: the best signal (unit energy; with ``near``,
+    """Outcome of `attack` (NumPy). ``x``: the best signal (unit energy; with ``near``,
     x₀ + δ as found, x₀ of unit energy). ``history (steps+1, R)``: objective per step per
     restart. ``steps (R,)``: optimiser steps each restart took. Times in seconds."""
 
@@ -66,8 +66,8 @@ def attack(obj: Objective, c: Constraints, *, maximize: bool = True, restarts: i
            steps: int = 500, optimizer: str = "adam", lr: float = 0.1,
            schedule: str | None = None, tol: float = 1e-6, patience: int = 50, seed: int = 0,
            dtype=jnp.float32) -> AttackResult:
-    """Run the search: ``restarts`` random starts (key :func:`rfbjax.engine.seeds.seed_key`) in one
-    compiled loop, keep the best restart, certify it (:func:`certificate`).
+    """Run the search: ``restarts`` random starts (key `rfbjax.engine.seeds.seed_key`) in one
+    compiled loop, keep the best restart, certify it (`certificate`).
 
     Raises:
       InputError: restarts < 1, steps < 1, bad optimiser settings, every restart non-finite.

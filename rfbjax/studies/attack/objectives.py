@@ -1,6 +1,6 @@
 """Objectives of the adversarial search: differentiable, scale-invariant functions of x.
 
-Formulas: :mod:`rfbjax.studies.attack` (package docstring).
+Formulas: `rfbjax.studies.attack` (package docstring).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ _jit_rho = jax.jit(filterbank_autocorr)
 
 
 def variance_value(x: jax.Array, J: int, T: int, *, scale: float = 1.0) -> jax.Array:
-    r""":math:`\mathbb V[\|\Phi x\|^2]/\|x\|^4` by docs/theory.md formula (3), circular; x ``(..., N)`` -> ``(...)``.
+    r"""$\mathbb V[\|\Phi x\|^2]/\|x\|^4$ by docs/theory.md formula (3), circular; x ``(..., N)`` -> ``(...)``.
 
-    .. math:: \frac{2\sigma^4 J}{R_x(0)^2} \sum_{\tau=0}^{T-1} c_\tau (T-\tau) R_x(\tau \bmod N)^2,
-              \qquad \sigma^2 = \mathrm{scale}/(JT).
+    $$
+    \frac{2\sigma^4 J}{R_x(0)^2} \sum_{\tau=0}^{T-1} c_\tau (T-\tau) R_x(\tau \bmod N)^2,
+    \qquad \sigma^2 = \mathrm{scale}/(JT).
+    $$
     """
     R = signal_autocorr(x)
     _, var = energy_moments(lag_profile(R, T), J, T, scale=scale)
@@ -36,7 +38,7 @@ def variance_value(x: jax.Array, J: int, T: int, *, scale: float = 1.0) -> jax.A
 
 
 def energy_ratio(x: jax.Array, rho: jax.Array) -> jax.Array:
-    r""":math:`\|\Phi x\|^2/\|x\|^2 = \sum_\tau c_\tau \rho(\tau) R_x(\tau)/R_x(0)` (docs/theory.md formula (1)).
+    r"""$\|\Phi x\|^2/\|x\|^2 = \sum_\tau c_\tau \rho(\tau) R_x(\tau)/R_x(0)$ (docs/theory.md formula (1)).
 
     x ``(N,)``; rho ``(..., T)`` (one or many filterbanks) -> ``(...)``.
     """
@@ -46,7 +48,7 @@ def energy_ratio(x: jax.Array, rho: jax.Array) -> jax.Array:
 
 
 def population_value(x: jax.Array, rhos: jax.Array) -> jax.Array:
-    r""":math:`\frac1K \sum_k (\|\Phi_k x\|^2/\|x\|^2 - 1)^2` for ``rhos (K, T)``, x ``(N,)``."""
+    r"""$\frac1K \sum_k (\|\Phi_k x\|^2/\|x\|^2 - 1)^2$ for ``rhos (K, T)``, x ``(N,)``."""
     e = energy_ratio(x, rhos)
     return jnp.mean((e - 1.0) ** 2)
 
@@ -117,7 +119,7 @@ def sample_filterbanks(seed: int, J: int, T: int, K: int, *, start: int = 0,
                        dtype=jnp.float32) -> jax.Array:
     """K Gaussian filterbanks ``(K, J, T)``: samples ``start … start+K-1`` of the Monte Carlo stream.
 
-    The keys are those of :mod:`rfbjax.engine.montecarlo` for the distribution
+    The keys are those of `rfbjax.engine.montecarlo` for the distribution
     ``filterbank_tags(J, T, 1.0, dtype)``, so sample i is the filterbank that ``rfbjax energy`` /
     ``bounds`` draw as sample i for the same seed and dtype.
     """

@@ -82,11 +82,11 @@ def _check_search(steps, tol, patience, restarts=1):
 def make_solver(fn: Callable, c: Constraints, *, maximize: bool = True, steps: int = 500,
                 optimizer: str = "adam", lr: float = 0.1, schedule: str | None = None,
                 tol: float = 1e-6, patience: int = 50, dtype=jnp.float32):
-    """A pure function ``solve(params, z0) -> dict`` running the whole search for the restarts
+    r"""A pure function ``solve(params, z0) -> dict`` running the whole search for the restarts
     ``z0 (R, N)`` as one ``lax.while_loop`` (jit it; vmap it over ``params`` to attack many
     filterbanks at once).
 
-    Per step, for all live restarts at once: loss :math:`= \\mp f(x(z))` and its gradient
+    Per step, for all live restarts at once: loss $= \mp f(x(z))$ and its gradient
     (``vmap(value_and_grad)``), one optax update, the projection. A restart is frozen once its
     best value has not improved by more than ``tol`` (relative) for ``patience`` steps.
 

@@ -1,6 +1,6 @@
 r"""Training and held-out signal sets for the training study: excerpts of N samples, unit energy.
 
-Built-in sources (:mod:`rfbjax.report.signals`): ``white`` and ``brownian`` noise, ``sine`` tones,
+Built-in sources (`rfbjax.report.signals`): ``white`` and ``brownian`` noise, ``sine`` tones,
 the ``vowel`` (speech) and ``flute`` stand-ins and the ``snare`` burst. Each noise or sound
 source is generated once, long, and cut into N-sample excerpts: training excerpts start in the
 first 75 % of the source, held-out excerpts in the last 25 %, so the two sets never share a
@@ -124,7 +124,7 @@ def builtin_sets(N: int, n_train: int, n_val: int, *, seed: int = 0,
 
 def audio_sets(paths, N: int, n_train: int, n_val: int, *, seed: int = 0) -> SignalSets:
     """Excerpts of audio files (mono; each file split 75 % / 25 %); the files must share one
-    sample rate. At most :data:`MAX_AUDIO_SECONDS` of each file is read."""
+    sample rate. At most `MAX_AUDIO_SECONDS` of each file is read."""
     paths = list(paths)
     if not paths:
         raise InputError("--audio: no files given")

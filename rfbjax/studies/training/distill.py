@@ -1,35 +1,41 @@
 r"""Knowledge distillation of a strided conv1d front end, full batch, in closed form.
 
 The student is one conv1d layer with one input channel, J filters of T taps and stride d,
-applied by circular convolution on :math:`\mathbb Z_N` (d | N, M = N/d):
+applied by circular convolution on $\mathbb Z_N$ (d | N, M = N/d):
 
-.. math:: y_j[m] = (x \circledast w_j)[md] = \sum_{t<T} w_j[t]\, x[(md - t) \bmod N].
+$$
+y_j[m] = (x \circledast w_j)[md] = \sum_{t<T} w_j[t]\, x[(md - t) \bmod N].
+$$
 
-It learns to reproduce a teacher's outputs :math:`y^\star_s` (here a fixed target filterbank's)
-on a training set :math:`x_1 \dots x_n`; the loss is the mean squared error relative to the mean
+It learns to reproduce a teacher's outputs $y^\star_s$ (here a fixed target filterbank's)
+on a training set $x_1 \dots x_n$; the loss is the mean squared error relative to the mean
 energy of the teacher's outputs (1 = the loss of a student that outputs zeros):
 
-.. math:: \mathcal L(w) = \frac{\tfrac1n \sum_s \|\Phi_w x_s - y^\star_s\|^2}{\tfrac1n \sum_s \|y^\star_s\|^2}.
+$$
+\mathcal L(w) = \frac{\tfrac1n \sum_s \|\Phi_w x_s - y^\star_s\|^2}{\tfrac1n \sum_s \|y^\star_s\|^2}.
+$$
 
 **Closed form.** The M-point DFT of the kept outputs is
-:math:`\hat y_j[\xi] = \sum_{a<d} \hat w_j[\xi + aM]\, \hat x[\xi + aM] / d` (N-point DFTs,
-:mod:`rfbjax.kernels.strided`), so with :math:`u_j(\xi) = (\hat w_j[\xi + aM])_{a<d}` and
-:math:`\chi_s(\xi) = (\hat x_s[\xi + aM]/d)_{a<d}`, Parseval on :math:`\mathbb Z_M` gives
+$\hat y_j[\xi] = \sum_{a<d} \hat w_j[\xi + aM]\, \hat x[\xi + aM] / d$ (N-point DFTs,
+`rfbjax.kernels.strided`), so with $u_j(\xi) = (\hat w_j[\xi + aM])_{a<d}$ and
+$\chi_s(\xi) = (\hat x_s[\xi + aM]/d)_{a<d}$, Parseval on $\mathbb Z_M$ gives
 
-.. math:: \tfrac1n \sum_s \|\Phi_w x_s - y^\star_s\|^2 = \frac1M \sum_{\xi<M} \sum_j
-          \bigl[u_j^\top R(\xi)\, \bar u_j - 2\,\mathrm{Re}\, u_j^\top c_j(\xi)\bigr] + e,
+$$
+\tfrac1n \sum_s \|\Phi_w x_s - y^\star_s\|^2 = \frac1M \sum_{\xi<M} \sum_j
+\bigl[u_j^\top R(\xi)\, \bar u_j - 2\,\mathrm{Re}\, u_j^\top c_j(\xi)\bigr] + e,
+$$
 
-with the sufficient statistics :math:`R(\xi) = \tfrac1n \sum_s \chi_s \chi_s^H` (d×d),
-:math:`c_j(\xi) = \tfrac1n \sum_s \chi_s\, \overline{\hat y^\star_{s,j}[\xi]}` and
-:math:`e = \tfrac1n \sum_s \|y^\star_s\|^2`. They are computed once from the training outputs
-(:func:`distill_stats`); afterwards a step costs J FFTs of length N and O(J N d) products, whatever
+with the sufficient statistics $R(\xi) = \tfrac1n \sum_s \chi_s \chi_s^H$ (d×d),
+$c_j(\xi) = \tfrac1n \sum_s \chi_s\, \overline{\hat y^\star_{s,j}[\xi]}$ and
+$e = \tfrac1n \sum_s \|y^\star_s\|^2$. They are computed once from the training outputs
+(`distill_stats`); afterwards a step costs J FFTs of length N and O(J N d) products, whatever
 the number of signals — the full-batch loss and gradient, exactly (tested against explicit
 convolutions). Float64 is advised: the loss is a difference of O(1) terms.
 
-:func:`train_runs` trains many runs at once (``vmap`` over initial weights) with optax Adam, an
+`train_runs` trains many runs at once (``vmap`` over initial weights) with optax Adam, an
 optional penalty transformation chained before it, and logs at every ``log_every`` steps the
 training loss, the held-out loss and the exact frame bounds A, B of the weights on
-:math:`\mathbb Z_N` with stride d (:func:`rfbjax.kernels.strided.strided_frame_bounds`).
+$\mathbb Z_N$ with stride d (`rfbjax.kernels.strided.strided_frame_bounds`).
 """
 
 from __future__ import annotations
@@ -51,10 +57,13 @@ __all__ = ["DistillStats", "analysis", "distill_stats", "distill_loss", "full_sp
 
 
 class DistillStats(NamedTuple):
-    """Sufficient statistics of a data set for :func:`distill_loss` (module docstring).
+    """Sufficient statistics of a data set for `distill_loss` (module docstring).
 
-    R: complex ``(d, d, M)`` (``R[a, b, xi]``); c: complex ``(J, d, M)``; e: real scalar (mean
-    teacher energy)."""
+    Attributes:
+      R: complex ``(d, d, M)`` (``R[a, b, xi]``).
+      c: complex ``(J, d, M)``.
+      e: real scalar (mean teacher energy).
+    """
 
     R: jax.Array
     c: jax.Array
@@ -63,7 +72,7 @@ class DistillStats(NamedTuple):
 
 def analysis(w, X, stride: int) -> np.ndarray:
     r"""Outputs of the stride-d circular filterbank: ``w (J, T)``, ``X (n, N)`` → ``(n, J, N/d)``,
-    :math:`y_j[m] = (x \circledast w_j)[md]`. Float64 NumPy, by FFT."""
+    $y_j[m] = (x \circledast w_j)[md]$. Float64 NumPy, by FFT."""
     X = np.asarray(X, dtype=np.float64)
     N = X.shape[-1]
     W = np.fft.rfft(fold_taps(np.asarray(w, dtype=np.float64), N), n=N, axis=-1)
@@ -72,7 +81,7 @@ def analysis(w, X, stride: int) -> np.ndarray:
 
 
 def distill_stats(X, Y, stride: int, *, chunk: int = 64, dtype=jnp.float64) -> DistillStats:
-    """:class:`DistillStats` of signals ``X (n, N)`` and teacher outputs ``Y (n, J, N/d)``.
+    """`DistillStats` of signals ``X (n, N)`` and teacher outputs ``Y (n, J, N/d)``.
 
     Accumulated in float64 NumPy over chunks of ``chunk`` signals (peak memory
     ``chunk · J · N · 16`` bytes), returned as JAX arrays of ``dtype``'s complex type."""
@@ -97,7 +106,7 @@ def distill_stats(X, Y, stride: int, *, chunk: int = 64, dtype=jnp.float64) -> D
 
 
 def distill_loss(w: jax.Array, stats: DistillStats, N: int, stride: int) -> jax.Array:
-    r"""The relative distillation loss :math:`\mathcal L(w)` of ``w (J, T)`` (module docstring).
+    r"""The relative distillation loss $\mathcal L(w)$ of ``w (J, T)`` (module docstring).
 
     ``N`` and ``stride`` are static under jit; differentiable in w."""
     d = int(stride)
@@ -155,14 +164,14 @@ def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: in
 
     The optimiser is ``optax.chain(penalty_tx, optax.adam(lr))`` (``optax.adam(lr)`` alone
     without a penalty), full batch: every step uses the exact gradient of
-    :func:`distill_loss` on ``train``. Every ``log_every`` steps (and at step 0) it records
-    the training and held-out losses and the frame bounds (A, B) on :math:`\mathbb Z_N`, stride
+    `distill_loss` on ``train``. Every ``log_every`` steps (and at step 0) it records
+    the training and held-out losses and the frame bounds (A, B) on $\mathbb Z_N$, stride
     d. ``steps`` must be a multiple of ``log_every``. ``on_log(k)`` is called after each
     logging interval with the number of steps done per run.
 
     Returns:
       dict of NumPy arrays: ``step (L+1,)``, ``loss``, ``val_loss``, ``A``, ``B``, ``kappa``
-      ``(R, L+1)`` and ``w (R, J, T)`` (final weights); L = steps/log_every.
+        ``(R, L+1)`` and ``w (R, J, T)`` (final weights); L = steps/log_every.
     """
     d = int(stride)
     if steps % log_every:

@@ -36,7 +36,7 @@ REPORTED: dict[str, dict] = {
 }
 
 
-#: everything this command writes in its folder (patterns for :func:`rfbjax.report.outputs.check_out_dir`)
+#: everything this command writes in its folder (patterns for `rfbjax.report.outputs.check_out_dir`)
 OWN_PATTERNS = OWN_FILES + (f"{FIGURE_DIR}/study_*.png", f"{FIGURE_DIR}/study_*.pdf")
 
 
@@ -50,7 +50,7 @@ def check_out_dir(out: str) -> bool:
 
 
 def _findings(results: dict) -> dict:
-    """:func:`findings`, computed once per results dict."""
+    """`findings`, computed once per results dict."""
     if "_findings" not in results:
         results["_findings"] = findings(results)
     return results["_findings"]

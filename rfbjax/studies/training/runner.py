@@ -1,15 +1,15 @@
 r"""The training study: does conditioning at initialisation matter once the front end learns?
 
 For every stride d, target filterbank, initialiser, penalty and seed, a conv1d front end
-(J filters, T taps, stride d, circular on :math:`\mathbb Z_N`) is trained by knowledge distillation
-(:mod:`rfbjax.studies.training.distill`) to imitate the target's outputs; the training and held-out losses and
+(J filters, T taps, stride d, circular on $\mathbb Z_N$) is trained by knowledge distillation
+(`rfbjax.studies.training.distill`) to imitate the target's outputs; the training and held-out losses and
 the exact frame bounds A, B (hence κ = B/A) on the N-point grid are logged along training.
 
 * **inits** — ``gaussian`` (the paper's, σ² = d/(JT)), ``pytorch`` (Conv1d default,
-  U(±1/√T)) from :mod:`rfbjax.kernels.initializers`, and ``tight_fir`` (a Gaussian draw tightened with its
-  T taps to κ ≤ 1.01) when :mod:`rfbjax.kernels.initializers` provides it;
+  U(±1/√T)) from `rfbjax.kernels.initializers`, and ``tight_fir`` (a Gaussian draw tightened with its
+  T taps to κ ≤ 1.01) when `rfbjax.kernels.initializers` provides it;
 * **penalties** — ``none``, ``kappa`` (β(B/A − 1)) and ``tightness`` (β·mean_ξ‖M(ξ)/c − I‖²_F) from
-  :mod:`rfbjax.remedies.regularizers`, applied as an optax transformation chained before Adam
+  `rfbjax.remedies.regularizers`, applied as an optax transformation chained before Adam
   (``optax.chain(penalize(...), optax.adam(lr))``), on the same N-point grid as the metrics;
 * **seeds** — the same initial draw (per init and seed) is used for every penalty and every
   target, so comparisons between penalties are paired.
@@ -42,7 +42,7 @@ __all__ = ["StudyConfig", "QUICK", "FULL", "SMALL", "INITS", "PENALTIES", "DEFAU
 
 #: initialisers the study compares (``tight_fir`` only when the library has it)
 INITS = ("gaussian", "pytorch", "tight_fir")
-#: penalties: name -> function name in :mod:`rfbjax.remedies.regularizers`
+#: penalties: name -> function name in `rfbjax.remedies.regularizers`
 PENALTIES = {"none": None, "kappa": "kappa_penalty", "tightness": "tightness_penalty"}
 #: β per penalty (see README "Training study" for how they were chosen)
 DEFAULT_BETA = {"kappa": 1e-2, "tightness": 1e-1}

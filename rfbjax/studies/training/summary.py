@@ -2,7 +2,7 @@ r"""Statistics of a training study: final values with confidence intervals, pair
 and the sentences of the report — all computed from the runs, nothing hard-coded.
 
 Intervals are two-sided 95 % Student-t intervals of the mean over seeds,
-:math:`\bar x \pm t_{0.975,\,n-1}\, s/\sqrt n`; penalty effects are *paired* (the same initial
+$\bar x \pm t_{0.975,\,n-1}\, s/\sqrt n$; penalty effects are *paired* (the same initial
 draw trained with and without the penalty), so their interval is that of the mean per-seed
 difference. Ratios of held-out losses are compared on a log scale (geometric mean of the per-seed
 ratios, with the interval of the mean log-ratio).
@@ -151,7 +151,7 @@ def group_runs(runs) -> dict:
 
 def final_table(runs) -> list[dict]:
     """One row per (target, stride, init, penalty): κ at step 0 and final, final held-out and
-    training loss — each as :func:`mean_ci` over seeds."""
+    training loss — each as `mean_ci` over seeds."""
     rows = []
     for (t, d, i, p), rs in group_runs(runs).items():
         rows.append({"target": t, "stride": d, "init": i, "penalty": p, "seeds": len(rs),

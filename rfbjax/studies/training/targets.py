@@ -2,30 +2,28 @@ r"""Target filterbanks for the training study, built here (never downloaded).
 
 Two families, both FIR with exactly T taps, both float64 NumPy ``(J, T)``:
 
-``parseval``
-    A random *paraunitary* (lossless) filterbank. With stride d the analysis
-    :math:`y_j[m] = \sum_t g_j[t]\, x[md - t]` splits into polyphase parts
-    :math:`x_a[m] = x[md - a]` and filters :math:`h_{ja}[k] = g_j[kd + a]`, so
-    :math:`y = H(z)\,(x_a)_a` with the J×d polyphase matrix :math:`H(z) = \sum_k C_k z^{-k}`.
-    The layer is Parseval-tight (:math:`\|\Phi_d x\| = \|x\|`, A = B = 1 on every
-    :math:`\mathbb Z_N` with d | N) exactly when :math:`H(e^{i\theta})^H H(e^{i\theta}) = I_d`. Such an
-    H of degree K is built as :math:`V_K(z) \cdots V_1(z)\, U` with U a J×d matrix of
+- ``parseval``: A random *paraunitary* (lossless) filterbank. With stride d the analysis
+    $y_j[m] = \sum_t g_j[t]\, x[md - t]$ splits into polyphase parts
+    $x_a[m] = x[md - a]$ and filters $h_{ja}[k] = g_j[kd + a]$, so
+    $y = H(z)\,(x_a)_a$ with the J×d polyphase matrix $H(z) = \sum_k C_k z^{-k}$.
+    The layer is Parseval-tight ($\|\Phi_d x\| = \|x\|$, A = B = 1 on every
+    $\mathbb Z_N$ with d | N) exactly when $H(e^{i\theta})^H H(e^{i\theta}) = I_d$. Such an
+    H of degree K is built as $V_K(z) \cdots V_1(z)\, U$ with U a J×d matrix of
     orthonormal columns and degree-one lossless blocks
-    :math:`V_k(z) = I - v_k v_k^\top + z^{-1} v_k v_k^\top` (:math:`v_k` unit vectors):
-    :math:`V^H V = (I-P)^2 + P^2 = I` for the projection :math:`P = v v^\top`. K = T/d − 1 gives
-    T taps. Random U and :math:`v_k` (from a seed) give a generic tight filterbank, for any J ≥ d.
+    $V_k(z) = I - v_k v_k^\top + z^{-1} v_k v_k^\top$ ($v_k$ unit vectors):
+    $V^H V = (I-P)^2 + P^2 = I$ for the projection $P = v v^\top$. K = T/d − 1 gives
+    T taps. Random U and $v_k$ (from a seed) give a generic tight filterbank, for any J ≥ d.
 
-``gammatone``
-    An auditory filterbank: fourth-order gammatone impulse responses
-    :math:`g_j[t] = t^3 e^{-2\pi b_j t / f_s} \cos(2\pi f_j t / f_s)`, centre frequencies
-    :math:`f_j` equally spaced on the ERB-rate scale :math:`E(f) = 21.4 \log_{10}(1 + 0.00437 f)`
+- ``gammatone``: An auditory filterbank: fourth-order gammatone impulse responses
+    $g_j[t] = t^3 e^{-2\pi b_j t / f_s} \cos(2\pi f_j t / f_s)$, centre frequencies
+    $f_j$ equally spaced on the ERB-rate scale $E(f) = 21.4 \log_{10}(1 + 0.00437 f)$
     from 0 Hz (the first channel is a low-pass) to 0.9 × Nyquist, bandwidths
-    :math:`b_j = 1.019\, \mathrm{ERB}(f_j)` with :math:`\mathrm{ERB}(f) = 24.7 (1 + 0.00437 f)` Hz,
+    $b_j = 1.019\, \mathrm{ERB}(f_j)$ with $\mathrm{ERB}(f) = 24.7 (1 + 0.00437 f)$ Hz,
     truncated to T taps with a raised-cosine taper over the last quarter. Each channel is scaled
     to unit peak gain; it is a frame but not a tight one (its κ is reported).
 
-Both are finally scaled so that the mean eigenvalue of the polyphase matrices :math:`\mathcal M(\xi)`
-(the mean of :math:`P/d` at stride d) is 1 — the gain of an energy-preserving layer.
+Both are finally scaled so that the mean eigenvalue of the polyphase matrices $\mathcal M(\xi)$
+(the mean of $P/d$ at stride d) is 1 — the gain of an energy-preserving layer.
 """
 
 from __future__ import annotations
@@ -62,7 +60,7 @@ class Target:
 def paraunitary_fir(J: int, T: int, stride: int = 1, *, seed: int = 0) -> np.ndarray:
     r"""A random Parseval-tight FIR filterbank ``(J, T)`` for stride d (module docstring).
 
-    Exact up to rounding: A = B = 1 on every :math:`\mathbb Z_N` with d | N. Needs J ≥ d and
+    Exact up to rounding: A = B = 1 on every $\mathbb Z_N$ with d | N. Needs J ≥ d and
     d | T. Cost O(J T²/d) (K = T/d − 1 degree-one blocks on a polynomial of ≤ T/d coefficients).
     """
     d = int(stride)
