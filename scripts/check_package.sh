@@ -12,8 +12,9 @@ trap 'rm -rf "$WORK"' EXIT
 WHEEL="$(ls "$WORK"/dist/rfbjax-*.whl)"
 SDIST="$(ls "$WORK"/dist/rfbjax-*.tar.gz)"
 # the sdist carries what a rebuild needs
+listing="$(tar -tzf "$SDIST")"
 for f in LICENSE CHANGELOG.md README.md pyproject.toml rfbjax/py.typed; do
-    tar -tzf "$SDIST" | grep -q "^rfbjax-[^/]*/$f$" || { echo "check_package: $f missing from $SDIST"; exit 1; }
+    grep -q "^rfbjax-[^/]*/$f$" <<<"$listing" || { echo "check_package: $f missing from the sdist"; exit 1; }
 done
 # every module of the checkout is in the wheel
 missing="$("$PY" - "$WHEEL" <<'PY'

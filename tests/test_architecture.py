@@ -144,3 +144,54 @@ def test_subpackage_inits_import_nothing_heavy(room):
     path = os.path.join(ROOT, room, "__init__.py")
     tree = ast.parse(open(path, encoding="utf-8").read())
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+# ----------------------------------------------------------------------------- the 0.1 paths
+def _run(code: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c", code],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout + out.stderr
+
+
+def test_old_paths_give_the_same_module_and_say_where_it_went():
+    text = _run(
+        "import sys, rfbjax\n"
+        "assert 'numpy' not in sys.modules and 'jax' not in sys.modules\n"
+        "import rfbjax.strided as old\n"
+        "import rfbjax.kernels.strided as new\n"
+        "assert old is new and sys.modules['rfbjax.strided'] is new\n"
+        "import rfbjax.attack.search as s\n"
+        "from rfbjax.studies.attack import search\n"
+        "assert s is search and rfbjax.attack is sys.modules['rfbjax.studies.attack']\n"
+        "from rfbjax.initializers import tight_fir, draw\n"
+        "assert tight_fir.__module__ == 'rfbjax.remedies.initializers'\n"
+        "assert draw.__module__ == 'rfbjax.kernels.initializers'\n"
+        "print('OK')\n")
+    assert "OK" in text
+    assert "rfbjax.strided moved to rfbjax.kernels.strided" in text
+    assert "rfbjax.attack.search moved to rfbjax.studies.attack.search" in text
+
+
+def test_documented_paths_do_not_warn():
+    text = _run(
+        "import rfbjax, rfbjax.regularizers, rfbjax.theory.predictor, rfbjax.api\n"
+        "assert rfbjax.regularizers.__name__ == 'rfbjax.remedies.regularizers'\n"
+        "assert rfbjax.sweep.__name__ == 'rfbjax.studies.sweep'\n"
+        "print('OK')\n")
+    assert "OK" in text
+    assert "regularizers moved" not in text
+    assert "rfbjax.sweep moved to rfbjax.studies.sweep" in text   # attribute access warns too
+
+
+def test_every_public_name_resolves():
+    import warnings
+
+    import rfbjax
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # the 0.1 submodule names
+        for name in rfbjax.__all__:
+            assert getattr(rfbjax, name) is not None, name

@@ -1,22 +1,24 @@
 r"""Stacks of strided conv1d layers as one multi-rate filterbank, and its frame bounds.
 
-Layer l maps C_l = J_{l-1} channels to J_l with kernel :math:`w^{(l)}` of shape
-``(J_l, C_l, T_l)`` and stride :math:`d_l`, on the signal that the layers below left at rate
-:math:`1/D_{l-1}`, :math:`D_l = d_1 \cdots d_l`. Without nonlinearities the stack is linear and is
-itself one strided conv1d layer: writing :math:`y^{(l)}_j[m] = \sum_i (w^{(l)}_{ji} \circledast y^{(l-1)}_i)[m d_l]`
-and substituting,
+Layer l maps $C_l = J_{l-1}$ channels to $J_l$ with kernel $w^{(l)}$ of shape
+``(J_l, C_l, T_l)`` and stride $d_l$, on the signal that the layers below left at rate
+$1/D_{l-1}$, $D_l = d_1 \cdots d_l$. Without nonlinearities the stack is linear and is
+itself one strided conv1d layer: writing
+$y^{(l)}_j[m] = \sum_i (w^{(l)}_{ji} \circledast y^{(l-1)}_i)[m d_l]$ and substituting,
 
-.. math:: y^{(L)}_j[m] = \sum_c (h_{jc} \circledast x_c)[m D_L], \qquad
-          h^{(l)}_{jc}[t] = \sum_i \sum_s w^{(l)}_{ji}[s]\, h^{(l-1)}_{ic}[t - s D_{l-1}],
+$$
+y^{(L)}_j[m] = \sum_c (h_{jc} \circledast x_c)[m D_L], \qquad
+h^{(l)}_{jc}[t] = \sum_i \sum_s w^{(l)}_{ji}[s]\, h^{(l-1)}_{ic}[t - s D_{l-1}],
+$$
 
 i.e. each kernel upsampled by the product of the strides below it, convolved with the composite
-below, summed over the paths; the composite has :math:`T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)`
-taps and stride :math:`D_L`. On :math:`\mathbb Z_N` (:math:`D_L \mid N`) the intermediate signals
-live on :math:`\mathbb Z_{N/D_l}` and circular convolution there is circular convolution on
-:math:`\mathbb Z_N` with the upsampled kernel, so the identity is exact. The frame bounds of the stack
-are those of the composite layer: its polyphase matrices :math:`\mathcal M(\xi)` are
-:math:`C_0 D_L \times C_0 D_L` (:func:`rfbjax.kernels.strided.layer_frame_bounds`). By counting,
-:math:`J_L < C_0 D_L` leaves no lower frame bound (A = 0, κ = ∞).
+below, summed over the paths; the composite has $T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)$
+taps and stride $D_L$. On $\mathbb Z_N$ ($D_L \mid N$) the intermediate signals
+live on $\mathbb Z_{N/D_l}$ and circular convolution there is circular convolution on
+$\mathbb Z_N$ with the upsampled kernel, so the identity is exact. The frame bounds of the stack
+are those of the composite layer: its polyphase matrices $\mathcal M(\xi)$ are
+$C_0 D_L \times C_0 D_L$ (`rfbjax.kernels.strided.layer_frame_bounds`). By counting,
+$J_L < C_0 D_L$ leaves no lower frame bound (A = 0, κ = ∞).
 
 Biases, activations, normalisation and pooling are ignored: this is the linear part of the stack.
 """
@@ -39,10 +41,19 @@ WAV2VEC2_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 
 
 def check_cascade(shapes: Sequence[tuple], strides: Sequence[int], N: int | None = None) -> int:
-    """Validate a stack (shapes ``(J_l, C_l, T_l)``, strides) and return the composite stride.
+    r"""Validate a stack and return the composite stride $D = \prod_l d_l$.
 
-    Raises InputError naming the problem: empty stack, wrong rank, C_{l+1} != J_l, a stride that
-    is not a positive integer, a composite stride that does not divide N.
+    Args:
+      shapes: the layers' shapes ``(J_l, C_l, T_l)``.
+      strides: the layers' strides ``d_l``.
+      N: the grid, or None (then nothing to divide).
+
+    Returns:
+      The composite stride D.
+
+    Raises:
+      InputError: naming the problem: an empty stack, a wrong rank, $C_{l+1} \ne J_l$, a
+        stride that is not a positive integer, a composite stride that does not divide N.
     """
     if len(shapes) == 0:
         raise InputError("cascade: need at least one layer")
@@ -64,14 +75,17 @@ def check_cascade(shapes: Sequence[tuple], strides: Sequence[int], N: int | None
 
 
 def composite_kernel(weights: Sequence[jax.Array], strides: Sequence[int]):
-    r"""The kernel ``(J_L, C_0, T)`` and stride :math:`D_L` of the linear composite of a stack.
+    r"""The kernel ``(J_L, C_0, T)`` and stride $D_L$ of the linear composite of a stack.
 
     Args:
-      weights: ``[(J_1, C_0, T_1), (J_2, J_1, T_2), ...]``. strides: ``[d_1, d_2, ...]``
-        (static under jit).
+      weights: ``[(J_1, C_0, T_1), (J_2, J_1, T_2), ...]``.
+      strides: ``[d_1, d_2, ...]`` (static under jit).
 
     Returns:
-      ``(h, D)`` with :math:`T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)`. Differentiable in the weights.
+      ``(h, D)`` with $T = T_1 + \sum_{l>1} D_{l-1}(T_l - 1)$. Differentiable in the weights.
+
+    Raises:
+      InputError: an invalid stack (`rfbjax.kernels.cascade.check_cascade`).
     """
     check_cascade([tuple(w.shape) for w in weights], strides)
     h = jnp.asarray(weights[0])
@@ -92,19 +106,25 @@ def composite_kernel(weights: Sequence[jax.Array], strides: Sequence[int]):
 
 
 def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int):
-    r"""Optimal frame bounds (A, B) of the linear composite of a stack of strided conv1d layers
-    on :math:`\mathbb Z_N` (circular), through its composite kernel (:func:`composite_kernel`) and
-    the :math:`C_0 D \times C_0 D` polyphase matrices.
+    r"""Optimal frame bounds (A, B) of the linear composite of a stack of strided conv1d layers.
+
+    On $\mathbb Z_N$ (circular), through its composite kernel
+    (`rfbjax.kernels.cascade.composite_kernel`) and the $C_0 D \times C_0 D$ polyphase matrices.
 
     Args:
-      weights: ``[(J_l, C_l, T_l)]`` with :math:`C_{l+1} = J_l`. strides: ``[d_l]``. N: a multiple
-        of :math:`D = \prod_l d_l` (strides and N static under jit).
+      weights: ``[(J_l, C_l, T_l)]`` with $C_{l+1} = J_l$.
+      strides: ``[d_l]`` (static under jit).
+      N: a multiple of $D = \prod_l d_l$ (static under jit).
 
     Returns:
-      ``(A, B)`` scalars; A = 0 exactly when :math:`J_L < C_0 D` (rank deficient) or under the
+      ``(A, B)`` scalars; A = 0 exactly when $J_L < C_0 D$ (rank deficient) or under the
       rounding floor.
 
-    Example:
+    Raises:
+      InputError: an invalid stack, or D does not divide N
+        (`rfbjax.kernels.cascade.check_cascade`).
+
+    Examples:
       >>> import numpy as np
       >>> haar = np.array([[[1.0, 1.0]], [[1.0, -1.0]]]) / np.sqrt(2.0)    # (2, 1, 2), stride 2
       >>> A, B = cascade_bounds([haar], [2], 8)                        # orthogonal: A = B = 1
@@ -120,11 +140,22 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int)
 
 def draw_stack(key: jax.Array, widths: Sequence[int], kernels: Sequence[int], *,
                in_channels: int = 1, init: str = "pytorch", dtype=jnp.float32) -> list:
-    """One random stack: layer l of shape ``(widths[l], C_l, kernels[l])``, C_0 = ``in_channels``.
+    r"""One random stack: layer l of shape ``(widths[l], C_l, kernels[l])``, $C_0$ = ``in_channels``.
 
-    Each layer's J·C filters of T taps are drawn by :func:`rfbjax.kernels.initializers.draw` and scaled
-    by :math:`1/\\sqrt{C}`, so that ``pytorch`` is PyTorch's Conv1d default
-    :math:`U(\\pm 1/\\sqrt{C T})` (fan-in C·T). κ of the stack does not depend on the scales.
+    Each layer's J·C filters of T taps are drawn by `rfbjax.kernels.initializers.draw` and
+    scaled by $1/\sqrt{C}$, so that ``pytorch`` is PyTorch's Conv1d default
+    $U(\pm 1/\sqrt{C T})$ (fan-in C·T). κ of the stack does not depend on the scales.
+
+    Args:
+      key: a PRNG key (layer l uses ``fold_in(key, l)``).
+      widths: the output channels $J_l$ of the layers.
+      kernels: the kernel sizes $T_l$ of the layers.
+      in_channels: $C_0$.
+      init: an initialiser name (`rfbjax.kernels.initializers`).
+      dtype: of the weights.
+
+    Returns:
+      A list of arrays ``(J_l, C_l, T_l)``.
     """
     from . import initializers as inits
 

@@ -1,35 +1,32 @@
 r"""Initialisers of conv1d filterbanks: the paper's Gaussian and what frameworks actually use.
 
 A conv1d layer with one input channel, J output channels and kernel size T has
-:math:`\mathrm{fan\_in} = T` and :math:`\mathrm{fan\_out} = J T` (PyTorch and Keras agree for
+$\mathrm{fan\_in} = T$ and $\mathrm{fan\_out} = J T$ (PyTorch and Keras agree for
 convolutions: channels times receptive field). Every initialiser below draws the J·T taps
 i.i.d. with mean 0, except ``tight``:
 
-============== ======================================= ======================== ==============
-name           taps                                    variance σ²              β = E w⁴ / σ⁴
-============== ======================================= ======================== ==============
-gaussian       :math:`\mathcal N(0, \sigma^2)` (paper)  :math:`c\,d/(JT)`          3
-pytorch        U(±1/√fan_in) (Conv1d default,          :math:`1/(3T)`             9/5
-               kaiming_uniform with a = √5)
-glorot_normal  :math:`\mathcal N(0, 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))`   :math:`2/(T(J+1))` 3
-glorot_uniform U(±√(6/(fan_in + fan_out)))              :math:`2/(T(J+1))`         9/5
-he_normal      :math:`\mathcal N(0, 2/\mathrm{fan\_in})` :math:`2/T`               3
-rademacher     ±σ with equal probability               :math:`c\,d/(JT)`          1
-tight          canonical tight frame of a Gaussian draw —                        —
-============== ======================================= ======================== ==============
+| name | taps | variance $\sigma^2$ | $\beta = \mathbb E\, w^4 / \sigma^4$ |
+|---|---|---|---|
+| ``gaussian`` | $\mathcal N(0, \sigma^2)$ (the paper) | $c\,d/(JT)$ | 3 |
+| ``pytorch`` | $U(\pm 1/\sqrt{\mathrm{fan\_in}})$ (Conv1d default, ``kaiming_uniform`` with $a = \sqrt 5$) | $1/(3T)$ | 9/5 |
+| ``glorot_normal`` | $\mathcal N(0, 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))$ | $2/(T(J+1))$ | 3 |
+| ``glorot_uniform`` | $U(\pm\sqrt{6/(\mathrm{fan\_in}+\mathrm{fan\_out})})$ | $2/(T(J+1))$ | 9/5 |
+| ``he_normal`` | $\mathcal N(0, 2/\mathrm{fan\_in})$ | $2/T$ | 3 |
+| ``rademacher`` | $\pm\sigma$ with equal probability | $c\,d/(JT)$ | 1 |
+| ``tight`` | canonical tight frame of a Gaussian draw | — | — |
 
 (Keras draws its ``*_normal`` initialisers from a truncated normal; rfbjax uses the untruncated
 one, as PyTorch's ``xavier_normal_``/``kaiming_normal_`` do.)
 
-With stride d the energy response has mean :math:`J\sigma^2 (T/d) \|x\|^2` (d dividing T), so
-:math:`\sigma^2 = c\,d/(JT)` preserves energy in expectation (c = ``scale``, 1 by default).
+With stride d the energy response has mean $J\sigma^2 (T/d) \|x\|^2$ (d dividing T), so
+$\sigma^2 = c\,d/(JT)$ preserves energy in expectation (c = ``scale``, 1 by default).
 ``gaussian`` and ``rademacher`` are defined that way; the framework initialisers keep their
 own variance times c unless ``rescale=True``, which multiplies the taps so that
-:math:`\sigma^2 = c\,d/(JT)` (the frame bounds scale, κ does not: κ is invariant to a global
+$\sigma^2 = c\,d/(JT)$ (the frame bounds scale, κ does not: κ is invariant to a global
 gain, so only the *shape* of the tap law matters for conditioning).
 
 ``tight`` draws a Gaussian filterbank and replaces it by its canonical tight frame
-:math:`\Phi S^{-1/2}` on :math:`\mathbb Z_N` with stride d (:func:`canonical_tight`):
+$\Phi S^{-1/2}$ on $\mathbb Z_N$ with stride d (`rfbjax.kernels.initializers.canonical_tight`):
 A = B = c and κ = 1 exactly, but the filters are **N taps long** (periodic), no longer T;
 it needs N (circular convolution) and J ≥ d.
 
@@ -83,11 +80,14 @@ class Initializer:
     """One initialiser: a pure sampler ``fn(key, J, T, dtype) -> (J, T)`` at its native variance.
 
     Attributes:
+      name: the name ``--init`` takes.
       family: ``gaussian``, ``uniform``, ``rademacher`` or ``tight`` (the law of one tap).
+      fn: the sampler (None for ``tight``, which `rfbjax.kernels.initializers.draw` builds).
       native_variance: ``(J, T) -> σ²`` at stride 1 and scale 1.
       kurtosis: β = E[w⁴]/σ⁴ of one tap (None: taps not i.i.d.).
       energy_preserving: σ² = c·d/(JT) by definition (``rescale`` changes nothing).
       t_taps: the filters have T taps (False for ``tight``: N taps).
+      description: one line for tables and ``--help``.
     """
 
     name: str
@@ -128,6 +128,17 @@ NAMES = tuple(INITIALIZERS)
 
 
 def get(name: str) -> Initializer:
+    """The initialiser called ``name``.
+
+    Args:
+      name: one of `rfbjax.kernels.initializers.NAMES`.
+
+    Returns:
+      Its `rfbjax.kernels.initializers.Initializer`.
+
+    Raises:
+      InputError: an unknown name (the message lists the known ones).
+    """
     try:
         return INITIALIZERS[name]
     except KeyError:
@@ -136,15 +147,41 @@ def get(name: str) -> Initializer:
 
 
 def effective_rescale(name: str, rescale: bool) -> bool:
-    """``rescale`` only matters for initialisers that are not energy preserving by definition."""
+    """``rescale`` only matters for initialisers that are not energy preserving by definition.
+
+    Args:
+      name: the initialiser.
+      rescale: the requested option.
+
+    Returns:
+      Whether the taps are actually rescaled.
+    """
     return bool(rescale) and not get(name).energy_preserving
 
 
 def tap_variance(name: str, J: int, T: int, *, stride: int = 1, scale: float = 1.0,
                  rescale: bool = False, N: int | None = None) -> float:
-    r"""σ² of one tap. Energy-preserving (or rescaled) initialisers: :math:`c\,d/(JT)`; the
-    framework ones: native σ² times c. ``tight``: the mean squared tap :math:`c\,d/(JN)`
-    (:math:`\sum_j \|g_j\|^2 = c\,d`), taps not independent."""
+    r"""σ² of one tap.
+
+    Energy-preserving (or rescaled) initialisers: $c\,d/(JT)$; the framework ones: native σ²
+    times c. ``tight``: the mean squared tap $c\,d/(JN)$ ($\sum_j \|g_j\|^2 = c\,d$), taps not
+    independent.
+
+    Args:
+      name: the initialiser.
+      J: number of filters.
+      T: number of taps.
+      stride: d.
+      scale: the variance scale c.
+      rescale: rescale a framework initialiser to $c\,d/(JT)$.
+      N: the grid (``tight`` only; T when not given).
+
+    Returns:
+      σ², a Python float.
+
+    Raises:
+      InputError: an unknown initialiser.
+    """
     init = get(name)
     if init.family == "tight":
         return float(scale) * stride / (J * (N if N is not None else T))
@@ -154,7 +191,20 @@ def tap_variance(name: str, J: int, T: int, *, stride: int = 1, scale: float = 1
 
 
 def validate(name: str, J: int, *, stride: int = 1, N: int | None = None) -> Initializer:
-    """InputError for settings an initialiser cannot serve (``tight`` needs Z_N and J ≥ d)."""
+    """InputError for settings an initialiser cannot serve (``tight`` needs Z_N and J ≥ d).
+
+    Args:
+      name: the initialiser.
+      J: number of filters.
+      stride: d.
+      N: the grid, or None (linear convolution).
+
+    Returns:
+      The `rfbjax.kernels.initializers.Initializer`.
+
+    Raises:
+      InputError: an unknown initialiser, or ``tight`` without N or with J < d.
+    """
     init = get(name)
     if init.family == "tight":
         if N is None:
@@ -170,8 +220,26 @@ def draw(name: str, key: jax.Array, J: int, T: int, *, dtype=np.float32, stride:
          scale: float = 1.0, rescale: bool = False, N: int | None = None) -> jax.Array:
     """One filterbank: ``(J, T)``, or ``(J, N)`` for ``tight``.
 
-    ``gaussian`` is :func:`rfbjax.kernels.filters.gaussian_filterbank` with variance scale c·d (the same
-    numbers for the same key at stride 1).
+    ``gaussian`` is `rfbjax.kernels.filters.gaussian_filterbank` with variance scale c·d (the
+    same numbers for the same key at stride 1).
+
+    Args:
+      name: the initialiser.
+      key: a PRNG key; the draw is a deterministic function of it.
+      J: number of filters.
+      T: number of taps.
+      dtype: of the taps.
+      stride: d.
+      scale: the variance scale c.
+      rescale: rescale a framework initialiser to σ² = c·d/(JT).
+      N: the grid (``tight`` only).
+
+    Returns:
+      ``(J, T)``, or ``(J, N)`` for ``tight``.
+
+    Raises:
+      InputError: an unknown initialiser.
+      ValueError: ``tight`` without N.
     """
     from .filters import gaussian_filterbank
 
@@ -192,7 +260,24 @@ def draw(name: str, key: jax.Array, J: int, T: int, *, dtype=np.float32, stride:
 
 def describe(name: str, J: int, T: int, *, stride: int = 1, scale: float = 1.0,
              rescale: bool = False, N: int | None = None) -> dict:
-    """Metadata for tables and JSON: tap variance, β, filter length, expected energy gain."""
+    """Metadata for tables and JSON: tap variance, β, filter length, expected energy gain.
+
+    Args:
+      name: the initialiser.
+      J: number of filters.
+      T: number of taps.
+      stride: d.
+      scale: the variance scale c.
+      rescale: as for `rfbjax.kernels.initializers.draw`.
+      N: the grid (``tight`` only).
+
+    Returns:
+      A dict: ``init``, ``family``, ``tap_variance``, ``kurtosis``, ``iid_taps``,
+      ``filter_length``, ``t_taps``, ``rescaled``, ``energy_gain``, ``description``.
+
+    Raises:
+      InputError: an unknown initialiser.
+    """
     init = get(name)
     var = tap_variance(name, J, T, stride=stride, scale=scale, rescale=rescale, N=N)
     taps = T if init.t_taps else N
@@ -205,22 +290,36 @@ def describe(name: str, J: int, T: int, *, stride: int = 1, scale: float = 1.0,
 
 
 def canonical_tight(w: jax.Array, N: int, stride: int = 1) -> jax.Array:
-    r"""The canonical tight frame :math:`\Phi S^{-1/2}` of a stride-d filterbank on :math:`\mathbb Z_N`.
+    r"""The canonical tight frame $\Phi S^{-1/2}$ of a stride-d filterbank on $\mathbb Z_N$.
 
-    S commutes with shifts by d, so :math:`\Phi S^{-1/2}` is again a stride-d filterbank, with
-    :math:`G'(\xi) = G(\xi)\, \mathcal M(\xi)^{-1/2}` (hence :math:`\mathcal M'(\xi) = I`, A = B = 1). At
-    d = 1: :math:`\hat g_j = \hat w_j / \sqrt{P}`. The filters become N taps long (periodic on
-    :math:`\mathbb Z_N`). Needs J ≥ d (otherwise no stride-d filterbank of J filters is a frame).
+    S commutes with shifts by d, so $\Phi S^{-1/2}$ is again a stride-d filterbank, with
+    $G'(\xi) = G(\xi)\, \mathcal M(\xi)^{-1/2}$ (hence $\mathcal M'(\xi) = I$, A = B = 1). At
+    d = 1: $\hat g_j = \hat w_j / \sqrt{P}$. The filters become N taps long (periodic on
+    $\mathbb Z_N$). Needs J ≥ d (otherwise no stride-d filterbank of J filters is a frame).
 
     Args:
-      w: ``(..., J, T)`` real. Returns ``(..., J, N)`` real.
+      w: real filterbanks, ``(..., J, T)``.
+      N: the grid, a multiple of ``stride`` (static).
+      stride: d (static).
+
+    Returns:
+      ``(..., J, N)`` real.
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` is not a real floating ``(..., J, T)``
+        array, ``stride`` does not divide ``N``, or J < d.
     """
     d = int(stride)
+    import chex
     import jax
     import jax.numpy as jnp
 
     from .filters import fold_taps
 
+    chex.assert_shape(w, (..., None, None), custom_message="canonical_tight: w must be (..., J, T)")
+    chex.assert_type(w, float, custom_message="canonical_tight: w must be real floating")
+    chex.assert_is_divisible(int(N), d, custom_message=f"canonical_tight: stride {d} must divide N={N}")
+    chex.assert_axis_dimension_gteq(w, -2, d, custom_message=f"canonical_tight: needs J >= stride {d}")
     wf = fold_taps(w, N)
     tiny = jnp.finfo(w.dtype).tiny
     if d == 1:

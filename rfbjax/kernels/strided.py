@@ -264,30 +264,38 @@ def grid_size(T: int, stride: int, minimum: int) -> int:
 
 
 def certified_bounds(A: jax.Array, B: jax.Array, T: int, N: int, dtype=None):
-    r"""Frame bounds on :math:`\ell^2(\mathbb Z)` (linear convolution) from those on the N-point grid.
+    r"""Frame bounds on $\ell^2(\mathbb Z)$ (linear convolution) from those on the N-point grid.
 
-    Between grid points the extreme eigenvalues of :math:`\mathcal M(\xi)` can only move so
-    far, because every entry of :math:`\mathcal M(\xi) - c I` is a trigonometric polynomial of
-    degree T − 1 in :math:`\xi` (cycles per sample, period 1). With the grid spacing
-    :math:`h = 1/N`, :math:`c = (A_N + B_N)/2`, :math:`g = (B_N - A_N)/2` and
-    :math:`\beta = \pi^2 (T-1)^2 / (2N^2)` (< 1 needs :math:`N > \pi (T-1)/\sqrt 2`):
+    Between grid points the extreme eigenvalues of $\mathcal M(\xi)$ can only move so
+    far, because every entry of $\mathcal M(\xi) - c I$ is a trigonometric polynomial of
+    degree T − 1 in $\xi$ (cycles per sample, period 1). With the grid spacing
+    $h = 1/N$, $c = (A_N + B_N)/2$, $g = (B_N - A_N)/2$ and
+    $\beta = \pi^2 (T-1)^2 / (2N^2)$ (< 1 needs $N > \pi (T-1)/\sqrt 2$):
 
-    * on a cell, :math:`\mathcal M(\xi) = L(\xi) + E(\xi)`, L the linear interpolation of the
-      two end matrices, whose spectrum lies in :math:`[A_N, B_N]` (λ_min is concave and λ_max
-      convex in the matrix), and :math:`\|E\|_2 \le \frac{h^2}{8} \sup\|\mathcal M''\|_2`;
-    * Bernstein's inequality, applied to every :math:`y^H(\mathcal M - cI)x`, gives
-      :math:`\sup\|\mathcal M''\|_2 \le (2\pi(T-1))^2 s` with :math:`s = \sup_\xi \|\mathcal M(\xi) - cI\|_2 \le g + \beta s`;
+    * on a cell, $\mathcal M(\xi) = L(\xi) + E(\xi)$, L the linear interpolation of the
+      two end matrices, whose spectrum lies in $[A_N, B_N]$ ($\lambda_{\min}$ is concave and
+      $\lambda_{\max}$ convex in the matrix), and $\|E\|_2 \le \frac{h^2}{8} \sup\|\mathcal M''\|_2$;
+    * Bernstein's inequality, applied to every $y^H(\mathcal M - cI)x$, gives
+      $\sup\|\mathcal M''\|_2 \le (2\pi(T-1))^2 s$ with $s = \sup_\xi \|\mathcal M(\xi) - cI\|_2 \le g + \beta s$;
 
-    so :math:`A \ge A_N - \delta`, :math:`B \le B_N + \delta` with :math:`\delta = \beta g / (1 - \beta)`.
-    At stride 1 this is the bound on P between grid points through :math:`|P''|`. When ``dtype``
-    is given, :func:`rfbjax.kernels.frames.rounding_floor` of it is added to δ (eigenvalue rounding).
+    so $A \ge A_N - \delta$, $B \le B_N + \delta$ with $\delta = \beta g / (1 - \beta)$.
+    At stride 1 this is the bound on P between grid points through $|P''|$. When ``dtype``
+    is given, `rfbjax.kernels.frames.rounding_floor` of it is added to δ (eigenvalue rounding).
     A lower bound ≤ 0 is returned as 0 (nothing certified).
 
     Args:
-      A, B: bounds on the grid (any shape); T: taps; N: the grid (static).
+      A: lower bounds on the grid (any shape).
+      B: upper bounds on the grid (shaped like ``A``).
+      T: number of taps.
+      N: the grid (static).
+      dtype: the floating type the bounds were computed in (adds its rounding floor), or None.
 
     Returns:
-      ``(A_lower, B_upper)``: guaranteed :math:`A_{\ell^2} \ge` A_lower, :math:`B_{\ell^2} \le` B_upper.
+      ``(A_lower, B_upper)``: guaranteed $A_{\ell^2} \ge A_{\mathrm{lower}}$,
+      $B_{\ell^2} \le B_{\mathrm{upper}}$.
+
+    Raises:
+      InputError: N is too coarse ($\beta \ge 1$) to certify T taps.
     """
     beta = math.pi ** 2 * (max(int(T), 1) - 1) ** 2 / (2.0 * int(N) ** 2)
     if beta >= 1.0:
@@ -310,19 +318,29 @@ def _bounds_from_eigenvalues(lam, n_inputs: int, J: int, L: int, dtype):
 
 
 def strided_frame_bounds(w: jax.Array, N: int, stride: int, *, method: str = "auto"):
-    r"""Optimal frame bounds (A, B) of the stride-d filterbank on :math:`\mathbb Z_N`.
+    r"""Optimal frame bounds (A, B) of the stride-d filterbank on $\mathbb Z_N$.
 
-    ``method="auto"`` uses the Littlewood–Paley route of :func:`rfbjax.kernels.frames.circular_frame_bounds`
-    at d = 1 (bit-identical to it) and the polyphase eigenvalues otherwise;
-    ``"polyphase"`` forces the eigenvalue route (also at d = 1). A computed :math:`\lambda_{\min}`
-    under :func:`rfbjax.kernels.frames.rounding_floor` is reported as A = 0; J < d gives A = 0 exactly.
+    ``method="auto"`` uses the Littlewood–Paley route of
+    `rfbjax.kernels.frames.circular_frame_bounds` at d = 1 (bit-identical to it) and the
+    polyphase eigenvalues otherwise; ``"polyphase"`` forces the eigenvalue route (also at
+    d = 1). A computed $\lambda_{\min}$ under `rfbjax.kernels.frames.rounding_floor` is
+    reported as A = 0; J < d gives A = 0 exactly.
 
     Args:
-      w: ``(..., J, T)``. N: signal length, a multiple of ``stride``.
+      w: filterbanks, ``(..., J, T)``.
+      N: signal length, a multiple of ``stride`` (static).
+      stride: d (static).
+      method: ``"auto"`` or ``"polyphase"``.
 
     Returns:
       ``(A, B)``, shapes ``(...)``.
+
+    Raises:
+      ValueError: ``stride`` does not divide ``N``, or an unknown ``method``.
+      AssertionError: (chex, at trace time) ``w`` has fewer than 2 dimensions.
     """
+    chex.assert_shape(w, (..., None, None),
+                      custom_message="strided_frame_bounds: w must be (..., J, T)")
     d = int(stride)
     if N % d:
         raise ValueError(f"stride {d} does not divide N={N}")
@@ -335,8 +353,25 @@ def strided_frame_bounds(w: jax.Array, N: int, stride: int, *, method: str = "au
 
 
 def layer_frame_bounds(w: jax.Array, N: int, stride: int = 1):
-    r"""(A, B) of a conv1d layer ``(..., J, C, T)`` with stride d: the map
-    :math:`(x_c)_{c<C} \mapsto (\sum_c w_{jc} \circledast x_c)[md]`; :math:`\mathcal M(\xi)` is Cd×Cd."""
+    r"""(A, B) of a conv1d layer ``(..., J, C, T)`` with stride d.
+
+    The layer is the map $(x_c)_{c<C} \mapsto (\sum_c w_{jc} \circledast x_c)[md]$ on
+    $\mathbb Z_N$; $\mathcal M(\xi)$ is Cd×Cd.
+
+    Args:
+      w: layers, ``(..., J, C, T)``.
+      N: signal length, a multiple of ``stride`` (static).
+      stride: d (static).
+
+    Returns:
+      ``(A, B)``, shapes ``(...)``.
+
+    Raises:
+      ValueError: ``stride`` does not divide ``N``.
+      AssertionError: (chex, at trace time) ``w`` has fewer than 3 dimensions.
+    """
+    chex.assert_shape(w, (..., None, None, None),
+                      custom_message="layer_frame_bounds: w must be (..., J, C, T)")
     d = int(stride)
     if N % d:
         raise ValueError(f"stride {d} does not divide N={N}")
@@ -346,16 +381,25 @@ def layer_frame_bounds(w: jax.Array, N: int, stride: int = 1):
 
 
 def strided_energy(w: jax.Array, X: jax.Array, stride: int) -> jax.Array:
-    r"""Energies :math:`\|\Phi_d x_m\|^2 = \frac{1}{Nd}\sum_{\xi,j} |\sum_a \hat w_j[\xi+aM]\hat x_m[\xi+aM]|^2`.
+    r"""Energies $\|\Phi_d x_m\|^2 = \frac{1}{Nd}\sum_{\xi,j} |\sum_a \hat w_j[\xi+aM]\hat x_m[\xi+aM]|^2$.
 
     Args:
       w: filters ``(..., J, L)`` (any L; folded mod N).
-      X: N-point DFTs of M signals on :math:`\mathbb Z_N`, complex ``(M, N)``.
-      stride: d, dividing N.
+      X: N-point DFTs of M signals on $\mathbb Z_N$, complex ``(M, N)``.
+      stride: d, dividing N (static).
 
     Returns:
       ``(..., M)``.
+
+    Raises:
+      AssertionError: (chex, at trace time) ``w`` has fewer than 2 dimensions, ``X`` is not
+        ``(M, N)``, or ``stride`` does not divide N.
     """
+    chex.assert_shape(w, (..., None, None), custom_message="strided_energy: w must be (..., J, L)")
+    chex.assert_rank(X, 2, custom_message="strided_energy: X must be the DFTs (M, N) of M signals")
+    chex.assert_is_divisible(X.shape[-1], int(stride),
+                             custom_message=f"strided_energy: stride {stride} must divide "
+                                            f"N={X.shape[-1]}")
     N = X.shape[-1]
     d = int(stride)
     W = jnp.fft.fft(fold_taps(w, N), n=N, axis=-1)                  # (..., J, N)
@@ -371,6 +415,18 @@ def stride_support(x, T: int, stride: int, boundary: str = "circular") -> np.nda
     Circular: x itself (its length must be a multiple of d). Linear: x zero-padded to the
     smallest multiple L of d with L ≥ N + T - 1, where circular convolution equals the full
     linear convolution and the kept outputs are those at md < N + T - 1.
+
+    Args:
+      x: the signal, N samples (flattened).
+      T: number of taps.
+      stride: d.
+      boundary: ``"circular"`` or ``"linear"``.
+
+    Returns:
+      ``(N,)`` (circular) or ``(L,)`` (linear), float64 NumPy.
+
+    Raises:
+      ValueError: ``stride`` does not divide N (circular), or an unknown ``boundary``.
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     N = x.shape[0]
@@ -386,10 +442,17 @@ def stride_support(x, T: int, stride: int, boundary: str = "circular") -> np.nda
 
 
 def phase_autocorr(x, stride: int) -> np.ndarray:
-    r"""Phase autocorrelations :math:`R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[(n+\tau) \bmod N]`.
+    r"""Phase autocorrelations $R_c(\tau) = \sum_{n \equiv c\ (d)} x[n]\, x[(n+\tau) \bmod N]$.
 
-    ``(N,) -> (d, N)`` (lags 0…N-1), float64, by d cross-correlations through FFTs.
-    :math:`\sum_c R_c = R_x` and :math:`R_c(0)` is the energy of the c-th polyphase component.
+    Computed in float64 by d cross-correlations through FFTs. $\sum_c R_c = R_x$ and
+    $R_c(0)$ is the energy of the c-th polyphase component.
+
+    Args:
+      x: the signal on $\mathbb Z_N$, N samples (flattened).
+      stride: d.
+
+    Returns:
+      ``(d, N)``: $R_c(\tau)$ for lags $\tau = 0 \dots N-1$.
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     N = x.shape[0]
@@ -401,8 +464,17 @@ def phase_autocorr(x, stride: int) -> np.ndarray:
 
 
 def strided_gram(x, T: int, stride: int) -> np.ndarray:
-    r"""The T×T matrix :math:`Q_d[t,t'] = R_{(-t) \bmod d}((t - t') \bmod N)` with
-    :math:`\|\Phi_d x\|^2 = \sum_j w_j^\top Q_d w_j` (x on :math:`\mathbb Z_N`, see :func:`stride_support`)."""
+    r"""The T×T matrix $Q_d[t,t'] = R_{(-t) \bmod d}((t - t') \bmod N)$ with
+    $\|\Phi_d x\|^2 = \sum_j w_j^\top Q_d w_j$.
+
+    Args:
+      x: the signal on $\mathbb Z_N$ (see `rfbjax.kernels.strided.stride_support`).
+      T: number of taps.
+      stride: d.
+
+    Returns:
+      ``(T, T)`` float64 NumPy.
+    """
     R = phase_autocorr(x, stride)
     N = R.shape[-1]
     t = np.arange(T)
@@ -411,22 +483,28 @@ def strided_gram(x, T: int, stride: int) -> np.ndarray:
 
 def strided_energy_moments(x, J: int, T: int, stride: int, *, tap_variance: float,
                            kurtosis: float = 3.0):
-    r"""Exact mean and variance of :math:`\|\Phi_d x\|^2` for i.i.d. zero-mean taps.
+    r"""Exact mean and variance of $\|\Phi_d x\|^2$ for i.i.d. zero-mean taps.
 
-    .. math:: \mathbb E = J\sigma^2 \sum_{t<T} e_{c(t)}, \qquad
-              \mathbb V = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2 + (\beta - 3)\sum_{t<T} e_{c(t)}^2\Bigr]
+    $$
+    \mathbb E = J\sigma^2 \sum_{t<T} e_{c(t)}, \qquad
+    \mathbb V = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2 + (\beta - 3)\sum_{t<T} e_{c(t)}^2\Bigr]
+    $$
 
-    with :math:`c(t) = (-t) \bmod d`, :math:`e_c = R_c(0)`, :math:`\beta = E[w^4]/\sigma^4` (``kurtosis``).
-    The double sum is :math:`\operatorname{tr}(Q_d^2)`, computed in O(dT) with cumulative sums over
+    with $c(t) = (-t) \bmod d$, $e_c = R_c(0)$, $\beta = E[w^4]/\sigma^4$ (``kurtosis``).
+    The double sum is $\operatorname{tr}(Q_d^2)$, computed in O(dT) with cumulative sums over
     the lags (no T×T matrix). d = 1, β = 3 is docs/theory.md formula (3).
 
     Args:
-      x: the signal on :math:`\mathbb Z_N` (apply :func:`stride_support` first for linear
-        convolution); d must divide N.
-      tap_variance: :math:`\sigma^2`. kurtosis: β (3 Gaussian, 9/5 uniform, 1 Rademacher).
+      x: the signal on $\mathbb Z_N$ (apply `rfbjax.kernels.strided.stride_support` first for
+        linear convolution); d must divide N.
+      J: number of filters.
+      T: number of taps.
+      stride: d.
+      tap_variance: $\sigma^2$.
+      kurtosis: β (3 Gaussian, 9/5 uniform, 1 Rademacher).
 
     Returns:
-      ``(mean, var)``, unnormalised (divide by :math:`\|x\|^2`, :math:`\|x\|^4`).
+      ``(mean, var)`` as Python floats, unnormalised (divide by $\|x\|^2$, $\|x\|^4$).
     """
     R = phase_autocorr(x, stride)
     N = R.shape[-1]
