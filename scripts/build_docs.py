@@ -44,6 +44,7 @@ KATEX_INTEGRITY = ("sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF1
 #: where the KaTeX files sit inside the site (mkdocs.yml's extra_css / extra_javascript)
 KATEX_DIR = "vendor/katex"
 MATH_JS = "js/math.js"
+SITE_CSS = "css/rfbjax.css"
 
 #: the guide, in reading order; pages missing from the checkout are skipped, others follow
 GUIDE = ["energy", "bounds", "predict", "sweep", "reproduce", "attack", "audit", "remedies",
@@ -86,6 +87,15 @@ MATH_SCRIPT = r"""// Typesets the formulas of the page with the KaTeX copy serve
     typeset();
   }
 })();
+"""
+
+
+#: layout touches for the readthedocs theme: room for the wide tables, formulas that scroll
+#: sideways instead of spilling out of the column
+STYLE_SHEET = """/* rfbjax documentation: a wider text column and formulas that fit it */
+.wy-nav-content { max-width: 1000px; }
+div.arithmatex { overflow-x: auto; overflow-y: hidden; }
+.wy-table-responsive table td, .wy-table-responsive table th { white-space: normal; }
 """
 
 
@@ -170,7 +180,8 @@ def _katex_package(vendor: str) -> str:
 
 
 def vendor_katex(package: str, work: str) -> None:
-    """Copy KaTeX's stylesheet, fonts, script and auto-render extension into the pages."""
+    """Copy KaTeX's stylesheet, fonts, script and auto-render extension into the pages, with
+    the script that runs it and the site's own style sheet."""
     dist = os.path.join(package, "dist")
     out = os.path.join(work, *KATEX_DIR.split("/"))
     os.makedirs(os.path.join(out, "contrib"), exist_ok=True)
@@ -178,10 +189,11 @@ def vendor_katex(package: str, work: str) -> None:
         shutil.copy2(os.path.join(dist, *rel.split("/")), os.path.join(out, *rel.split("/")))
     shutil.copytree(os.path.join(dist, "fonts"), os.path.join(out, "fonts"))
     shutil.copy2(os.path.join(dist, os.pardir, "LICENSE"), os.path.join(out, "LICENSE"))
-    js = os.path.join(work, *MATH_JS.split("/"))
-    os.makedirs(os.path.dirname(js), exist_ok=True)
-    with open(js, "w", encoding="utf-8") as f:
-        f.write(MATH_SCRIPT)
+    for rel, text in ((MATH_JS, MATH_SCRIPT), (SITE_CSS, STYLE_SHEET)):
+        path = os.path.join(work, *rel.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 # --------------------------------------------------------------------------- pages

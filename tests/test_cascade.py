@@ -1,8 +1,12 @@
-"""Stacks of strided conv1d layers (:mod:`rfbjax.kernels.cascade`) against the product of the explicit
-analysis matrices of the layers (brute force, circular on Z_N)."""
+"""Stacks of strided conv1d layers (`rfbjax.kernels.cascade`) against the product of the explicit
+analysis matrices of the layers (brute force, circular on Z_N), with and without ``jit`` (chex
+variants)."""
 
+import chex
+import jax
 import numpy as np
 import pytest
+from absl.testing import parameterized
 
 import reference as ref
 from rfbjax.kernels.cascade import cascade_bounds, composite_kernel
@@ -24,28 +28,34 @@ def stack_matrix(weights, strides, N):
     return Phi
 
 
-@pytest.mark.parametrize("shapes,strides,N", [
-    ([(4, 2, 3), (7, 4, 2), (9, 7, 3)], [1, 2, 3], 36),
-    ([(3, 1, 7), (2, 3, 3)], [2, 2], 16),            # 2 outputs < 4 inputs per frequency
-])
-def test_cascade_matches_product_of_analysis_matrices(shapes, strides, N):
-    import jax
+class CascadeTest(chex.TestCase):
 
-    ws = [RNG.standard_normal(s) for s in shapes]
-    s = np.linalg.svd(stack_matrix(ws, strides, N), compute_uv=False)
-    with jax.enable_x64(True):
-        A, B = (float(v) for v in cascade_bounds(ws, strides, N))
-        h, D = composite_kernel(ws, strides)
-    assert D == int(np.prod(strides))
-    assert B == pytest.approx(s.max() ** 2, rel=1e-10)
-    J, C = shapes[-1][0], shapes[0][1]
-    if J < C * D:
-        assert A == 0.0
-    else:
-        assert A == pytest.approx(s.min() ** 2, rel=1e-8)
-    # the composite is one strided layer: its own analysis matrix is the product
-    np.testing.assert_allclose(layer_matrix(np.asarray(h), N, D), stack_matrix(ws, strides, N),
-                               atol=1e-12)
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(
+        ("three_layers", [(4, 2, 3), (7, 4, 2), (9, 7, 3)], [1, 2, 3], 36),
+        ("rank_deficient", [(3, 1, 7), (2, 3, 3)], [2, 2], 16),   # 2 outputs < 4 inputs per freq.
+    )
+    def test_cascade_matches_product_of_analysis_matrices(self, shapes, strides, N):
+        ws = [RNG.standard_normal(s) for s in shapes]
+        s = np.linalg.svd(stack_matrix(ws, strides, N), compute_uv=False)
+
+        @self.variant
+        def bounds_and_kernel(ws):
+            return cascade_bounds(ws, strides, N), composite_kernel(ws, strides)
+
+        with jax.enable_x64(True):
+            (A, B), (h, D) = bounds_and_kernel(ws)
+        D = int(D)   # a Python int, returned as an array under jit
+        assert D == int(np.prod(strides))
+        chex.assert_trees_all_close(B, s.max() ** 2, rtol=1e-10)
+        J, C = shapes[-1][0], shapes[0][1]
+        if J < C * D:
+            assert float(A) == 0.0
+        else:
+            chex.assert_trees_all_close(A, s.min() ** 2, rtol=1e-8)
+        # the composite is one strided layer: its own analysis matrix is the product
+        chex.assert_trees_all_close(layer_matrix(np.asarray(h), N, D),
+                                    stack_matrix(ws, strides, N), rtol=0, atol=1e-12)
 
 
 def test_bad_stacks_are_refused():

@@ -2,6 +2,7 @@
 
 import json
 
+import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -46,14 +47,19 @@ def test_framework_variances():
 def test_rescale_multiplies_the_same_draw():
     a = inits.draw("he_normal", KEY, 8, 16, dtype=jnp.float64)
     b = inits.draw("he_normal", KEY, 8, 16, dtype=jnp.float64, stride=2, rescale=True)
-    np.testing.assert_allclose(b, a * np.sqrt((2 / (8 * 16)) / (2 / 16)), rtol=1e-14)
+    chex.assert_trees_all_close(b, a * np.sqrt((2 / (8 * 16)) / (2 / 16)), rtol=1e-14)
 
 
 def test_gaussian_is_the_original_sampler():
-    np.testing.assert_array_equal(inits.draw("gaussian", KEY, 5, 7),
-                                  gaussian_filterbank(KEY, 5, 7))
-    np.testing.assert_array_equal(inits.draw("gaussian", KEY, 5, 7, stride=3),
-                                  gaussian_filterbank(KEY, 5, 7, scale=3.0))
+    chex.assert_trees_all_equal(
+        (inits.draw("gaussian", KEY, 5, 7), inits.draw("gaussian", KEY, 5, 7, stride=3)),
+        (gaussian_filterbank(KEY, 5, 7), gaussian_filterbank(KEY, 5, 7, scale=3.0)))
+
+
+def test_tight_draw_checks_its_shapes_at_trace_time():
+    # J < stride: no stride-d filterbank of J filters is a frame (validate() says so in one line)
+    with pytest.raises(AssertionError, match="canonical_tight: needs J >= stride 4"):
+        jax.jit(lambda k: inits.draw("tight", k, 3, 5, N=16, stride=4)).trace(KEY)
 
 
 def test_tight_is_n_taps_and_kappa_one():

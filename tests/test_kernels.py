@@ -1,33 +1,148 @@
-"""Every fast kernel against its brute-force reference (float64, small sizes, tight tolerances)."""
+"""Every fast kernel against its brute-force reference (float64, small sizes, tight tolerances).
 
+The pure kernels run as chex variants, with and without ``jit``, against the same references;
+pytree results (the pairs (A, B), the moments (mean, var)) are compared with
+``chex.assert_trees_all_close``.
+"""
+
+import re
 import warnings
 
+import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
 import pytest
+from absl.testing import parameterized
 
-from rfbjax.kernels import autocorr, energy, filters, frames
+from rfbjax.kernels import autocorr, energy, filters, frames, strided
 import reference as ref
 
 RNG = np.random.default_rng(1234)
 
 
-@pytest.mark.parametrize("T", [1, 2, 5, 16])
-def test_filterbank_autocorr_matches_loops(T):
-    w = RNG.standard_normal((3, T))
-    rho = np.asarray(autocorr.filterbank_autocorr(jnp.asarray(w)))
-    expect = sum(ref.autocorr_filter(wj) for wj in w)
-    np.testing.assert_allclose(rho, expect, rtol=1e-12, atol=1e-12)
+def cases(*rows):
+    """``parameterized.named_parameters`` rows named by their values (test ids without spaces)."""
+    rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+    return [("_".join(map(str, r)),) + r for r in rows]
 
 
-@pytest.mark.parametrize("N", [7, 16])
-def test_signal_autocorr_matches_loops(N):
-    x = RNG.standard_normal(N)
-    Rc = np.asarray(autocorr.signal_autocorr(jnp.asarray(x), boundary="circular"))
-    Rl = np.asarray(autocorr.signal_autocorr(jnp.asarray(x), boundary="linear"))
-    np.testing.assert_allclose(Rc, ref.autocorr_signal_circular(x), atol=1e-12)
-    np.testing.assert_allclose(Rl, ref.autocorr_signal_linear(x), atol=1e-12)
+class PureKernelsTest(chex.TestCase):
+    """Kernels against explicit loops, matrices and convolutions, jitted and not."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases(1, 2, 5, 16))
+    def test_filterbank_autocorr_matches_loops(self, T):
+        w = RNG.standard_normal((3, T))
+        rho = self.variant(autocorr.filterbank_autocorr)(jnp.asarray(w))
+        expect = sum(ref.autocorr_filter(wj) for wj in w)
+        chex.assert_shape(rho, (T,))
+        chex.assert_trees_all_close(rho, expect, rtol=1e-12, atol=1e-12)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases(7, 16))
+    def test_signal_autocorr_matches_loops(self, N):
+        x = jnp.asarray(RNG.standard_normal(N))
+
+        @self.variant
+        def both(x):
+            return (autocorr.signal_autocorr(x, boundary="circular"),
+                    autocorr.signal_autocorr(x, boundary="linear"))
+
+        expect = (ref.autocorr_signal_circular(np.asarray(x)),
+                  ref.autocorr_signal_linear(np.asarray(x)))
+        chex.assert_trees_all_close(both(x), expect, rtol=1e-12, atol=1e-12)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases(("circular", 12, 5), ("circular", 9, 9),
+                                          ("circular", 8, 13), ("linear", 10, 4), ("linear", 6, 9)))
+    def test_energy_formula_matches_explicit_convolution(self, boundary, N, T):
+        J, S = 3, 4
+        ws = RNG.standard_normal((S, J, T))
+        xs = RNG.standard_normal((2, N))
+
+        @self.variant
+        def routes(ws, xs):
+            R = jnp.stack([autocorr.lag_profile(autocorr.signal_autocorr(x, boundary=boundary), T,
+                                                boundary=boundary) for x in xs])
+            E = energy.energy_response(autocorr.filterbank_autocorr(ws), R)
+            conv = jnp.stack([energy.energy_by_convolution(ws, x, boundary=boundary) for x in xs],
+                             -1)
+            return E, conv
+
+        expect = np.array([[ref.energy_explicit(w, x, boundary) for x in xs] for w in ws])
+        chex.assert_trees_all_close(routes(jnp.asarray(ws), jnp.asarray(xs)), (expect, expect),
+                                    rtol=1e-11)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases(("circular", 16, 4), ("circular", 6, 11),
+                                          ("linear", 8, 5), ("linear", 5, 9)))
+    def test_analytic_moments_match_explicit_trace(self, boundary, N, T):
+        x = RNG.standard_normal(N)
+        J = 4
+
+        @self.variant
+        def moments(x):
+            R = autocorr.lag_profile(autocorr.signal_autocorr(x, boundary=boundary), T,
+                                     boundary=boundary)
+            return energy.energy_moments(R, J, T, scale=1.7)
+
+        expect = (1.7 * np.sum(x ** 2), ref.energy_variance_explicit(x, J, T, boundary, 1.7))
+        chex.assert_trees_all_close(moments(jnp.asarray(x)), expect, rtol=1e-10)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases((16, 3, 2), (15, 15, 3), (12, 8, 4), (8, 20, 2),
+                                          (9, 5, 1)))
+    def test_frame_bounds_match_singular_values(self, N, T, J):
+        ws = RNG.standard_normal((J, T))
+        A_ref, B_ref = ref.frame_bounds_explicit(ws, N)
+
+        @self.variant
+        def all_routes(w):
+            Ps = (frames.power_response(autocorr.filterbank_autocorr(w), N),
+                  frames.power_response_from_filters(w, N), frames.circular_power_response(w, N))
+            return [frames.frame_bounds(P, T) for P in Ps] + [frames.circular_frame_bounds(w, N)]
+
+        bounds = all_routes(jnp.asarray(ws))
+        chex.assert_trees_all_close([B for _, B in bounds], [B_ref] * 4, rtol=1e-10)
+        chex.assert_trees_all_close([A for A, _ in bounds[:3]], [A_ref] * 3, rtol=1e-8,
+                                    atol=1e-10)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_power_response_matches_dense_evaluation(self):
+        ws = RNG.standard_normal((5, 7))
+        N = 32
+        P = self.variant(lambda w: frames.power_response(autocorr.filterbank_autocorr(w), N))(
+            jnp.asarray(ws))
+        omegas = 2 * np.pi * np.arange(N // 2 + 1) / N
+        chex.assert_trees_all_close(P, ref.power_response_dense(ws, omegas), rtol=1e-11)
+
+
+def _spec(*shape, dtype=jnp.float64):
+    return jax.ShapeDtypeStruct(shape, dtype)
+
+
+@pytest.mark.parametrize("fn,args,needle", [
+    pytest.param(autocorr.filterbank_autocorr, (_spec(8),),
+                 "filterbank_autocorr: w must be (..., J, T)", id="autocorr-rank1"),
+    pytest.param(lambda w: frames.circular_frame_bounds(w, 16), (_spec(8),),
+                 "circular_frame_bounds: w must be (..., J, T)", id="circular-rank1"),
+    pytest.param(frames.linear_frame_bounds, (_spec(),), "linear_frame_bounds: rho must be",
+                 id="linear-scalar"),
+    pytest.param(energy.energy_response, (_spec(4, 5), _spec(3, 6)),
+                 "R_lags must be (M, T) with T=5", id="energy-lags"),
+    pytest.param(energy.energy_by_convolution, (_spec(3, 5), _spec(2, 16)),
+                 "x must be one signal", id="convolution-batch"),
+    pytest.param(lambda w: strided.layer_frame_bounds(w, 16, 2), (_spec(3, 5),),
+                 "layer_frame_bounds: w must be (..., J, C, T)", id="layer-rank2"),
+    pytest.param(lambda w, X: strided.strided_energy(w, X, 5),
+                 (_spec(3, 5), _spec(2, 12, dtype=jnp.complex128)),
+                 "stride 5 must divide N=12", id="strided-divides"),
+])
+def test_wrong_shapes_fail_at_trace_time(fn, args, needle):
+    # abstract arguments: the check runs while tracing, before anything is compiled or computed
+    with pytest.raises(AssertionError, match=re.escape(needle)):
+        jax.jit(fn).trace(*args)
 
 
 def test_fft_size_is_smallest_5_smooth():
@@ -41,59 +156,6 @@ def test_fft_size_is_smallest_5_smooth():
         m = autocorr.fft_size(n)
         assert m >= n and smooth(m)
         assert all(not smooth(k) for k in range(n, m))
-
-
-@pytest.mark.parametrize("boundary,N,T", [("circular", 12, 5), ("circular", 9, 9),
-                                          ("circular", 8, 13), ("linear", 10, 4),
-                                          ("linear", 6, 9)])
-def test_energy_formula_matches_explicit_convolution(boundary, N, T):
-    J, S = 3, 4
-    ws = RNG.standard_normal((S, J, T))
-    xs = RNG.standard_normal((2, N))
-    R = np.stack([np.asarray(autocorr.lag_profile(autocorr.signal_autocorr(jnp.asarray(x),
-                  boundary=boundary), T, boundary=boundary)) for x in xs])
-    rho = autocorr.filterbank_autocorr(jnp.asarray(ws))
-    E = np.asarray(energy.energy_response(rho, jnp.asarray(R)))
-    expect = np.array([[ref.energy_explicit(w, x, boundary) for x in xs] for w in ws])
-    np.testing.assert_allclose(E, expect, rtol=1e-11)
-    conv = np.stack([np.asarray(energy.energy_by_convolution(jnp.asarray(ws), jnp.asarray(x),
-                                                             boundary=boundary)) for x in xs], -1)
-    np.testing.assert_allclose(conv, expect, rtol=1e-11)
-
-
-@pytest.mark.parametrize("boundary,N,T", [("circular", 16, 4), ("circular", 6, 11),
-                                          ("linear", 8, 5), ("linear", 5, 9)])
-def test_analytic_variance_matches_explicit_trace(boundary, N, T):
-    x = RNG.standard_normal(N)
-    J = 4
-    R = autocorr.lag_profile(autocorr.signal_autocorr(jnp.asarray(x), boundary=boundary), T,
-                             boundary=boundary)
-    mean, var = energy.energy_moments(R, J, T, scale=1.7)
-    assert float(mean) == pytest.approx(1.7 * np.sum(x ** 2), rel=1e-12)
-    assert float(var) == pytest.approx(ref.energy_variance_explicit(x, J, T, boundary, 1.7),
-                                       rel=1e-10)
-
-
-@pytest.mark.parametrize("N,T,J", [(16, 3, 2), (15, 15, 3), (12, 8, 4), (8, 20, 2), (9, 5, 1)])
-def test_frame_bounds_match_singular_values(N, T, J):
-    ws = RNG.standard_normal((J, T))
-    A_ref, B_ref = ref.frame_bounds_explicit(ws, N)
-    w = jnp.asarray(ws)
-    for P in (frames.power_response(autocorr.filterbank_autocorr(w), N),
-              frames.power_response_from_filters(w, N), frames.circular_power_response(w, N)):
-        A, B = frames.frame_bounds(P, T)
-        assert float(B) == pytest.approx(B_ref, rel=1e-10)
-        assert float(A) == pytest.approx(A_ref, rel=1e-8, abs=1e-10)
-    A, B = frames.circular_frame_bounds(w, N)
-    assert float(B) == pytest.approx(B_ref, rel=1e-10)
-
-
-def test_power_response_matches_dense_evaluation():
-    ws = RNG.standard_normal((5, 7))
-    N = 32
-    P = np.asarray(frames.power_response(autocorr.filterbank_autocorr(jnp.asarray(ws)), N))
-    omegas = 2 * np.pi * np.arange(N // 2 + 1) / N
-    np.testing.assert_allclose(P, ref.power_response_dense(ws, omegas), rtol=1e-11)
 
 
 @pytest.mark.parametrize("T", [2, 6, 31])
@@ -170,5 +232,4 @@ def test_kernels_jit_and_vmap():
 
     A, B = jax.vmap(f)(keys)
     for i in range(5):
-        a, b = f(keys[i])
-        assert float(a) == pytest.approx(float(A[i]), rel=1e-6)
+        chex.assert_trees_all_close(f(keys[i]), (A[i], B[i]), rtol=1e-6)

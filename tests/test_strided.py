@@ -1,13 +1,16 @@
 """Strided filterbanks: polyphase frame bounds against the SVD of the explicit analysis matrix,
 the strided energy kernel against explicit convolution, and the strided moments against brute
-force, exact enumeration and Monte Carlo."""
+force, exact enumeration and Monte Carlo. The pure kernels run as chex variants, with and
+without ``jit``."""
 
 import itertools
 import warnings
 
+import chex
 import numpy as np
 import jax.numpy as jnp
 import pytest
+from absl.testing import parameterized
 
 from rfbjax.kernels import energy, frames, strided
 from rfbjax.engine.measure import filterbank_tags, sample_bounds, sample_energy
@@ -16,18 +19,68 @@ import reference as ref
 RNG = np.random.default_rng(606)
 
 
-@pytest.mark.parametrize("J,T,N,d", [(3, 5, 12, 1), (3, 5, 12, 2), (3, 5, 12, 3), (5, 7, 12, 4),
-                                     (4, 20, 8, 2), (6, 9, 18, 6), (8, 3, 16, 4)])
-def test_polyphase_bounds_match_svd(J, T, N, d):
-    ws = RNG.standard_normal((2, J, T))
-    A, B = strided.strided_frame_bounds(jnp.asarray(ws), N, d, method="polyphase")
-    for s in range(2):
-        A0, B0 = ref.frame_bounds_explicit(ws[s], N, d)
-        assert float(B[s]) == pytest.approx(B0, rel=1e-11)
-        assert float(A[s]) == pytest.approx(A0, rel=1e-9, abs=1e-11 * B0)
-    A2, B2 = strided.strided_frame_bounds(jnp.asarray(ws), N, d)   # auto route
-    np.testing.assert_allclose(A2, A, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(B2, B, rtol=1e-10)
+def cases(*rows):
+    """``parameterized.named_parameters`` rows named by their values (test ids without spaces)."""
+    rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+    return [("_".join(map(str, r)),) + r for r in rows]
+
+
+class StridedKernelsTest(chex.TestCase):
+    """Polyphase bounds, tight frames and strided energies against explicit analysis matrices."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases((3, 5, 12, 1), (3, 5, 12, 2), (3, 5, 12, 3),
+                                          (5, 7, 12, 4), (4, 20, 8, 2), (6, 9, 18, 6),
+                                          (8, 3, 16, 4)))
+    def test_polyphase_bounds_match_svd(self, J, T, N, d):
+        ws = RNG.standard_normal((2, J, T))
+
+        @self.variant
+        def both_routes(w):
+            return (strided.strided_frame_bounds(w, N, d, method="polyphase"),
+                    strided.strided_frame_bounds(w, N, d))
+
+        (A, B), auto = both_routes(jnp.asarray(ws))
+        A0, B0 = np.array([ref.frame_bounds_explicit(w, N, d) for w in ws]).T
+        chex.assert_trees_all_close(B, B0, rtol=1e-11)
+        chex.assert_trees_all_close(A, A0, rtol=1e-9, atol=1e-11 * B0.max())
+        chex.assert_trees_all_close(auto, (A, B), rtol=1e-10, atol=1e-12)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases((5, 2, 4, 8, 2), (3, 2, 4, 8, 1), (3, 2, 5, 12, 2)))
+    def test_layer_bounds_match_svd(self, J, C, T, N, d):
+        w = RNG.standard_normal((J, C, T))
+        s = np.linalg.svd(ref.layer_analysis_matrix(w, N, d), compute_uv=False)
+        full = np.zeros(C * N)
+        full[: s.size] = s
+        A, B = self.variant(lambda w: strided.layer_frame_bounds(w, N, d))(jnp.asarray(w))
+        chex.assert_trees_all_close(B, full.max() ** 2, rtol=1e-11)
+        if J < C * d:
+            assert float(A) == 0.0
+        else:
+            chex.assert_trees_all_close(A, full.min() ** 2, rtol=1e-9)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases(1, 2, 4))
+    def test_canonical_tight_frame_has_kappa_one(self, d):
+        w = jnp.asarray(RNG.standard_normal((5, 6)))
+        N = 16
+        g = self.variant(lambda w: strided.canonical_tight(w, N, d))(w)
+        chex.assert_shape(g, (5, N))
+        chex.assert_type(g, w.dtype)
+        bounds = ref.frame_bounds_explicit(np.asarray(g), N, d)
+        chex.assert_trees_all_close(bounds, (1.0, 1.0), rtol=0, atol=1e-12)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(cases((12, 5, 2), (12, 5, 3), (8, 11, 4), (12, 4, 6)))
+    def test_strided_energy_matches_explicit_analysis(self, N, T, d):
+        ws = RNG.standard_normal((3, 2, T))
+        xs = RNG.standard_normal((2, N))
+        E = self.variant(lambda w, X: strided.strided_energy(w, X, d))(
+            jnp.asarray(ws), jnp.fft.fft(jnp.asarray(xs)))
+        expect = np.array([[np.sum((ref.analysis_matrix(w, N, d) @ x) ** 2) for x in xs]
+                           for w in ws])
+        chex.assert_trees_all_close(E, expect, rtol=1e-11)
 
 
 @pytest.mark.parametrize("J,T,N,d", [(2, 5, 12, 3), (3, 4, 16, 8), (1, 4, 8, 2)])
@@ -53,39 +106,6 @@ def test_stride_one_polyphase_is_the_littlewood_paley_sum():
         A2, B2 = strided.strided_frame_bounds(ws, N, 1)   # auto: the very same computation
         np.testing.assert_array_equal(A2, A1)
         np.testing.assert_array_equal(B2, B1)
-
-
-@pytest.mark.parametrize("J,C,T,N,d", [(5, 2, 4, 8, 2), (3, 2, 4, 8, 1), (3, 2, 5, 12, 2)])
-def test_layer_bounds_match_svd(J, C, T, N, d):
-    w = RNG.standard_normal((J, C, T))
-    s = np.linalg.svd(ref.layer_analysis_matrix(w, N, d), compute_uv=False)
-    full = np.zeros(C * N)
-    full[: s.size] = s
-    A, B = strided.layer_frame_bounds(jnp.asarray(w), N, d)
-    assert float(B) == pytest.approx(full.max() ** 2, rel=1e-11)
-    if J < C * d:
-        assert float(A) == 0.0
-    else:
-        assert float(A) == pytest.approx(full.min() ** 2, rel=1e-9)
-
-
-@pytest.mark.parametrize("d", [1, 2, 4])
-def test_canonical_tight_frame_has_kappa_one(d):
-    w = jnp.asarray(RNG.standard_normal((5, 6)))
-    N = 16
-    g = np.asarray(strided.canonical_tight(w, N, d))
-    assert g.shape == (5, N)
-    A0, B0 = ref.frame_bounds_explicit(g, N, d)
-    assert A0 == pytest.approx(1.0, abs=1e-12) and B0 == pytest.approx(1.0, abs=1e-12)
-
-
-@pytest.mark.parametrize("N,T,d", [(12, 5, 2), (12, 5, 3), (8, 11, 4), (12, 4, 6)])
-def test_strided_energy_matches_explicit_analysis(N, T, d):
-    ws = RNG.standard_normal((3, 2, T))
-    xs = RNG.standard_normal((2, N))
-    E = np.asarray(strided.strided_energy(jnp.asarray(ws), jnp.fft.fft(jnp.asarray(xs)), d))
-    expect = np.array([[np.sum((ref.analysis_matrix(w, N, d) @ x) ** 2) for x in xs] for w in ws])
-    np.testing.assert_allclose(E, expect, rtol=1e-11)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])

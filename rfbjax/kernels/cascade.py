@@ -35,9 +35,10 @@ from ..errors import InputError
 __all__ = ["composite_kernel", "cascade_bounds", "check_cascade", "draw_stack", "WAV2VEC2_KERNELS",
            "WAV2VEC2_STRIDES"]
 
-#: wav2vec 2.0's feature encoder: kernel lengths and strides of its 7 conv layers
 WAV2VEC2_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+"""wav2vec 2.0's feature encoder: the kernel lengths of its 7 conv layers."""
 WAV2VEC2_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+"""wav2vec 2.0's feature encoder: the strides of its 7 conv layers."""
 
 
 def check_cascade(shapes: Sequence[tuple], strides: Sequence[int], N: int | None = None) -> int:
