@@ -7,12 +7,13 @@ names the path, so the CLI can print it instead of a traceback.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 
 import numpy as np
 import soundfile as sf
 
+from ..base.files import atomic_write_bytes
 from ..errors import InputError
 
 __all__ = ["audio_info", "read_audio", "write_wav"]
@@ -125,19 +126,13 @@ def read_audio(path, start: int = 0, length: int | None = None) -> tuple[np.ndar
     return np.ascontiguousarray(x, dtype=np.float64), rate
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_wav(path, x, sample_rate) -> None:
     """Write ``x`` as a 16-bit PCM WAV file, peak-normalised to 0.99.
 
     ``x`` is ``(n,)`` (mono) or ``(n, channels)``. A signal that is not all zeros is scaled so that
     its largest absolute sample is 0.99 (so no sample clips); silence is written as is. The file
-    is written to a temporary file in the same folder and moved into place with ``os.replace``,
-    so a reader never sees a half-written file.
+    goes through `rfbjax.base.files.atomic_write_bytes`: a reader never sees a half-written
+    file, and nothing is written through a link.
 
     Raises:
       InputError: empty or non-finite ``x``, a bad sample rate, or a path that cannot be written.
@@ -160,25 +155,11 @@ def write_wav(path, x, sample_rate) -> None:
     if peak > 0.0:
         x = x * (0.99 / peak)
 
-    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):   # the folder must exist
+        raise InputError(f"audio file '{path}': cannot write (no such folder)")
+    buf = io.BytesIO()
+    sf.write(buf, x, rate_int, subtype="PCM_16", format="WAV")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                                   suffix=".tmp")
+        atomic_write_bytes(path, buf.getvalue())
     except OSError as exc:
         raise InputError(f"audio file '{path}': cannot write ({_reason(exc)})") from None
-    done = False
-    try:
-        os.close(fd)
-        sf.write(tmp, x, rate_int, subtype="PCM_16", format="WAV")
-        # mkstemp makes the file private (0600); give it the permissions open() would have.
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
-        done = True
-    except _SF_ERRORS as exc:
-        raise InputError(f"audio file '{path}': cannot write ({_reason(exc)})") from None
-    finally:
-        if not done:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
