@@ -59,7 +59,7 @@ def test_gaussian_is_the_original_sampler():
 def test_tight_draw_checks_its_shapes_at_trace_time():
     # J < stride: no stride-d filterbank of J filters is a frame (validate() says so in one line)
     with pytest.raises(AssertionError, match="canonical_tight: needs J >= stride 4"):
-        jax.jit(lambda k: inits.draw("tight", k, 3, 5, N=16, stride=4)).trace(KEY)
+        jax.jit(lambda k: inits.draw("tight", k, 3, 5, N=16, stride=4)).lower(KEY)
 
 
 def test_tight_is_n_taps_and_kappa_one():

@@ -141,11 +141,12 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int)
 
 def draw_stack(key: jax.Array, widths: Sequence[int], kernels: Sequence[int], *,
                in_channels: int = 1, init: str = "pytorch", dtype=jnp.float32) -> list:
-    r"""One random stack: layer l of shape ``(widths[l], C_l, kernels[l])``, $C_0$ = ``in_channels``.
+    r"""One random stack, layer l of shape ``(widths[l], C_l, kernels[l])``.
 
-    Each layer's J·C filters of T taps are drawn by `rfbjax.kernels.initializers.draw` and
-    scaled by $1/\sqrt{C}$, so that ``pytorch`` is PyTorch's Conv1d default
-    $U(\pm 1/\sqrt{C T})$ (fan-in C·T). κ of the stack does not depend on the scales.
+    $C_0$ = ``in_channels``. Each layer's J·C filters of T taps are drawn by
+    `rfbjax.kernels.initializers.draw` and scaled by $1/\sqrt{C}$, so that ``pytorch`` is
+    PyTorch's Conv1d default $U(\pm 1/\sqrt{C T})$ (fan-in C·T). κ of the stack does not
+    depend on the scales.
 
     Args:
       key: a PRNG key (layer l uses ``fold_in(key, l)``).

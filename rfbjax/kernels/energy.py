@@ -36,7 +36,9 @@ __all__ = ["energy_response", "energy_by_convolution", "energy_moments"]
 
 
 def energy_response(rho: jax.Array, R_lags: jax.Array) -> jax.Array:
-    r"""Energies $E_{s,m} = \sum_\tau c_\tau\, \rho_s(\tau)\, R_m(\tau)$ (docs/theory.md formula (1)).
+    r"""Energies $E_{s,m} = \sum_\tau c_\tau\, \rho_s(\tau)\, R_m(\tau)$ (filterbank s, signal m).
+
+    docs/theory.md formula (1): one matrix product over the T lags.
 
     Args:
       rho: filterbank autocorrelations, shape ``(..., T)`` (one-sided).

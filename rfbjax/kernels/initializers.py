@@ -316,10 +316,13 @@ def canonical_tight(w: jax.Array, N: int, stride: int = 1) -> jax.Array:
 
     from .filters import fold_taps
 
-    chex.assert_shape(w, (..., None, None), custom_message="canonical_tight: w must be (..., J, T)")
+    chex.assert_shape(w, (..., None, None),
+                      custom_message="canonical_tight: w must be (..., J, T)")
     chex.assert_type(w, float, custom_message="canonical_tight: w must be real floating")
-    chex.assert_is_divisible(int(N), d, custom_message=f"canonical_tight: stride {d} must divide N={N}")
-    chex.assert_axis_dimension_gteq(w, -2, d, custom_message=f"canonical_tight: needs J >= stride {d}")
+    chex.assert_is_divisible(int(N), d,
+                             custom_message=f"canonical_tight: stride {d} must divide N={N}")
+    chex.assert_axis_dimension_gteq(w, -2, d,
+                                    custom_message=f"canonical_tight: needs J >= stride {d}")
     wf = fold_taps(w, N)
     tiny = jnp.finfo(w.dtype).tiny
     if d == 1:

@@ -276,7 +276,8 @@ def certified_bounds(A: jax.Array, B: jax.Array, T: int, N: int, dtype=None):
       two end matrices, whose spectrum lies in $[A_N, B_N]$ ($\lambda_{\min}$ is concave and
       $\lambda_{\max}$ convex in the matrix), and $\|E\|_2 \le \frac{h^2}{8} \sup\|\mathcal M''\|_2$;
     * Bernstein's inequality, applied to every $y^H(\mathcal M - cI)x$, gives
-      $\sup\|\mathcal M''\|_2 \le (2\pi(T-1))^2 s$ with $s = \sup_\xi \|\mathcal M(\xi) - cI\|_2 \le g + \beta s$;
+      $\sup\|\mathcal M''\|_2 \le (2\pi(T-1))^2 s$ with
+      $s = \sup_\xi \|\mathcal M(\xi) - cI\|_2 \le g + \beta s$;
 
     so $A \ge A_N - \delta$, $B \le B_N + \delta$ with $\delta = \beta g / (1 - \beta)$.
     At stride 1 this is the bound on P between grid points through $|P''|$. When ``dtype``
@@ -381,7 +382,11 @@ def layer_frame_bounds(w: jax.Array, N: int, stride: int = 1):
 
 
 def strided_energy(w: jax.Array, X: jax.Array, stride: int) -> jax.Array:
-    r"""Energies $\|\Phi_d x_m\|^2 = \frac{1}{Nd}\sum_{\xi,j} |\sum_a \hat w_j[\xi+aM]\hat x_m[\xi+aM]|^2$.
+    r"""Energies of M signals through a stride-d filterbank, by the alias sum.
+
+    $$
+    \|\Phi_d x_m\|^2 = \frac{1}{Nd}\sum_{\xi,j} \Bigl|\sum_a \hat w_j[\xi+aM]\,\hat x_m[\xi+aM]\Bigr|^2 .
+    $$
 
     Args:
       w: filters ``(..., J, L)`` (any L; folded mod N).
@@ -487,7 +492,8 @@ def strided_energy_moments(x, J: int, T: int, stride: int, *, tap_variance: floa
 
     $$
     \mathbb E = J\sigma^2 \sum_{t<T} e_{c(t)}, \qquad
-    \mathbb V = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2 + (\beta - 3)\sum_{t<T} e_{c(t)}^2\Bigr]
+    \mathbb V = J\sigma^4 \Bigl[2 \sum_{t,t'<T} R_{c(t)}(t-t')^2
+    + (\beta - 3)\sum_{t<T} e_{c(t)}^2\Bigr]
     $$
 
     with $c(t) = (-t) \bmod d$, $e_c = R_c(0)$, $\beta = E[w^4]/\sigma^4$ (``kurtosis``).
