@@ -291,13 +291,13 @@ def main(argv=None):
     if {"W1", "W2"} & set(workloads):
         print(header)  # W3 and W4 print their own tables
     for wl in workloads:
-        if wl == "W4":  # attack throughput (issue 7; not a default): scripts/bench_attack.py
+        if wl == "W4":  # attack throughput (not a default): scripts/bench_attack.py
             sys.path.insert(0, HERE)
             from bench_attack import run_w4
 
             results["rows"] += run_w4(args.quick)
             continue
-        if wl == "W3":  # strided frame bounds (issue 6; not a default): scripts/bench_strided.py
+        if wl == "W3":  # strided frame bounds (not a default): scripts/bench_strided.py
             sys.path.insert(0, HERE)
             from bench_strided import run_w3
 

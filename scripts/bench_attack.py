@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Workload W4 of scripts/bench.py: adversarial-search throughput (issue 7).
+"""Workload W4 of scripts/bench.py: adversarial-search throughput.
 
 Restarts × steps per second at J = 10, T = 256, N = 4096 (64 restarts, Adam, no early stop)
 for each objective (variance; fixed; population with K = 1000 filterbanks), three ways in one

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Workload W3 of scripts/bench.py: strided frame bounds per second (issue 6).
+"""Workload W3 of scripts/bench.py: strided frame bounds per second.
 
 J = 40 filters of T = 1024 taps, N = 4096, stride d = 8 and d = 64; Gaussian filterbanks drawn
 and measured end to end (draw, spectra, polyphase eigenvalues, A, B, kappa):

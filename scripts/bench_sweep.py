@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Sweep benchmark (issue 4): the 7 x 10 grid J = 4…256, T = 8…4096, N = 4T, 2000 samples per
+"""Sweep benchmark: the 7 x 10 grid J = 4…256, T = 8…4096, N = 4T, 2000 samples per
 cell; cells per minute, peak memory, and the scaling-law coefficients with bootstrap intervals.
 
     python scripts/bench_sweep.py --out out/sweep_grid [--samples 2000] [--J 4:256:log2] [--T 8:4096:log2]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Tightening benchmark (issue 14): rfbjax tighten against a plain Adam-on-kappa loop, whole process.
+"""Tightening benchmark: rfbjax tighten against a plain Adam-on-kappa loop, whole process.
 
 Workloads (Gaussian draws, float32, target kappa <= 1.01, N = 4T):
   W1  J = 40, T = 1024, stride 1;   W2  the same at stride 4;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""E[kappa] against the filter length T for every initialiser of rfbjax.kernels.initializers (issue 6).
+"""E[kappa] against the filter length T for every initialiser of rfbjax.kernels.initializers.
 
 Monte Carlo of the frame bounds of J = 40 filters (default), circular convolution on Z_N with
 N = max(4T, 256) (rounded up to a multiple of the stride), S filterbanks per (init, T), seed 0.

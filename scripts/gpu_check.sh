@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accelerator checklist (issue 12): throughput, RNG floor, block sizes, sweep cells per
+# The accelerator checklist: throughput, RNG floor, block sizes, sweep cells per
 # minute cold and warm, peak device memory and bit-identity, as JSON and a Markdown table.
 #
 #   OUT=out/gpu-check bash scripts/gpu_check.sh          # default OUT: out/gpu-check

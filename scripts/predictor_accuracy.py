@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Accuracy of rfbjax's sampling-free frame-bound predictor against Monte Carlo (issue 3).
+"""Accuracy of rfbjax's sampling-free frame-bound predictor against Monte Carlo.
 
 Grid (default): J = 4…256 (powers of 2) × T = 8…4096, circular convolution with N = 4T bins,
 stride 1, Gaussian taps N(0, 1/(JT)), 2000 filterbanks per cell. The Monte Carlo is an
@@ -18,7 +18,7 @@ seconds the sweep recorded for the same cell.
     python scripts/predictor_accuracy.py [--sweep out/sweep_grid] [--out out/predictor]
         [--J 4:256:log2] [--T 8:4096:log2] [--samples 2000]
 
-``--stride 2,4,8`` (issue 15) checks ``predict(J, T, N, stride=D)`` instead: circular
+``--stride 2,4,8`` checks ``predict(J, T, N, stride=D)`` instead: circular
 convolution on ``--N`` bins (default 1024), Gaussian taps N(0, D/(JT)), the cells with
 J >= 4D of the (J, T) grid, one sweep directory per stride (``--sweep`` is their prefix, e.g.
 ``out/predictor_stride/mc_D4``), and also compares E[A] and E[B]. ``--linear`` adds the
