@@ -135,7 +135,9 @@ def _fetch_tarball(vendor: str) -> str:
     os.makedirs(vendor, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=vendor, prefix=".fetch-") as tmp:
         try:
-            proc = subprocess.run([npm, "pack", spec, "--loglevel=error"], cwd=tmp,
+            # npm's own download cache goes under the vendor folder, not into the user's ~/.npm
+            proc = subprocess.run([npm, "pack", spec, "--loglevel=error",
+                                   "--cache", os.path.join(tmp, "npm-cache")], cwd=tmp,
                                   capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise BuildError(f"cannot fetch {spec} with npm: {exc}") from None
