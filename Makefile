@@ -48,5 +48,6 @@ docs: install-docs
 bench: install-dev
 	$(BIN)/python scripts/bench.py
 
+# tool caches and build products only: results under out/ and runs/ are yours and stay
 clean:
-	rm -rf out .pytest_cache .mypy_cache site build/docs
+	rm -rf .pytest_cache .mypy_cache site build dist

@@ -91,6 +91,14 @@ def test_imports_point_down():
     assert not upward, "\n".join(upward)
 
 
+def test_the_library_never_imports_the_command_line():
+    callers = ("rfbjax.cli", "rfbjax.demo", "rfbjax.__main__")
+    found = [f"{m} imports {t}" for m, ts in sorted(GRAPH.items()) for t in sorted(ts)
+             if (t == "rfbjax.cli" or t.startswith("rfbjax.cli."))
+             and not any(m == c or m.startswith(c + ".") for c in callers)]
+    assert not found, "\n".join(found)
+
+
 def find_cycle(graph) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
