@@ -232,3 +232,16 @@ def test_figures_redrawn_from_results_json(quick, tmp_path):
         results = json.load(f)
     paths = paper.paper_figures(results, str(tmp_path), pdf=False)
     assert list(paths) == FIGURES and all(os.path.exists(p[0]) for p in paths.values())
+
+
+def test_outputs_never_go_through_a_planted_link(quick, tmp_path):
+    _, results = quick
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "poster.md"
+    victim.write_text("the user's")
+    (out / "report.md").symlink_to(victim)
+    with pytest.raises(OSError, match="symbolic link"):
+        rp.write_outputs(results, rp.load_signals(rp.QUICK), str(out))
+    assert victim.read_text() == "the user's" and (out / "report.md").is_symlink()
+    assert sorted(os.listdir(out)) == ["report.md"]   # what this call added is gone again

@@ -40,6 +40,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..base.files import atomic_write_bytes
 from ..engine import montecarlo as mc
 from ..errors import InputError
 
@@ -444,9 +445,10 @@ def write_outputs(results: dict, signals: Sequence[Signal], out: str, *, pdf: bo
                   on_step: Step | None = None) -> dict:
     """Figures, ``results.json`` and ``report.md`` into ``out``; returns their paths.
 
-    Everything is first written into a hidden staging folder inside ``out`` and then moved into
-    place (figures first, ``results.json``, then ``report.md`` last); on any failure the staging
-    folder is removed, and so is ``out`` itself when this call created it.
+    Everything is first written into a hidden, private staging folder inside ``out`` and then
+    copied into place through the one writer (figures first, ``results.json``, then ``report.md``
+    last). On any failure the staging folder goes, the files this call added are removed (by
+    their list, nothing else), and so are the folders it created, when they are empty.
     """
     from ..report.plots.paper import paper_figures
     from ..report.markdown import render_report
@@ -457,6 +459,8 @@ def write_outputs(results: dict, signals: Sequence[Signal], out: str, *, pdf: bo
     os.makedirs(out, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=".reproduce-", dir=out)
     moved: list[str] = []
+    new_files: list[str] = []
+    made_figures = False
     try:
         waveforms = {s.label: (s.x, s.sample_rate) for s in signals}
         figs = paper_figures(results, os.path.join(stage, FIGURE_DIR), waveforms=waveforms,
@@ -468,17 +472,29 @@ def write_outputs(results: dict, signals: Sequence[Signal], out: str, *, pdf: bo
             f.write(render_report(results, {k: v[0] for k, v in rel.items()}))
         on_step("report")
         order = [p for paths in rel.values() for p in paths] + ["results.json", "report.md"]
+        made_figures = not os.path.exists(os.path.join(out, FIGURE_DIR))
         for r in order:
             dst = os.path.join(out, r)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(os.path.join(stage, r), dst)
+            existed = os.path.lexists(dst)
+            with open(os.path.join(stage, r), "rb") as f:
+                atomic_write_bytes(dst, f.read())
             moved.append(dst)
+            if not existed:
+                new_files.append(dst)
     except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
+        for path in new_files:   # the files this call added, by their list
+            os.unlink(path)
+        for folder, ours in ((os.path.join(out, FIGURE_DIR), made_figures),
+                             (out, created)):
+            if ours:
+                try:
+                    os.rmdir(folder)   # only when empty: nothing of anyone else's goes
+                except OSError:
+                    pass
         raise
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)   # mkdtemp's private folder: only ours inside
     from ..report.outputs import remove_stale
 
     remove_stale(out, OWN_FILES, moved)   # an earlier run's figures this run did not redraw
