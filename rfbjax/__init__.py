@@ -120,12 +120,14 @@ def _new_path(fullname: str) -> str | None:
     return ".".join([_MOVED[parts[1]], *parts[2:]])
 
 
-def _moved(fullname: str, new: str) -> Any:
-    old = fullname.split(".")[1]
-    if old not in _QUIET:
+def _moved(fullname: str, new: str, stacklevel: int = 3) -> Any:
+    """The module at its new path, registered under the old one too; warns unless documented."""
+    mod = importlib.import_module(new)
+    sys.modules.setdefault(fullname, mod)
+    if fullname.split(".")[1] not in _QUIET:
         warnings.warn(f"{fullname} moved to {new}; import it from there", DeprecationWarning,
-                      stacklevel=3)
-    return importlib.import_module(new)
+                      stacklevel=stacklevel)
+    return mod
 
 
 class _MovedLoader(importlib.abc.Loader):
@@ -183,17 +185,13 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
-        mod = importlib.import_module(module)
+        mod = (_moved(f"{__name__}.{name}", module) if name in _MOVED
+               else importlib.import_module(module))
     except ModuleNotFoundError as exc:
         if exc.name not in (module, f"{__name__}.{name}"):
             raise
         raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
                              f"({module} is not part of this installation)") from None
-    if name in _MOVED:
-        sys.modules.setdefault(f"{__name__}.{name}", mod)
-        if name not in _QUIET:
-            warnings.warn(f"{__name__}.{name} moved to {module}; import it from there",
-                          DeprecationWarning, stacklevel=2)
     value = mod if (name in _SUBMODULES or name in _MOVED) else getattr(mod, name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value

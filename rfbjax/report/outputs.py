@@ -12,7 +12,7 @@ import numpy as np
 from ..base.files import atomic_write_bytes
 from ..errors import InputError
 
-__all__ = ["to_jsonable", "write_json", "atomic_write_bytes", "check_writable", "check_out_dir",
+__all__ = ["to_jsonable", "write_json", "check_writable", "check_out_dir",
            "check_json_target", "remove_stale"]
 
 
