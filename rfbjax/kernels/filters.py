@@ -52,7 +52,9 @@ def gaussian_filterbank(key: jax.Array, J: int, T: int, *, scale: float = 1.0,
     Returns:
       Array of shape ``(J, T)``.
     """
-    return gaussian_sigma(J, T, scale) * jax.random.normal(key, (J, T), dtype=dtype)
+    from .rng import normal
+
+    return gaussian_sigma(J, T, scale) * normal(key, (J, T), dtype=dtype)
 
 
 def fold_taps(w, N: int):

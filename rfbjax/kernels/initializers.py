@@ -30,7 +30,8 @@ $\Phi S^{-1/2}$ on $\mathbb Z_N$ with stride d (`rfbjax.kernels.initializers.can
 A = B = c and κ = 1 exactly, but the filters are **N taps long** (periodic), no longer T;
 it needs N (circular convolution) and J ≥ d.
 
-Every sampler is a pure function of an explicit PRNG key.
+Every sampler is a pure function of an explicit PRNG key; its numbers come from
+`rfbjax.kernels.rng` (Threefry-2x32 in counter mode).
 """
 
 from __future__ import annotations
@@ -54,25 +55,25 @@ __all__ = ["Initializer", "INITIALIZERS", "NAMES", "get", "draw", "tap_variance"
 
 def _normal(var):
     def f(key, J, T, dtype=np.float32):
-        import jax
+        from . import rng
 
-        return math.sqrt(var(J, T)) * jax.random.normal(key, (J, T), dtype=dtype)
+        return math.sqrt(var(J, T)) * rng.normal(key, (J, T), dtype=dtype)
     return f
 
 
 def _uniform(var):
     def f(key, J, T, dtype=np.float32):
-        import jax
+        from . import rng
 
         b = math.sqrt(3.0 * var(J, T))
-        return jax.random.uniform(key, (J, T), dtype=dtype, minval=-b, maxval=b)
+        return rng.uniform(key, (J, T), dtype=dtype, minval=-b, maxval=b)
     return f
 
 
 def _rademacher(key, J, T, dtype=np.float32):
-    import jax
+    from . import rng
 
-    return jax.random.rademacher(key, (J, T), dtype=dtype) / math.sqrt(J * T)
+    return rng.rademacher(key, (J, T), dtype=dtype) / math.sqrt(J * T)
 
 
 @dataclass(frozen=True)

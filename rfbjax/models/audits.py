@@ -309,9 +309,10 @@ def _reference_draw(shape: tuple, batch: int, options: tuple):
     import jax.numpy as jnp
 
     from ..engine.montecarlo import sample_keys
+    from ..kernels import rng
 
     def draw(base, idx):
-        return jax.vmap(lambda k: jax.random.normal(k, shape, jnp.float32))(sample_keys(base, idx))
+        return jax.vmap(lambda k: rng.normal(k, shape, jnp.float32))(sample_keys(base, idx))
 
     return jax.jit(draw, compiler_options=dict(options))
 

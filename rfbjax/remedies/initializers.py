@@ -66,6 +66,7 @@ def tight_fir(key: jax.Array, J: int, T: int, *, C: int | None = None, stride: i
     import jax
     import jax.numpy as jnp
 
+    from ..kernels import rng
     from ..kernels.filters import gaussian_filterbank
     from ..remedies.tightening import tighten
 
@@ -74,7 +75,7 @@ def tight_fir(key: jax.Array, J: int, T: int, *, C: int | None = None, stride: i
     if C is None:
         w = gaussian_filterbank(key, J, T, scale=float(scale) * d, dtype=dtype)
     else:
-        w = sigma * jax.random.normal(key, (J, C, T), dtype=dtype)
+        w = sigma * rng.normal(key, (J, C, T), dtype=dtype)
     res = tighten(w, stride=d, N=N, target=target)
     v = res.weights
     gain = jnp.sum(v ** 2) / ((1 if C is None else C) * d)
