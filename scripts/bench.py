@@ -1,29 +1,34 @@
 #!/usr/bin/env python
-"""Benchmarks of rfbjax against straightforward NumPy float64 baselines, with ratios in one run.
+"""Benchmarks of rfbjax against the strongest peers, side by side in one run.
+
+Peers (``scripts/peers/``): NumPy float32 + scipy.fft (threads = cores) and PyTorch float32,
+each doing the same Monte Carlo work the way a competent user of the library writes it.
+PyTorch runs under ``--torch-python`` (an interpreter with torch; skipped when it has none).
 
 Workloads (W1, W2 by default; W3, W4 with --workloads):
-  W1 frame bounds: N = 1024, J = 40, T = 8 … 1024, S filterbanks per T (default 1000).
-  W2 energy:       3 signals of N = 22050, J = 10, T = 8 … 1024, S filterbanks per T.
+  W1 frame bounds: N = 1024, J = 40, T = 8 … 1024, S filterbanks per T (default 2000).
+  W2 energy:       speech_22k.wav and flute_22k.wav (``--audio``), J = 10, T = 8 … 1024,
+                   S filterbanks per T (default 1000), circular boundary, Monte Carlo only.
   W3 strided frame bounds, J = 40, T = 1024, N = 4096, d = 8 and 64 (scripts/bench_strided.py).
   W4 adversarial search throughput, J = 10, T = 256, N = 4096 (scripts/bench_attack.py).
-Baselines zero-pad every filter to N and take J FFTs per filterbank (NumPy, float64).
-The RNG floor is the time JAX needs just to draw the J·T Gaussian taps of every filterbank.
 
-Each (workload, implementation) runs in its own subprocess so that its peak resident memory
-is its own; timings are steady state (a first run compiles, a second is timed).
+In-process mode (default) times steady state (a first run compiles, later runs are timed),
+each implementation in its own subprocess, the implementations interleaved ``--repeat`` times,
+medians reported. The *floor* of W1 is the time of its draws at rfbjax's generator rate plus
+its FFTs at scipy's rate (both measured here): what no implementation on this CPU can beat by
+much without doing less work.
 
-    python scripts/bench.py [--quick] [--samples 1000] [--json out/bench.json]
+    python scripts/bench.py [--quick] [--repeat 3] [--torch-python PY] [--json out/bench.json]
 
 Whole-process mode (``--process``) times the two commands a user types, start-up included:
 
   W1  rfbjax bounds --J 40 --T 8,16,...,1024 --N 1024 --samples 2000
   W2  rfbjax energy speech_22k.wav flute_22k.wav --J 10 --T 8,16,...,1024 --samples 1000
 
-each *cold* (an empty compilation cache, RFBJAX_CACHE_DIR pointing at a new folder) and
-*warm* (the same command again), against a NumPy float64 script doing the same Monte Carlo
-work, also a whole process, in the same run; plus ``rfbjax --help``.
+each *cold* (an empty compilation cache) and *warm* (the same command again), against the
+peer scripts as whole processes, interleaved; plus JAX's import time and ``rfbjax --help``.
 
-    python scripts/bench.py --process [--audio DIR] [--repeat 2] [--json out/bench-process.json]
+    python scripts/bench.py --process [--audio DIR] [--repeat 3] [--json out/bench-process.json]
 """
 
 from __future__ import annotations
@@ -42,65 +47,71 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 
 # ----------------------------------------------------------------------------- workers
+ROOT = os.path.dirname(HERE)
+PEERS = os.path.join(HERE, "peers")
+W2_CLIPS = ("speech_22k.wav", "flute_22k.wav")
+DEFAULT_AUDIO = os.path.join(ROOT, "..", "shared", "data", "audio")
+SIZES = {"W1": (40, 1024), "W2": (10, None)}
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _w2_signals(N):
-    from rfbjax.report.signals import make_signal
-
-    return [make_signal(name, N) for name in ("vowel", "flute", "snare")]
+def _clips(audio_dir):
+    return [os.path.join(os.path.abspath(audio_dir), c) for c in W2_CLIPS]
 
 
-def worker(workload: str, impl: str, Ts, S: int, max_memory: str) -> dict:
+def worker(workload: str, impl: str, Ts, S: int, max_memory: str, audio_dir: str,
+           repeat: int) -> dict:
+    """rfbjax in-process (``impl="rfbjax"``) or one part of W1's floor (``rng``, ``fft``)."""
     import numpy as np
 
-    J, N = (40, 1024) if workload == "W1" else (10, 22050)
-    if impl == "numpy":
-        rng = np.random.default_rng(0)
-        xs = _w2_signals(N) if workload == "W2" else None
-        t0 = time.perf_counter()
-        for T in Ts:
-            sigma = (1.0 / (J * T)) ** 0.5
-            if workload == "W1":
-                w = sigma * rng.standard_normal((S, J, T))
-                W = np.fft.rfft(w, n=N, axis=-1)
-                P = np.sum(W.real ** 2 + W.imag ** 2, axis=1)
-                A, B = P.min(-1), P.max(-1)
-                _ = B / A
-            else:
-                X = np.fft.rfft(np.stack(xs), axis=-1)
-                chunk = 50  # keeps the (chunk, J, N) FFT buffers near 200 MB
-                for s0 in range(0, S, chunk):
-                    w = sigma * rng.standard_normal((min(chunk, S - s0), J, T))
-                    W = np.fft.rfft(w, n=N, axis=-1)
-                    y = np.fft.irfft(W[:, :, None, :] * X[None, None], n=N, axis=-1)
-                    _ = np.sum(y * y, axis=(1, 3))
-        return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
+    J, N = SIZES[workload]
+    if impl == "fft":   # W1's FFTs alone at scipy's rate, float32, threads = cores
+        import scipy.fft
+
+        w = np.random.default_rng(0).standard_normal((250, J, max(Ts)), dtype=np.float32)
+        times = []
+        for _ in range(repeat + 1):
+            t0 = time.perf_counter()
+            for T in Ts:
+                for s0 in range(0, S, 250):
+                    m = min(250, S - s0)
+                    W = scipy.fft.rfft(w[:m, :, :T], n=N, axis=-1, workers=-1)
+                    np.sum(W.real ** 2 + W.imag ** 2, axis=1)
+            times.append(time.perf_counter() - t0)
+        return {"seconds": float(np.median(times[1:])), "peak_mb": _peak_mb()}
 
     import jax
     import jax.numpy as jnp
     from rfbjax.engine import montecarlo as mc
     from rfbjax.engine.measure import sample_bounds, sample_energy
+    from rfbjax.kernels import rng
 
     mem = mc.parse_memory(max_memory)
-    if impl == "rng":
+    if impl == "rng":   # the draws alone: W1's J·T taps per filterbank, per-sample keys
         def draw(T):
             key = mc.stream_key(0, "bench", J, T)
-            f = jax.jit(lambda idx: jax.vmap(
-                lambda k: jax.random.normal(k, (J, T), jnp.float32))(mc.sample_keys(key, idx)))
-            return f
+            return jax.jit(lambda idx: jax.vmap(
+                lambda k: rng.normal(k, (J, T), jnp.float32))(mc.sample_keys(key, idx)))
 
         fs = {T: draw(T) for T in Ts}
         idx = jnp.arange(S, dtype=jnp.uint32)
         for T in Ts:
             fs[T](idx).block_until_ready()
-        t0 = time.perf_counter()
-        for T in Ts:
-            fs[T](idx).block_until_ready()
-        return {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for T in Ts:
+                fs[T](idx).block_until_ready()
+            times.append(time.perf_counter() - t0)
+        return {"seconds": float(np.median(times)), "peak_mb": _peak_mb()}
 
-    xs = _w2_signals(N) if workload == "W2" else None
+    if workload == "W2":
+        from rfbjax.report.audio import read_audio
+
+        xs = [read_audio(c)[0] for c in _clips(audio_dir)]
 
     def once():
         for T in Ts:
@@ -112,56 +123,95 @@ def worker(workload: str, impl: str, Ts, S: int, max_memory: str) -> dict:
     t0 = time.perf_counter()
     once()
     first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    once()
-    return {"seconds": time.perf_counter() - t0, "first_seconds": first, "peak_mb": _peak_mb()}
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t0)
+    return {"seconds": float(np.median(times)), "first_seconds": first, "peak_mb": _peak_mb()}
+
+
+def _peer_cmd(python: str, lib: str, workload: str, Ts, S: int, audio_dir: str) -> list:
+    cmd = [python, os.path.join(PEERS, f"{lib}_{workload.lower()}.py"),
+           "--T", ",".join(map(str, Ts)), "--samples", str(S)]
+    return cmd + (_clips(audio_dir) if workload == "W2" else [])
+
+
+def _has_torch(python: str | None) -> bool:
+    if not python:
+        return False
+    proc = subprocess.run([python, "-c", "import torch"], capture_output=True)
+    return proc.returncode == 0
+
+
+def _json_run(cmd, env=None) -> dict:
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"bench.py: {' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def run_inprocess(workloads, Ts, S, max_memory, audio_dir, repeat, torch_python) -> list:
+    """Rows of the in-process table: rfbjax and each peer, interleaved, medians."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    torch_ok = _has_torch(torch_python)
+    rows = []
+    print(f"{'workload':<10}{'rfbjax s':>10}{'numpy32 s':>11}{'torch s':>9}{'x peer':>8}"
+          f"{'floor s':>9}{'x floor':>8}{'rfb MB':>8}")
+    for wl in workloads:
+        S_wl = S[wl]
+        impls = {"rfbjax": [sys.executable, os.path.abspath(__file__), "--worker", wl,
+                            "--impl", "rfbjax", "--T", ",".join(map(str, Ts)),
+                            "--samples", str(S_wl), "--max-memory", max_memory,
+                            "--audio", audio_dir, "--repeat", "1"],
+                 "numpy32": _peer_cmd(sys.executable, "numpy", wl, Ts, S_wl, audio_dir)}
+        if torch_ok:
+            impls["torch"] = _peer_cmd(torch_python, "torch", wl, Ts, S_wl, audio_dir)
+        got = {k: [] for k in impls}
+        peak = {}
+        for _ in range(repeat):            # interleaved: one of each, then again
+            for k, cmd in impls.items():
+                r = _json_run(cmd, env)
+                got[k].append(r["seconds"])
+                peak[k] = max(peak.get(k, 0.0), r["peak_mb"])
+        med = {k: _median(v) for k, v in got.items()}
+        peers = {k: v for k, v in med.items() if k != "rfbjax"}
+        best = min(peers, key=peers.get)
+        row = {"workload": wl, "T": Ts, "samples": S_wl, "rfbjax_s": med["rfbjax"],
+               "numpy32_s": med["numpy32"], "torch_s": med.get("torch"),
+               "strongest_peer": best, "speedup_vs_peer": peers[best] / med["rfbjax"],
+               "runs": got, "peak_mb": peak}
+        if wl == "W1":
+            base = [sys.executable, os.path.abspath(__file__), "--worker", wl, "--T",
+                    ",".join(map(str, Ts)), "--samples", str(S_wl), "--repeat", str(repeat)]
+            row["rng_s"] = _json_run(base + ["--impl", "rng"], env)["seconds"]
+            row["fft_s"] = _json_run(base + ["--impl", "fft"], env)["seconds"]
+            row["floor_s"] = row["rng_s"] + row["fft_s"]
+            row["ratio_to_floor"] = med["rfbjax"] / row["floor_s"]
+        rows.append(row)
+        torch_s = f"{med['torch']:>9.3f}" if "torch" in med else f"{'-':>9}"
+        floor = (f"{row['floor_s']:>9.3f}{row['ratio_to_floor']:>7.2f}x" if "floor_s" in row
+                 else f"{'-':>9}{'-':>8}")
+        print(f"{wl:<10}{med['rfbjax']:>10.3f}{med['numpy32']:>11.3f}{torch_s}"
+              f"{row['speedup_vs_peer']:>7.2f}x{floor}{peak['rfbjax']:>8.0f}", flush=True)
+    if not torch_ok:
+        print("# PyTorch: not measured (no interpreter with torch; pass --torch-python)")
+    return rows
 
 
 # ----------------------------------------------------------------------------- whole process
-ROOT = os.path.dirname(HERE)
-W2_CLIPS = ("speech_22k.wav", "flute_22k.wav")
-PROCESS_TS = [8 << k for k in range(8)]
-
-
 def _process_commands(audio_dir: str) -> dict:
-    clips = [os.path.join(audio_dir, c) for c in W2_CLIPS]
     rfb = [sys.executable, "-m", "rfbjax"]
     return {"W1": rfb + ["bounds", "--J", "40", "--T", "8,16,...,1024", "--N", "1024",
-                         "--samples", "2000"],
-            "W2": rfb + ["energy", *clips, "--J", "10", "--T", "8,16,...,1024", "--samples", "1000"]}
-
-
-def numpy_process(workload: str, audio_dir: str) -> None:
-    """The NumPy float64 baseline of one whole-process workload (run as its own process)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    if workload == "W1":
-        J, N, S = 40, 1024, 2000
-        for T in PROCESS_TS:
-            sigma = (1.0 / (J * T)) ** 0.5
-            for s0 in range(0, S, 250):   # (250, 40, 513) complex spectra: ~80 MB at a time
-                w = sigma * rng.standard_normal((min(250, S - s0), J, T))
-                W = np.fft.rfft(w, n=N, axis=-1)
-                P = np.sum(W.real ** 2 + W.imag ** 2, axis=1)
-                A, B = P.min(-1), P.max(-1)
-                _ = np.quantile(B / A, [0.05, 0.95])
-        return
-    import soundfile as sf
-
-    xs = [sf.read(os.path.join(audio_dir, c), dtype="float64", always_2d=True)[0].mean(axis=1)
-          for c in W2_CLIPS]
-    J, S = 10, 1000
-    for T in PROCESS_TS:
-        sigma = (1.0 / (J * T)) ** 0.5
-        for x in xs:  # circular convolution on Z_N: the filters zero-padded to N
-            N = x.shape[0]
-            X = np.fft.rfft(x)
-            for s0 in range(0, S, 50):
-                w = sigma * rng.standard_normal((min(50, S - s0), J, T))
-                W = np.fft.rfft(w, n=N, axis=-1)
-                y = np.fft.irfft(W * X, n=N, axis=-1)
-                _ = np.sum(y * y, axis=(1, 2)) / np.sum(x * x)
+                         "--samples", "2000", "--quiet"],
+            "W2": rfb + ["energy", *_clips(audio_dir), "--J", "10", "--T", "8,16,...,1024",
+                         "--samples", "1000", "--quiet"]}
 
 
 def _timed(cmd, env) -> float:
@@ -173,61 +223,72 @@ def _timed(cmd, env) -> float:
     return dt
 
 
-def run_process(audio_dir: str, repeat: int, workloads) -> dict:
+def run_process(audio_dir: str, repeat: int, workloads, torch_python) -> dict:
     import shutil
     import tempfile
 
-    audio_dir = os.path.abspath(audio_dir)
-    missing = [c for c in W2_CLIPS if not os.path.exists(os.path.join(audio_dir, c))]
+    missing = [c for c in _clips(audio_dir) if not os.path.exists(c)]
     if "W2" in workloads and missing:
-        raise SystemExit(f"bench.py: error: --audio: {', '.join(missing)} not in {audio_dir}")
+        raise SystemExit(f"bench.py: error: --audio: {', '.join(missing)} not found")
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     cmds = _process_commands(audio_dir)
+    torch_ok = _has_torch(torch_python)
     load = os.getloadavg()
     info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "loadavg_before": load, "repeat": repeat,
             "commands": {k: " ".join(v[2:]) for k, v in cmds.items()}}
     print(f"# rfbjax whole-process benchmark {info['date']}, {info['cpus']} CPUs, "
-          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; best of {repeat}")
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of {repeat}, interleaved")
     rows = []
+    imp = [_timed([sys.executable, "-c", "import jax; jax.devices()"], env) for _ in range(repeat)]
     helps = [_timed([sys.executable, "-m", "rfbjax", "--help"], env) for _ in range(repeat)]
-    rows.append({"workload": "rfbjax --help", "seconds": min(helps)})
-    print(f"{'rfbjax --help':<16}{min(helps):>8.2f} s   (target <= 0.6 s)")
-    print(f"{'workload':<16}{'numpy s':>9}{'cold s':>9}{'warm s':>9}{'cold x':>8}{'warm x':>8}"
-          f"{'targets':>16}")
-    targets = {"W1": (1.0, 1.5), "W2": (20.0, 40.0)}
+    rows.append({"workload": "import jax", "seconds": _median(imp)})
+    rows.append({"workload": "rfbjax --help", "seconds": _median(helps)})
+    print(f"{'import jax':<16}{_median(imp):>8.2f} s")
+    print(f"{'rfbjax --help':<16}{_median(helps):>8.2f} s")
+    print(f"{'workload':<10}{'numpy32 s':>10}{'torch s':>9}{'cold s':>8}{'warm s':>8}"
+          f"{'cold x':>8}{'warm x':>8}")
+    S = {"W1": 2000, "W2": 1000}
     for wl in workloads:
-        base = min(_timed([sys.executable, os.path.abspath(__file__), "--numpy-process", wl,
-                           "--audio", audio_dir], env) for _ in range(repeat))
-        print(f"{wl:<16}{base:>9.2f}  (NumPy done; cold and warm runs follow)", flush=True)
-        colds, warms = [], []
+        peers = {"numpy32": _peer_cmd(sys.executable, "numpy", wl, PROCESS_TS, S[wl], audio_dir)}
+        if torch_ok:
+            peers["torch"] = _peer_cmd(torch_python, "torch", wl, PROCESS_TS, S[wl], audio_dir)
+        got = {k: [] for k in [*peers, "cold", "warm"]}
         for _ in range(repeat):
+            for k, cmd in peers.items():
+                got[k].append(_timed(cmd, env))
             cache = tempfile.mkdtemp(prefix="rfbjax-bench-cache-")
             try:
                 e = dict(env, RFBJAX_CACHE_DIR=cache)
-                colds.append(_timed(cmds[wl], e))
-                warms.append(_timed(cmds[wl], e))
+                got["cold"].append(_timed(cmds[wl], e))
+                got["warm"].append(_timed(cmds[wl], e))
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
-        cold, warm = min(colds), min(warms)
-        row = {"workload": wl, "numpy_s": base, "cold_s": cold, "warm_s": warm,
-               "cold_speedup": base / cold, "warm_speedup": base / warm,
-               "target_cold": targets[wl][0], "target_warm": targets[wl][1]}
+        med = {k: _median(v) for k, v in got.items()}
+        best = min(peers, key=lambda k: med[k])
+        row = {"workload": wl, "numpy32_s": med["numpy32"], "torch_s": med.get("torch"),
+               "cold_s": med["cold"], "warm_s": med["warm"], "strongest_peer": best,
+               "cold_speedup": med[best] / med["cold"], "warm_speedup": med[best] / med["warm"],
+               "runs": got}
         rows.append(row)
-        print(f"{wl:<16}{base:>9.2f}{cold:>9.2f}{warm:>9.2f}{row['cold_speedup']:>7.1f}x"
-              f"{row['warm_speedup']:>7.1f}x{f'>={targets[wl][0]:g}x, >={targets[wl][1]:g}x':>16}")
-        sys.stdout.flush()
+        torch_s = f"{med['torch']:>9.2f}" if "torch" in med else f"{'-':>9}"
+        print(f"{wl:<10}{med['numpy32']:>10.2f}{torch_s}{med['cold']:>8.2f}{med['warm']:>8.2f}"
+              f"{row['cold_speedup']:>7.2f}x{row['warm_speedup']:>7.2f}x", flush=True)
+    if not torch_ok:
+        print("# PyTorch: not measured (no interpreter with torch; pass --torch-python)")
     info["loadavg_after"] = os.getloadavg()
     return {"info": info, "rows": rows}
 
 
+PROCESS_TS = [8 << k for k in range(8)]
+
+
 # ----------------------------------------------------------------------------- driver
-def _run_worker(workload, impl, Ts, S, max_memory):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", workload, "--impl", impl,
-           "--T", ",".join(map(str, Ts)), "--samples", str(S), "--max-memory", max_memory]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _write(path, results):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
 
 
 def main(argv=None):
@@ -239,11 +300,12 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--process", action="store_true",
-                    help="whole-process mode: the W1/W2 commands cold and warm vs NumPy")
-    ap.add_argument("--audio", default=os.path.join(ROOT, "..", "shared", "data", "audio"),
-                    help="folder with speech_22k.wav and flute_22k.wav (--process W2)")
-    ap.add_argument("--repeat", type=int, default=1, help="--process: best of this many")
-    ap.add_argument("--numpy-process", default=None, help=argparse.SUPPRESS)
+                    help="whole-process mode: the W1/W2 commands cold and warm vs the peers")
+    ap.add_argument("--audio", default=DEFAULT_AUDIO,
+                    help="folder with speech_22k.wav and flute_22k.wav (W2)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved; medians")
+    ap.add_argument("--torch-python", default=sys.executable,
+                    help="an interpreter with torch for the PyTorch peers")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -252,13 +314,9 @@ def main(argv=None):
         Ts = [int(t) for t in args.T.split(",")]
     else:
         Ts = [8 << k for k in range(6 if args.quick else 8)]
-    S = args.samples or (200 if args.quick else 1000)
-
     if args.worker:
-        print(json.dumps(worker(args.worker, args.impl, Ts, S, args.max_memory)))
-        return 0
-    if args.numpy_process:
-        numpy_process(args.numpy_process, args.audio)
+        print(json.dumps(worker(args.worker, args.impl, Ts, args.samples, args.max_memory,
+                                args.audio, max(1, args.repeat))))
         return 0
     workloads = args.workloads.split(",")
     if args.process:
@@ -266,60 +324,41 @@ def main(argv=None):
         if bad:
             sys.stderr.write(f"bench.py: error: --process runs W1 and W2, not {','.join(bad)}\n")
             return 2
-        results = run_process(args.audio, max(1, args.repeat), workloads)
+        results = run_process(args.audio, max(1, args.repeat), workloads, args.torch_python)
         if args.json:
-            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
+            _write(args.json, results)
         return 0
     unknown = sorted(set(workloads) - {"W1", "W2", "W3", "W4"})
     if unknown:
         sys.stderr.write(f"bench.py: error: --workloads: unknown {','.join(unknown)} "
                          "(choose from W1, W2, W3, W4)\n")
         return 2
-
-    import jax
-
-    info = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "backend": jax.default_backend(),
-            "device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
-            "T": Ts, "samples": S}
-    print(f"# rfbjax benchmark {info['date']} backend={info['backend']} ({info['device']}), "
-          f"{info['cpus']} CPUs, T={Ts[0]}..{Ts[-1]}, {S} filterbanks per T")
+    S = {"W1": args.samples or (200 if args.quick else 2000),
+         "W2": args.samples or (200 if args.quick else 1000)}
+    info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "T": Ts, "samples": S, "repeat": args.repeat,
+            "loadavg_before": os.getloadavg()}
+    print(f"# rfbjax in-process benchmark {info['date']}, {info['cpus']} CPUs, "
+          f"T={Ts[0]}..{Ts[-1]}, medians of {args.repeat}, interleaved")
     results = {"info": info, "rows": []}
-    header = f"{'workload':<18}{'rfbjax s':>10}{'numpy s':>10}{'speedup':>9}{'rng s':>9}{'x rng':>7}{'rfb MB':>8}{'np MB':>8}"
-    if {"W1", "W2"} & set(workloads):
-        print(header)  # W3 and W4 print their own tables
+    main_wl = [w for w in workloads if w in ("W1", "W2")]
+    if main_wl:
+        results["rows"] += run_inprocess(main_wl, Ts, S, args.max_memory, args.audio,
+                                         max(1, args.repeat), args.torch_python)
     for wl in workloads:
         if wl == "W4":  # attack throughput (not a default): scripts/bench_attack.py
             sys.path.insert(0, HERE)
             from bench_attack import run_w4
 
             results["rows"] += run_w4(args.quick)
-            continue
-        if wl == "W3":  # strided frame bounds (not a default): scripts/bench_strided.py
+        elif wl == "W3":  # strided frame bounds (not a default): scripts/bench_strided.py
             sys.path.insert(0, HERE)
             from bench_strided import run_w3
 
             results["rows"] += run_w3(args.quick, args.samples, args.max_memory)
-            continue
-        r = _run_worker(wl, "rfbjax", Ts, S, args.max_memory)
-        b = _run_worker(wl, "numpy", Ts, S, args.max_memory)
-        g = _run_worker(wl, "rng", Ts, S, args.max_memory)
-        name = {"W1": "W1 frame bounds", "W2": "W2 energy"}[wl]
-        row = {"workload": name, "rfbjax_s": r["seconds"], "rfbjax_first_s": r["first_seconds"],
-               "numpy_s": b["seconds"], "speedup": b["seconds"] / r["seconds"],
-               "rng_s": g["seconds"], "ratio_to_rng": r["seconds"] / g["seconds"],
-               "rfbjax_peak_mb": r["peak_mb"], "numpy_peak_mb": b["peak_mb"]}
-        results["rows"].append(row)
-        print(f"{name:<18}{row['rfbjax_s']:>10.3f}{row['numpy_s']:>10.3f}{row['speedup']:>8.1f}x"
-              f"{row['rng_s']:>9.3f}{row['ratio_to_rng']:>7.2f}{row['rfbjax_peak_mb']:>8.0f}"
-              f"{row['numpy_peak_mb']:>8.0f}")
-        sys.stdout.flush()
+    info["loadavg_after"] = os.getloadavg()
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        _write(args.json, results)
     return 0
 
 
