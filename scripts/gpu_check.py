@@ -105,6 +105,7 @@ def main(argv=None) -> int:
     import jax.numpy as jnp
 
     from rfbjax.engine import montecarlo as mc
+    from rfbjax.kernels import rng
     from rfbjax.engine.measure import bounds_measurement, sample_bounds, sample_energy
     from rfbjax.report.signals import make_signal
 
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
     # RNG floor at W1's size -----------------------------------------------------------------
     key = mc.stream_key(0, "gpu_check", w1["J"], w1["T"])
     draw = jax.jit(lambda idx: jnp.sum(jax.vmap(
-        lambda k: jax.random.normal(k, (w1["J"], w1["T"]), jnp.float32))(
+        lambda k: rng.normal(k, (w1["J"], w1["T"]), jnp.float32))(
         mc.sample_keys(key, idx)), axis=(1, 2)))
     idx = jnp.arange(w1["S"], dtype=jnp.uint32)
     first, best = _timed(lambda: draw(idx).block_until_ready(), repeat=2)
