@@ -67,10 +67,8 @@ def fit_titles(fig) -> None:
 def plain_log_ticks(axis) -> None:
     """Label a log-scaled axis (``ax.xaxis`` or ``ax.yaxis``) at 1, 2, 5 × 10^k in plain numbers
     (``20``, not ``2×10¹``), with no labels on the minor ticks."""
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    fmt = ScalarFormatter()
-    fmt.set_scientific(False)
-    axis.set_major_formatter(fmt)
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.6g}"))
     axis.set_minor_formatter(NullFormatter())
