@@ -166,8 +166,8 @@ def curves_figure(data):
     notes = []
     rest = [J for J in have if J not in pick]
     if rest:
-        notes.append(f"not drawn: J = {_values(rest)} (at most {MAX_CURVES} curves; all J in "
-                     "kappa_heatmap.png)")
+        notes.append(f"not drawn: J = {_values(rest)} (at most {MAX_CURVES} curves; every J is in "
+                     "the heat map)")
     empty = [J for J in Js if not table[J]]
     if empty:
         notes.append(f"not computed yet: J = {_values(empty)}")
