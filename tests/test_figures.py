@@ -186,3 +186,15 @@ def test_study_figure():
     assert "band: range over 3 seeds" in legend_texts(fig)
     assert [ax.get_title() for ax in fig.axes[:2]] == ["penalty: none", "penalty: κ, β = 0.01"]
     _close(fig)
+
+
+def test_scaling_law_figures_through_the_cli(tmp_path):
+    from rfbjax.cli import main
+
+    d = tmp_path / "sw"
+    assert main(["sweep", "--J", "4,8", "--T", "8,16", "--samples", "20", "--out", str(d),
+                 "--quiet"]) == 0
+    assert main(["scaling-law", str(d), "--kappa", "3", "--bootstrap", "0", "--figures",
+                 "--quiet"]) == 0
+    assert (d / "kappa_heatmap.png").stat().st_size > 1000
+    assert (d / "kappa_vs_T.png").stat().st_size > 1000

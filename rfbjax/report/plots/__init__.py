@@ -9,3 +9,8 @@ One module per family of figures:
 - `rfbjax.report.plots.study`: the training study;
 - `rfbjax.report.plots.common`: the shared save and tick helpers.
 """
+
+from __future__ import annotations
+
+# the 0.1 path `rfbjax.plots.sweep_figures` (now `rfbjax.report.plots`) keeps working
+from .sweep import sweep_figures  # noqa: F401
