@@ -234,6 +234,32 @@ def test_figures_redrawn_from_results_json(quick, tmp_path):
     assert list(paths) == FIGURES and all(os.path.exists(p[0]) for p in paths.values())
 
 
+def test_figures_read_cleanly(quick):
+    """Each of the six figures (figure_checks.figure_problems): κ as κ, titles that fit, every
+    curve inside its axes (the lower Cantelli bound of experiment 1 included), every band and
+    line in a legend."""
+    from figure_checks import figure_problems
+
+    _, results = quick
+    energy, bounds = results["energy"], results["bounds"]
+    figures = {
+        "energy_synthetic": paper.energy_deviation_figure(energy, kind="synthetic"),
+        "energy_sounds": paper.energy_deviation_figure(energy, kind="sound"),
+        "energy_histograms": paper.energy_histogram_figure(energy),
+        "frame_bounds": paper.frame_bounds_figure(bounds),
+        "condition_number": paper.condition_number_figure(bounds),
+        "theory_check": paper.theory_check_figure(results["theory_check"]),
+    }
+    assert list(figures) == FIGURES
+    for name, fig in figures.items():
+        assert figure_problems(fig) == [], name
+        if name.startswith("energy_") and name != "energy_histograms":
+            for ax in fig.axes:
+                lows = [min(line.get_ydata()) for line in ax.lines if len(line.get_ydata()) > 1]
+                assert ax.get_ylim()[0] <= min(lows)
+        paper.pyplot().close(fig)
+
+
 def test_outputs_never_go_through_a_planted_link(quick, tmp_path):
     _, results = quick
     out = tmp_path / "out"

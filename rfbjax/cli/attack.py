@@ -325,9 +325,9 @@ def _write_outputs(args, obj, c, res, rate, summary, extra):
     reps = max(1, math.ceil(args.wav_seconds * rate / c.N))
     write_wav(os.path.join(args.out, "signal.wav"), np.tile(res.x, reps), rate)
     files["wav"] = {"file": "signal.wav", "periods": reps, "sample_rate": int(round(rate))}
-    title = (f"rfbjax attack: {obj.name} ({'max' if res.maximize else 'min'}), J={obj.J} "
-             f"T={obj.T} N={c.N}: {res.value:.5g}"
-             + (f" = {res.ratio:.5f} x {res.certificate['kind'].replace('_', ' ')}"
+    title = (f"{'maximising' if res.maximize else 'minimising'} {obj.name}, J = {obj.J}, "
+             f"T = {obj.T}, N = {c.N}: {res.value:.5g}"
+             + (f" = {res.ratio:.5f} × {res.certificate['kind'].replace('_', ' ')}"
                 if res.ratio is not None else ""))
     paths = attack_figure(res, args.out, "attack", allowed=c.allowed, x0=c.x0,
                           power=extra.get("power"), T=obj.T, title=title, pdf=args.pdf)

@@ -85,7 +85,7 @@ def run(args) -> int:
                "laws": [law.__dict__ for law in laws]}
     common.write_json(out, payload)
     if args.figures:
-        from ..report.plots import sweep_figures
+        from ..report.plots.sweep import sweep_figures
 
         sweep_figures(data, laws, args.dir)
     if args.quiet:

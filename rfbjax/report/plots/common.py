@@ -1,4 +1,5 @@
-"""Shared plumbing for figures: a headless pyplot and an atomic save (PNG, optionally PDF)."""
+"""Shared plumbing for figures: a headless pyplot, an atomic save (PNG, optionally PDF), plain
+tick labels on log axes."""
 
 from __future__ import annotations
 
@@ -61,3 +62,13 @@ def fit_titles(fig) -> None:
     for ax in fig.axes:
         share = ax.get_position().width
         wrap(ax.title, width_pt * share * 1.1)
+
+
+def plain_log_ticks(axis) -> None:
+    """Label a log-scaled axis (``ax.xaxis`` or ``ax.yaxis``) at 1, 2, 5 × 10^k in plain numbers
+    (``20``, not ``2×10¹``), with no labels on the minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.6g}"))
+    axis.set_minor_formatter(NullFormatter())

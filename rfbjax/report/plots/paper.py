@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import pyplot, save_figure
+from .common import plain_log_ticks, pyplot, save_figure
 
 __all__ = [
     "FIGURES",
@@ -90,12 +90,16 @@ def energy_deviation_axes(ax, energy: dict, col: dict, *, legend: bool = True,
         ax.plot(T, _arr(col[f"alpha_{method}"]), **st)
         ax.plot(T, -_arr(col[f"alpha_{method}_lower"]),
                 **{k: v for k, v in st.items() if k != "label"})
-    ax.axhline(0.0, color="0.5", lw=0.6)
-    ax.axhline(-1.0, color="0.5", lw=0.6, ls=":")   # Y >= 0: deviation never below -1
+    ax.axhline(0.0, color="0.5", lw=0.6, label="no deviation")
+    ax.axhline(-1.0, color="0.5", lw=0.6, ls=":", label="−1: floor (‖Φx‖² ≥ 0)")
     ax.set_xscale("log", base=2)
-    top = np.nanmax(np.concatenate([_arr(col[f"alpha_{m}"]) for m in bounds]
-                                   + [_arr(col["q95_mc"]) - 1.0]))
-    ax.set_ylim(-1.15, max(0.2, 1.08 * top))
+    # every drawn curve inside the axes; a lower bound under −1 is vacuous and shown as such
+    drawn = np.concatenate([_arr(col[f"alpha_{m}"]) for m in bounds]
+                           + [-_arr(col[f"alpha_{m}_lower"]) for m in bounds]
+                           + [_arr(col[f"{q}_{src}"]) - 1.0 for q in ("q05", "q95")
+                              for src in ("mc", "exact")])
+    top, low = np.nanmax(drawn), np.nanmin(drawn)
+    ax.set_ylim(min(-1.15, low - 0.05 * (top - low)), max(0.2, top + 0.05 * (top - low)))
     ax.set_xlabel("filter length T")
     ax.set_ylabel("(‖Φx‖² − ‖x‖²) / ‖x‖²")
     ax.set_title(f"{col['label']} (N = {col['N']})", fontsize=10)
@@ -150,7 +154,7 @@ def energy_histogram_figure(energy: dict):
         ax.stairs(h["density_mc"], edges, fill=True, color="C1", alpha=0.45,
                   label="Monte Carlo")
         ax.plot(h["centres"], h["density_exact"], "k-", lw=1.3, label="exact density")
-        ax.axvline(1.0, color="0.5", lw=0.7)
+        ax.axvline(1.0, color="0.5", lw=0.7, label="1: energy kept")
         for q in ("q05", "q95"):
             ax.axvline(h[f"{q}_exact"], color="k", ls="--", lw=0.9)
         ax.set_xlabel("‖Φx‖² / ‖x‖²")
@@ -188,15 +192,26 @@ def frame_bounds_figure(bounds: dict, J: int | None = None):
                 label=f"{'max' if key == 'B' else 'min'} of T i.i.d. χ²_J/J (paper)")
         ax.plot(T, _arr(c[f"gauss_{key}"]), "-.", color=color, lw=0.8, alpha=0.7,
                 label=f"1 {'+' if key == 'B' else '−'} 2√(log T / J) (paper)")
-    ax.axhline(1.0, color="0.5", lw=0.6)
-    ax.axhline(0.0, color="0.5", lw=0.6, ls=":")
+    ax.axhline(1.0, color="0.5", lw=0.6, label="A = B = 1: a tight frame")
+    ax.axhline(0.0, color="0.5", lw=0.6, ls=":", label="0: no lower bound")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("filter length T")
     ax.set_ylabel("frame bound")
     ax.set_title(f"Frame bounds of J = {J} Gaussian filters, N = {bounds['N']} "
                  f"(circular), {bounds['samples']} draws", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    _legend_outside(ax)
     return fig
+
+
+def _legend_outside(ax) -> None:
+    """Legend right of the axes, the Monte Carlo entries (error bars) first."""
+    from matplotlib.container import ErrorbarContainer
+
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(handles)),
+                   key=lambda i: not isinstance(handles[i], ErrorbarContainer))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def condition_number_figure(bounds: dict):
@@ -217,15 +232,11 @@ def condition_number_figure(bounds: dict):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("filter length T")
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax.yaxis)
     ax.set_ylabel("condition number κ = B / A")
     ax.set_title(f"Condition number of Gaussian filterbanks, N = {bounds['N']}, "
                  f"{bounds['samples']} draws", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    _legend_outside(ax)
     return fig
 
 
@@ -235,7 +246,7 @@ def theory_check_figure(check: dict):
     plt = pyplot()
     rows = check["rows"]
     labels = list(dict.fromkeys(r["signal"] for r in rows))
-    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(9, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(10, 3.6), sharey=True)
     for ax, key, name in ((axes[0], "z_mean", "mean"), (axes[1], "z_var", "variance")):
         for i, lab in enumerate(labels):
             rs = [r for r in rows if r["signal"] == lab]
@@ -243,14 +254,14 @@ def theory_check_figure(check: dict):
             T = np.array([r["T"] for r in rs], dtype=np.float64) * jitter
             ax.plot(T, [r[key] for r in rs], "o", ms=4, color=f"C{i}", label=lab)
         for lev, st in ((2, ":"), (4, "--")):
-            ax.axhline(lev, color="0.4", ls=st, lw=0.8)
+            ax.axhline(lev, color="0.4", ls=st, lw=0.8, label=f"±{lev}")
             ax.axhline(-lev, color="0.4", ls=st, lw=0.8)
-        ax.axhline(0, color="0.6", lw=0.6)
+        ax.axhline(0, color="0.6", lw=0.6, label="0: agreement")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("filter length T")
         ax.set_title(f"z-score of the Monte Carlo {name}", fontsize=10)
     axes[0].set_ylabel("(Monte Carlo − exact) / s.e.")
-    axes[1].legend(fontsize=7, ncol=2)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import pyplot, save_figure
+from .common import plain_log_ticks, pyplot, save_figure
 
 __all__ = ["study_figure", "study_figures", "figure_name"]
 
 _COLORS = ("C0", "C1", "C2", "C3", "C4")
+#: how a penalty's name reads in a figure
+_PENALTY = {"kappa": "κ", "none": "none", "tightness": "tightness"}
 
 
 def figure_name(target: str, stride: int) -> str:
@@ -51,18 +53,26 @@ def study_figure(results: dict, target: str, stride: int, out_dir: str | None = 
                     ax.plot(step, np.median(tr, 0), color=color, lw=0.9, ls="--",
                             label=f"{init} (training)")
         beta = f", β = {cfg.beta[pen]:g}" if pen != "none" else ""
-        axes[0, col].set_title(f"penalty: {pen}{beta}", fontsize=10)
+        axes[0, col].set_title(f"penalty: {_PENALTY.get(pen, pen)}{beta}", fontsize=10)
         axes[1, col].axhline(tk, color="k", ls=":", lw=1, label=f"target κ = {tk:.4g}")
         for row in range(2):
             axes[row, col].set_yscale("log")
             axes[row, col].grid(True, which="both", alpha=0.25)
         axes[1, col].set_xlabel("Adam step")
+    for row in range(2):
+        lo, hi = axes[row, 0].get_ylim()
+        if hi / lo < 1e3:
+            plain_log_ticks(axes[row, 0].yaxis)
     axes[0, 0].set_ylabel("relative MSE (loss)")
     axes[1, 0].set_ylabel("κ = B/A (exact, N-point grid)")
-    axes[0, 0].legend(fontsize=7, ncol=1)
-    axes[1, 0].legend(fontsize=7)
-    fig.suptitle(f"Distilling a {target} target, J={cfg.J}, T={cfg.T}, N={cfg.N}, stride "
-                 f"{stride}: median and range over {cfg.seeds} seeds", fontsize=11)
+    from matplotlib.patches import Patch
+
+    band = Patch(facecolor="0.5", alpha=0.2, label=f"band: range over {cfg.seeds} seeds")
+    for row in range(2):
+        handles = axes[row, 0].get_legend_handles_labels()[0]
+        axes[row, 0].legend(handles=handles + [band], fontsize=7)
+    fig.suptitle(f"Distilling a {target} target, J = {cfg.J}, T = {cfg.T}, N = {cfg.N}, "
+                 f"stride {stride}: median over {cfg.seeds} seeds", fontsize=11)
     if out_dir is None:
         return fig
     return save_figure(fig, out_dir, figure_name(target, stride), pdf=pdf)
