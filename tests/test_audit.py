@@ -33,7 +33,7 @@ def test_single_channel_matches_svd(tmp_path, capsys, d):
     out = tmp_path / "out"
     rc, text, _ = _run([str(tmp_path / "w.npy"), "--stride", str(d), "--N", "24", "--draws",
                         "1000", "--out", str(out)], capsys)
-    assert rc == 0 and "pct_kappa" in text
+    assert rc == 0 and "# pct: percentile of kappa" in text
     data, rows = _rows(out)
     r = rows["layer"]
     A0, B0 = ref.frame_bounds_explicit(w[:, 0, :].astype(np.float64), 24, d)
