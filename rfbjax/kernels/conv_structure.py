@@ -68,14 +68,24 @@ def check_structure(shape, *, groups: int = 1, dilation: int = 1, transposed: bo
                          f"(weight {tuple(shape)})")
 
 
-def dilate(w, dilation: int) -> np.ndarray:
-    """``(..., T) -> (..., (T - 1)δ + 1)``: δ − 1 zeros between consecutive taps."""
-    w = np.asarray(w)
+def _is_jax(w) -> bool:
+    return not isinstance(w, np.ndarray) and type(w).__module__.startswith("jax")
+
+
+def dilate(w, dilation: int):
+    """``(..., T) -> (..., (T - 1)δ + 1)``: δ − 1 zeros between consecutive taps (NumPy in,
+    NumPy out; JAX arrays and tracers stay JAX)."""
     d = int(dilation)
     if d == 1:
-        return w
+        return w if _is_jax(w) else np.asarray(w)
     T = w.shape[-1]
-    out = np.zeros(w.shape[:-1] + ((T - 1) * d + 1,), dtype=w.dtype)
+    shape = w.shape[:-1] + ((T - 1) * d + 1,)
+    if _is_jax(w):
+        import jax.numpy as jnp
+
+        return jnp.zeros(shape, w.dtype).at[..., ::d].set(w)
+    w = np.asarray(w)
+    out = np.zeros(shape, dtype=w.dtype)
     out[..., ::d] = w
     return out
 
@@ -88,14 +98,26 @@ def group_blocks(w, groups: int) -> np.ndarray:
     return w.reshape(g, J // g, Cg, T)
 
 
-def block_diagonal(w, groups: int) -> np.ndarray:
-    """``(J, C_g, T) -> (J, g C_g, T)``: the grouped layer as a dense one (zeros off the blocks)."""
+def block_diagonal(w, groups: int):
+    """``(J, C_g, T) -> (J, g C_g, T)``: the grouped layer as a dense one (zeros off the blocks;
+    NumPy in, NumPy out; JAX arrays and tracers stay JAX)."""
+    g = int(groups)
+    J, Cg, T = w.shape
+    if g == 1:
+        return w if _is_jax(w) else np.asarray(w)
+    if _is_jax(w):
+        import jax.numpy as jnp
+
+        blocks = w.reshape(g, J // g, Cg, T)
+        out = jnp.zeros((g, J // g, g, Cg, T), w.dtype)
+        for k in range(g):
+            out = out.at[k, :, k].set(blocks[k])
+        return out.reshape(J, g * Cg, T)
     blocks = group_blocks(w, groups)
-    g, Jg, Cg, T = blocks.shape
-    out = np.zeros((g, Jg, g, Cg, T), dtype=blocks.dtype)
+    out = np.zeros((g, J // g, g, Cg, T), dtype=blocks.dtype)
     for k in range(g):
         out[k, :, k] = blocks[k]
-    return out.reshape(g * Jg, g * Cg, T)
+    return out.reshape(J, g * Cg, T)
 
 
 # ----------------------------------------------------------------------------- host spectra

@@ -898,30 +898,26 @@ def _check_memory(layers, max_memory):
         check_plan(audit_plan(layers, budget=int(max_memory), block=_BLOCK_BYTES))
 
 
-def _analysis_layers(specs_or_audits):
-    """``(weights, strides)`` of a chain as one stack of strided convs in the order data flows:
-    each layer as its dense analysis kernel (groups expanded block-diagonally, dilation applied);
-    a chain of transposed layers is the adjoint of the reversed chain of the convs they
-    transpose."""
-    from ..kernels.conv_structure import block_diagonal, dilate
+def _analysis_layers(items):
+    """``(weights, strides, transposed)`` of a chain of `LayerSpec` s or `LayerAudit` s as one
+    stack of strided convs (`rfbjax.kernels.cascade.analysis_stack`)."""
+    from ..kernels.cascade import analysis_stack
 
-    items = []
-    for s in specs_or_audits:
-        st = s.structure if hasattr(s, "structure") else {
-            "groups": s.groups, "dilation": s.dilation, "transposed": s.transposed,
-            "stride": s.stride}
-        w = s.weights if hasattr(s, "weights") else s.w
-        items.append((block_diagonal(dilate(np.asarray(w, dtype=np.float64), st["dilation"]),
-                                     st["groups"]), int(st["stride"]), bool(st["transposed"])))
-    kinds = {t for _, _, t in items}
-    if len(kinds) > 1:
-        raise InputError("--cascade: mixes conv and transposed layers; the composite of an "
-                         "encoder and a decoder is not one strided conv (audit them as two "
-                         "cascades)")
-    transposed = kinds == {True}
-    if transposed:
-        items = items[::-1]
-    return [w for w, _, _ in items], [d for _, d, _ in items], transposed
+    ws, st = [], []
+    for s in items:
+        if hasattr(s, "structure"):
+            ws.append(np.asarray(s.weights, dtype=np.float64))
+            st.append(s.structure)
+        else:
+            ws.append(np.asarray(s.w, dtype=np.float64))
+            st.append({"stride": s.stride, "groups": s.groups, "dilation": s.dilation,
+                       "transposed": s.transposed})
+    try:
+        return analysis_stack(ws, [x["stride"] for x in st], groups=[x["groups"] for x in st],
+                              dilation=[x["dilation"] for x in st],
+                              transposed=[x["transposed"] for x in st])
+    except InputError as exc:
+        raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
 
 
 def _check_cascade_names(names, specs, N):
