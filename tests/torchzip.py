@@ -142,3 +142,53 @@ def tiny_frontend(path) -> dict:
         ("head.bias", np.zeros(10, np.float32))])
     save({"state_dict": sd, "epoch": 12, "global_step": 3000}, path)
     return sd
+
+
+class _Obj:
+    """An object of class ``module.name`` rebuilt as TorchScript pickles modules:
+    GLOBAL, EMPTY_TUPLE, NEWOBJ, then its state dict and BUILD."""
+
+    def __init__(self, module, name, state):
+        self.cls, self.state = _Global(module, name), state
+
+
+class _ScriptPickler(_Pickler):
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _Obj):
+            self.save(obj.cls)
+            self.write(pickle.EMPTY_TUPLE + pickle.NEWOBJ)
+            self.save(obj.state)
+            self.write(pickle.BUILD)
+            return
+        return super().save(obj, save_persistent_id)
+
+
+def _wrap_script(obj, counter):
+    if isinstance(obj, _Obj):
+        return _Obj(obj.cls.module, obj.cls.name, _wrap_script(obj.state, counter))
+    if isinstance(obj, dict):
+        return {k: _wrap_script(v, counter) for k, v in obj.items()}
+    return _wrap(obj, counter, False)
+
+
+def script_module(qualname: str, **state):
+    """A TorchScript module object ``__torch__.<qualname>`` with these attributes."""
+    return _Obj("__torch__", qualname, {"training": False, **state})
+
+
+def torchscript(path, module, *, code: str = "def forward(self, x):\n    return x\n") -> None:
+    """Write ``module`` (from `script_module`, nested) laid out as ``torch.jit.save`` does:
+    ``archive/data.pkl``, ``archive/constants.pkl``, ``archive/code/__torch__.py``, the storages
+    under ``archive/data/``."""
+    buf = io.BytesIO()
+    p = _ScriptPickler(buf)
+    p.dump(_wrap_script(module, [0]))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/constants.pkl", pickle.dumps((), protocol=2))
+        z.writestr("archive/code/__torch__.py", code)
+        z.writestr("archive/byteorder", "little")
+        for key, arr in p.storages.items():
+            z.writestr(f"archive/data/{key}", np.ascontiguousarray(arr).astype(
+                arr.dtype.newbyteorder("<")).tobytes())
+        z.writestr("archive/version", "3\n")
