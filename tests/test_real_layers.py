@@ -361,6 +361,13 @@ def test_torchscript_tensors_read_without_running_code(tmp_path):
     assert [lay.name for lay in model.layers] == ["encoder.weight"]
     np.testing.assert_array_equal(model.layers[0].weights, w1.astype(np.float64))
     assert not (tmp_path / "PWNED").exists()
+    evil = torchzip.script_module("Model", weight=w1,
+                                  hook=torchzip._Call(torchzip._Global("os", "system"),
+                                                      (f"touch {tmp_path / 'PWNED'}",)))
+    torchzip.torchscript(path, evil)
+    with pytest.raises(InputError, match="refusing to load: the checkpoint names os.system"):
+        audit_lib.audit(str(path), draws=0, N=32)
+    assert not (tmp_path / "PWNED").exists()
 
 
 def test_keras_config_gives_strides_dilation_and_groups(tmp_path):

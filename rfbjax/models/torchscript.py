@@ -3,16 +3,14 @@ anything: the archive's ``code/`` (TorchScript source) is never looked at.
 
 ``<archive>/data.pkl`` pickles the scripted module: each module is an object of a class named
 ``__torch__.<path>`` rebuilt from an empty tuple and given its attributes (parameters, buffers,
-submodules, ``training``) as its state. The restricted unpickler of `rfbjax.models.weights`
-is used with one addition: a class under ``__torch__`` becomes a plain record of its state (no
+submodules, ``training``) as its state. The restricted unpickler of the PyTorch checkpoint
+reader (`rfbjax.models.weights`) is used with one addition: a class under ``__torch__`` becomes a plain record of its state (no
 method of it exists here, so none can run), and ``torch.jit._pickle.restore_type_tag`` returns its
 value. The tensors come back flattened with dots (``encoder.conv1.weight``), like a state dict;
 strides and the rest of the structure live in the code, so they must be given.
 """
 
 from __future__ import annotations
-
-from . import weights as _w
 
 __all__ = ["is_torchscript", "read_torchscript"]
 
@@ -51,13 +49,17 @@ def _restore_type_tag(value, _type_str):
     return value
 
 
-class _ScriptUnpickler(_w._TorchUnpickler):
-    def find_class(self, module, name):
-        if module == "__torch__" or module.startswith("__torch__."):
-            return _script_class(f"{module}.{name}")
-        if (module, name) == ("torch.jit._pickle", "restore_type_tag"):
-            return _restore_type_tag
-        return super().find_class(module, name)
+def _script_unpickler(base):
+    """The checkpoint unpickler ``base`` that also accepts ``__torch__`` classes (as records)."""
+    class _ScriptUnpickler(base):
+        def find_class(self, module, name):
+            if module == "__torch__" or module.startswith("__torch__."):
+                return _script_class(f"{module}.{name}")
+            if (module, name) == ("torch.jit._pickle", "restore_type_tag"):
+                return _restore_type_tag
+            return super().find_class(module, name)
+
+    return _ScriptUnpickler
 
 
 def is_torchscript(names, prefix: str) -> bool:
@@ -80,9 +82,17 @@ def _plain(obj, depth=0):
     return obj
 
 
-def read_torchscript(z, path: str, prefix: str, order: str) -> dict:
-    """The tensors of an open TorchScript archive ``z`` (a `zipfile.ZipFile`), flattened."""
+def read_torchscript(z, prefix: str, order: str, *, unpickler, flatten) -> dict:
+    """The tensors of an open TorchScript archive ``z`` (a `zipfile.ZipFile`), flattened.
+
+    Args:
+      z: the archive.
+      prefix: its folder (``"archive/"``).
+      order: the storages' byte order.
+      unpickler: the restricted checkpoint unpickler of `rfbjax.models.weights` (extended here).
+      flatten: how nested containers become dotted names.
+    """
     import io
 
-    un = _ScriptUnpickler(io.BytesIO(z.read(f"{prefix}data.pkl")), z, prefix, order)
-    return _w._flatten(_plain(un.load()))
+    un = _script_unpickler(unpickler)(io.BytesIO(z.read(f"{prefix}data.pkl")), z, prefix, order)
+    return flatten(_plain(un.load()))

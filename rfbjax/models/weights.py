@@ -252,7 +252,8 @@ def _read_torch(path):
             from .torchscript import is_torchscript, read_torchscript
 
             if is_torchscript(z.namelist(), prefix):   # torch.jit.save: tensors only, no code
-                return read_torchscript(z, path, prefix, order)
+                return read_torchscript(z, prefix, order, unpickler=_TorchUnpickler,
+                                        flatten=_flatten)
             un = _TorchUnpickler(io.BytesIO(z.read(pkl[0])), z, prefix, order)
             obj = un.load()
     except _RefusedGlobal as exc:
