@@ -192,3 +192,28 @@ def torchscript(path, module, *, code: str = "def forward(self, x):\n    return 
             z.writestr(f"archive/data/{key}", np.ascontiguousarray(arr).astype(
                 arr.dtype.newbyteorder("<")).tobytes())
         z.writestr("archive/version", "3\n")
+
+
+def tiny_codec(path) -> dict:
+    """The guide's example: a checkpoint of a small encoder/decoder in the style of neural audio
+    codecs, with torch's names: a weight-normed input conv (legacy names, gains 0.2 … 3.0), a
+    downsampling conv with the parametrized weight norm (stride 4), a dilated residual conv
+    (dilation 3), a grouped conv (groups 4) and a ConvTranspose1d (stride 4: 64 → 16 channels).
+    Returns the state dict."""
+    rng = np.random.default_rng(7)
+    v_in = rng.standard_normal((16, 1, 7))
+    v_d = rng.standard_normal((32, 16, 8))
+    sd = collections.OrderedDict([
+        ("encoder.conv_in.weight_g", np.linspace(0.2, 3.0, 16).reshape(16, 1, 1)),
+        ("encoder.conv_in.weight_v", v_in),
+        ("encoder.conv_in.bias", np.zeros(16)),
+        ("encoder.down1.parametrizations.weight.original0",
+         np.sqrt(np.sum(v_d ** 2, axis=(1, 2), keepdims=True))),
+        ("encoder.down1.parametrizations.weight.original1", v_d),
+        ("encoder.res1.weight", rng.standard_normal((32, 32, 3)) / np.sqrt(96)),
+        ("encoder.grouped.weight", rng.standard_normal((64, 8, 9)) / np.sqrt(72)),
+        ("decoder.up1.weight", rng.standard_normal((64, 16, 8)) / np.sqrt(128)),
+    ])
+    save({"state_dict": collections.OrderedDict((k, v.astype(np.float32))
+                                                for k, v in sd.items())}, path)
+    return sd

@@ -351,6 +351,8 @@ def kappa_sentence(row: dict, ref: dict | None, *, transposed: bool = False) -> 
         lead = (f"decoder (transposed conv): Riesz κ = {_num(row.get('riesz_kappa'))} is its "
                 f"stability, κ = {_num(row['kappa'])} that of the conv it transposes; ")
         sym = "κ" if of == "kappa" else "Riesz κ"
+    if ref is None and transposed:
+        return lead.removesuffix("; ") + " (no reference drawn)"
     if ref is None:
         if row.get("rank_deficient") and of == "kappa":
             return (lead + "κ = ∞: rank deficient (J < C·stride), no lower frame bound; "
@@ -646,7 +648,8 @@ def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, 
                      f"A, B, κ are those of the strided conv it transposes ({J} filters on "
                      f"{C} channels); riesz_kappa is the decoder's stability")
     if reparametrization:
-        notes.append(f"{label}: effective weight folded from {reparametrization}")
+        how = ("g·v/‖v‖" if reparametrization.startswith("weight") else "W/σ, σ = u·(W v)")
+        notes.append(f"{label}: effective weight {how} folded in ({reparametrization})")
     method = (f"circular convolution on Z_N, N={N}, stride {d}"
               + (f", dilation {delta} (kernel of {T} taps)" if delta > 1 else "")
               + (f", {g} groups (block-diagonal: A = min over groups, B = max)" if g > 1 else "")

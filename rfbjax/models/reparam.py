@@ -74,8 +74,8 @@ def fold_reparametrizations(tensors: dict, *, path: str = "") -> tuple[dict, dic
       ``(tensors, folded, notes)``: the tensors with each group replaced by ``X.weight`` (at the
         place of the first tensor of the group), ``{"X.weight": how}`` (``"weight_norm"``,
         ``"weight_norm (parametrization)"``, ``"spectral_norm"``,
-        ``"spectral_norm (parametrization)"``), and notes (one per fold, and one per incomplete
-        group, whose tensors are dropped).
+        ``"spectral_norm (parametrization)"``), and notes (one per incomplete group, whose tensors
+        are dropped; the audit notes each fold with its layer).
 
     Raises:
       InputError: a group whose shapes do not fit, naming the file and the tensors.
@@ -125,8 +125,6 @@ def fold_reparametrizations(tensors: dict, *, path: str = "") -> tuple[dict, dic
         new = prefix + ".weight"
         replace[members[0]] = (new, w)
         folded[new] = label[kind]
-        parts = " and ".join(members)
-        notes.append(f"{new}: effective weight from {label[kind]} ({parts})")
     if not groups:
         return tensors, folded, notes
     out = {}
