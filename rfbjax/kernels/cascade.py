@@ -134,7 +134,8 @@ def analysis_stack(weights: Sequence, strides: Sequence[int], *, groups=None, di
       weights: the stored weights in the order data flows (a conv ``(J, C/g, T)``, a transposed
         conv ``(C_in, C_out/g, T)``).
       strides: one per layer.
-      groups, dilation: one per layer, or one for all (``None``: 1).
+      groups: one per layer, or one for all (``None``: 1).
+      dilation: one per layer, or one for all (``None``: 1).
       transposed: one bool per layer, or one for all (``None``: none).
 
     Returns:
@@ -196,7 +197,8 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int,
         layers: ``(C_in, C_out/g, T)``).
       strides: ``[d_l]`` (static under jit).
       N: a multiple of $D = \prod_l d_l$ (static under jit).
-      groups, dilation: per layer (or one for all; ``None``: 1).
+      groups: per layer (or one for all; ``None``: 1).
+      dilation: per layer (or one for all; ``None``: 1).
       transposed: per layer (or one for all; ``None``: none); a chain is all conv or all
         transposed.
       riesz: also return the lower Riesz bound $A_R$ of the composite's filters.

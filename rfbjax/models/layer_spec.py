@@ -166,7 +166,9 @@ def apply_structure(specs, *, stride=None, groups=None, dilation=None, transpose
 
     Args:
       specs: `LayerSpec` s (changed in place).
-      stride, groups, dilation: an int (every layer), ``"NAME=V,..."`` or ``{name: v}``.
+      stride: an int (every layer), ``"NAME=V,..."`` or ``{name: v}``.
+      groups: likewise.
+      dilation: likewise.
       transposed: names of transposed layers.
       infer: apply the groups `infer_groups` suggests (otherwise they are only noted).
 
