@@ -310,11 +310,31 @@ def test_onnx_layers_structure_and_folded_weights(tmp_path):
 
 
 def test_onnx_errors_are_one_line(tmp_path, capsys):
-    pytest.importorskip("onnx")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x08\x07garbage that is not a protobuf \xff\xff\xff")
     rc, _, err = _run([str(bad), "--out", str(tmp_path / "o")], capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "bad.onnx" in err
+    # a weight that declares 10^12 floats but holds 16 bytes: refused before any allocation
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[10 ** 6, 10 ** 6, 1],
+                       raw_data=b"\0" * 16)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="c")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          initializer=[huge])
+    big = tmp_path / "big.onnx"
+    onnx.save(helper.make_model(g), str(big))
+    rc, _, err = _run([str(big), "--out", str(tmp_path / "o"), "--max-memory", "1GB"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "big.onnx" in err and "more than the memory budget" in err
+    small = tmp_path / "small.onnx"
+    g.initializer[0].CopyFrom(TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 2, 1],
+                                          raw_data=b"\0" * 12))   # declares 16 bytes, holds 12
+    onnx.save(helper.make_model(g), str(small))
+    rc, _, err = _run([str(small), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and "declares" in err and len(err.strip().splitlines()) == 1
 
 
 def test_onnx_reader_fuzz(tmp_path):

@@ -201,7 +201,8 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int,
       dilation: per layer (or one for all; ``None``: 1).
       transposed: per layer (or one for all; ``None``: none); a chain is all conv or all
         transposed.
-      riesz: also return the lower Riesz bound $A_R$ of the composite's filters.
+      riesz: also return the lower Riesz bound $A_R$ of the composite's filters (computed on
+        the host: the weights must be concrete, not traced).
 
     Returns:
       ``(A, B)`` (``(A, B, A_R)`` with ``riesz``); A = 0 exactly when $J_L < C_0 D$ (rank
