@@ -3,7 +3,8 @@
 Six conv layers (PyTorch layout): 1024x1x512 (stride 4), 128x1024x64, 128x128x64, 128x128x64,
 256x128x64, 512x256x64, Gaussian weights, written as one safetensors file in a temporary folder.
 The audit runs as the command line does (a subprocess: ``rfbjax audit MODEL --stride conv1=4``,
-default N, default draws), timed end to end (wall clock, and CPU time: on a machine shared with other work the wall clock
+default N, default draws; the Riesz bounds of every layer come with it, and the layers with
+J < C·stride get a reference of their Riesz κ), timed end to end (wall clock, and CPU time: on a machine shared with other work the wall clock
 measures the load, the CPU time the audit), with its peak resident memory. A baseline measured in
 the same run (complex 128x128 eigenvalue problems per second, the audit's inner work) lets
 timings be compared across machines and loads; ``uptime`` is recorded with them.
@@ -66,7 +67,8 @@ def main() -> int:
             d = 4 if name == "conv1" else 1
             N = default_N(T, d)
             rows.append({"layer": name, "shape": [J, C, T], "stride": d, "N": N,
-                         "draws": reference_draws(J, C, T, N, d, draws=args.draws),
+                         "draws": reference_draws(J, C, T, N, d, draws=args.draws,
+                                                  of="kappa" if J >= C * d else "riesz_kappa"),
                          "work_per_draw": draw_work(J, C, T, N, d)})
         cmd = [sys.executable, "-m", "rfbjax", "audit", path, "--stride", "conv1=4",
                "--draws", str(args.draws), "--out", os.path.join(tmp, "out")]

@@ -47,7 +47,8 @@ MATH_JS = "js/math.js"
 SITE_CSS = "css/rfbjax.css"
 
 #: the guide, in reading order; pages missing from the checkout are skipped, others follow
-GUIDE = ["energy", "bounds", "predict", "sweep", "reproduce", "attack", "audit", "remedies",
+GUIDE = ["energy", "bounds", "predict", "sweep", "reproduce", "attack", "audit", "real-models",
+         "remedies",
          "training-study", "python-api"]
 #: reference pages of docs/, in this order; other top-level pages follow alphabetically
 REFERENCE = ["theory", "performance", "reliability", "architecture"]

@@ -126,3 +126,52 @@ def aliasing_energy_dense(ws, N: int, stride: int) -> float:
     G = aliasing_terms_dense(ws, np.arange(N) / N, stride)
     c = float(np.mean(G[0].real))
     return float(np.mean(np.sum(np.abs(G[1:]) ** 2, axis=0)) / c ** 2)
+
+
+def structured_conv_matrix(w, N, stride: int = 1, groups: int = 1, dilation: int = 1):
+    """(J·N/d) × (C·N) of a grouped, dilated, strided conv1d computed directly, one unit input
+    at a time: y[j, m] = sum_{c in j's group} sum_t w[j, c - group start, t] x[c, (m d - t δ) mod N]
+    (w: (J, C/g, T), C = g·C/g)."""
+    J, Cg, T = w.shape
+    g, d, M = groups, stride, N // stride
+    C = g * Cg
+    out = np.zeros((J * M, C * N))
+    for col in range(C * N):
+        x = np.zeros((C, N))
+        x[divmod(col, N)] = 1.0
+        y = np.zeros((J, M))
+        for j in range(J):
+            k = j // (J // g)
+            for cl in range(Cg):
+                for m in range(M):
+                    y[j, m] += sum(w[j, cl, t] * x[k * Cg + cl, (m * d - t * dilation) % N]
+                                   for t in range(T))
+        out[:, col] = y.reshape(-1)
+    return out
+
+
+def conv_transpose_matrix(w, N, stride: int = 1, groups: int = 1):
+    """(C_out·N) × (C_in·N/d) of a circular ConvTranspose1d as PyTorch computes it, directly:
+    u[o, (s d + k) mod N] += w[i, o - group start, k] z[i, s] (w: (C_in, C_out/g, T))."""
+    Cin, Cog, T = w.shape
+    g, d, M = groups, stride, N // stride
+    Cout = g * Cog
+    out = np.zeros((Cout * N, Cin * M))
+    for col in range(Cin * M):
+        i, s = divmod(col, M)
+        k_grp = i // (Cin // g)
+        u = np.zeros((Cout, N))
+        for ol in range(Cog):
+            for k in range(T):
+                u[k_grp * Cog + ol, (s * d + k) % N] += w[i, ol, k]
+        out[:, col] = u.reshape(-1)
+    return out
+
+
+def extreme_eigenvalues(Phi):
+    """(min eig of Φ^T Φ, min eig of Φ Φ^T, max eig): the frame and Riesz lower bounds and B."""
+    s = np.linalg.svd(Phi, compute_uv=False)
+    rows, cols = Phi.shape
+    frame = float(s.min() ** 2) if rows >= cols and s.size == cols else 0.0
+    riesz = float(s.min() ** 2) if cols >= rows and s.size == rows else 0.0
+    return frame, riesz, float(s.max() ** 2)

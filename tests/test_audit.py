@@ -34,7 +34,7 @@ def test_single_channel_matches_svd(tmp_path, capsys, d):
     out = tmp_path / "out"
     rc, text, _ = _run([str(tmp_path / "w.npy"), "--stride", str(d), "--N", "24", "--draws",
                         "1000", "--out", str(out)], capsys)
-    assert rc == 0 and "pct_kappa" in text
+    assert rc == 0 and "# pct: percentile of kappa" in text
     data, rows = _rows(out)
     r = rows["layer"]
     A0, B0 = ref.frame_bounds_explicit(w[:, 0, :].astype(np.float64), 24, d)
@@ -205,8 +205,9 @@ def test_model_wide_audit_of_a_torch_checkpoint(tmp_path, capsys):
     A0, B0 = ref.frame_bounds_explicit(w1[:, 0, :].astype(np.float64), 32, 2)
     assert lay["conv1.weight"]["A"] == pytest.approx(A0, rel=1e-6)
     assert lay["conv1.weight"]["B"] == pytest.approx(B0, rel=1e-9)
-    r2 = lay["conv2.weight"]                      # 6 outputs < 8 inputs: no lower bound, no draws
-    assert r2["rank_deficient"] and r2["kappa"] is None and r2["reference_draws"] == 0
+    r2 = lay["conv2.weight"]        # 6 outputs < 8 inputs: no lower frame bound; Riesz reference
+    assert r2["rank_deficient"] and r2["kappa"] is None and r2["percentile_of"] == "riesz_kappa"
+    assert r2["percentile_kappa"] is None and 0 <= r2["percentile"] <= 100
     assert r2["percentile_kappa"] is None
     M = np.hstack([ref.analysis_matrix(w3[:, c, :].astype(np.float64), 32, 1) for c in range(6)])
     s = np.linalg.svd(M, compute_uv=False)
@@ -263,7 +264,9 @@ def test_reference_is_float64_and_rank_deficiency_is_immediate():
             assert k[i] == pytest.approx(float(B / A), rel=1e-7)
     assert audit_lib.reference_draws(2, 1, 8, 32, 4, draws=1000) == 0      # J < d
     res = audit_lib.audit(RNG.standard_normal((2, 1, 8)), stride=4, N=32, draws=1000)
-    assert res.rank_deficient and res.reference is None and "rank deficient" in res.sentence()
+    assert res.rank_deficient and "rank deficient" in res.sentence()
+    assert res.reference["channel"]["of"] == "riesz_kappa"        # the Riesz κ is compared
+    assert audit_lib.reference_draws(2, 1, 8, 32, 4, draws=1000, of="riesz_kappa") == 1000
 
 
 def test_large_layers_get_fewer_draws_with_their_uncertainty():

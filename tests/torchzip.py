@@ -142,3 +142,78 @@ def tiny_frontend(path) -> dict:
         ("head.bias", np.zeros(10, np.float32))])
     save({"state_dict": sd, "epoch": 12, "global_step": 3000}, path)
     return sd
+
+
+class _Obj:
+    """An object of class ``module.name`` rebuilt as TorchScript pickles modules:
+    GLOBAL, EMPTY_TUPLE, NEWOBJ, then its state dict and BUILD."""
+
+    def __init__(self, module, name, state):
+        self.cls, self.state = _Global(module, name), state
+
+
+class _ScriptPickler(_Pickler):
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _Obj):
+            self.save(obj.cls)
+            self.write(pickle.EMPTY_TUPLE + pickle.NEWOBJ)
+            self.save(obj.state)
+            self.write(pickle.BUILD)
+            return
+        return super().save(obj, save_persistent_id)
+
+
+def _wrap_script(obj, counter):
+    if isinstance(obj, _Obj):
+        return _Obj(obj.cls.module, obj.cls.name, _wrap_script(obj.state, counter))
+    if isinstance(obj, dict):
+        return {k: _wrap_script(v, counter) for k, v in obj.items()}
+    return _wrap(obj, counter, False)
+
+
+def script_module(qualname: str, **state):
+    """A TorchScript module object ``__torch__.<qualname>`` with these attributes."""
+    return _Obj("__torch__", qualname, {"training": False, **state})
+
+
+def torchscript(path, module, *, code: str = "def forward(self, x):\n    return x\n") -> None:
+    """Write ``module`` (from `script_module`, nested) laid out as ``torch.jit.save`` does:
+    ``archive/data.pkl``, ``archive/constants.pkl``, ``archive/code/__torch__.py``, the storages
+    under ``archive/data/``."""
+    buf = io.BytesIO()
+    p = _ScriptPickler(buf)
+    p.dump(_wrap_script(module, [0]))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/constants.pkl", pickle.dumps((), protocol=2))
+        z.writestr("archive/code/__torch__.py", code)
+        z.writestr("archive/byteorder", "little")
+        for key, arr in p.storages.items():
+            z.writestr(f"archive/data/{key}", np.ascontiguousarray(arr).astype(
+                arr.dtype.newbyteorder("<")).tobytes())
+        z.writestr("archive/version", "3\n")
+
+
+def tiny_codec(path) -> dict:
+    """The guide's example: a checkpoint of a small encoder/decoder in the style of neural audio
+    codecs, with torch's names: a weight-normed input conv (legacy names, gains 0.2 … 3.0), a
+    downsampling conv with the parametrized weight norm (stride 4), a dilated residual conv
+    (dilation 3), a grouped conv (groups 4) and a ConvTranspose1d (stride 4: 64 → 16 channels).
+    Returns the state dict."""
+    rng = np.random.default_rng(7)
+    v_in = rng.standard_normal((16, 1, 7))
+    v_d = rng.standard_normal((32, 16, 8))
+    sd = collections.OrderedDict([
+        ("encoder.conv_in.weight_g", np.linspace(0.2, 3.0, 16).reshape(16, 1, 1)),
+        ("encoder.conv_in.weight_v", v_in),
+        ("encoder.conv_in.bias", np.zeros(16)),
+        ("encoder.down1.parametrizations.weight.original0",
+         np.sqrt(np.sum(v_d ** 2, axis=(1, 2), keepdims=True))),
+        ("encoder.down1.parametrizations.weight.original1", v_d),
+        ("encoder.res1.weight", rng.standard_normal((32, 32, 3)) / np.sqrt(96)),
+        ("encoder.grouped.weight", rng.standard_normal((64, 8, 9)) / np.sqrt(72)),
+        ("decoder.up1.weight", rng.standard_normal((64, 16, 8)) / np.sqrt(128)),
+    ])
+    save({"state_dict": collections.OrderedDict((k, v.astype(np.float32))
+                                                for k, v in sd.items())}, path)
+    return sd

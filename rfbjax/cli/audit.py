@@ -21,13 +21,27 @@ def add_parser(sub):
         "layer (every conv1d kernel: rank-3 tensors, and rank-4 ones with a singleton axis). "
         "Writes DIR/audit.json, DIR/audit.txt and DIR/power_response.png.")
     p.add_argument("weights", metavar="WEIGHTS",
-                   help=".npy, .npz, .safetensors, a PyTorch checkpoint (.pt, .pth, .ckpt, .bin; "
-                   "read without torch, never executed) or Keras (.keras, .h5; needs h5py)")
+                   help=".npy, .npz, .safetensors, a PyTorch checkpoint or TorchScript archive "
+                   "(.pt, .pth, .ckpt, .bin; read without torch, never executed), Keras (.keras, "
+                   ".h5; needs h5py) or ONNX (.onnx; needs onnx)")
     p.add_argument("--key", default=None, metavar="NAME",
                    help="audit only this tensor (a 2-D (J, T) array is accepted too)")
-    p.add_argument("--stride", default="1", metavar="D|NAME=D,...",
-                   help="stride of every layer, or per layer as NAME=D,NAME=D (NAME: tensor key "
-                   "or module path, e.g. conv1 for conv1.weight; others 1)")
+    p.add_argument("--stride", default=None, metavar="D|NAME=D,...",
+                   help="stride of every layer, or per layer as NAME=D,NAME=D (NAME: the tensor "
+                   "key, the key without .weight, or a unique dotted suffix, e.g. conv1 for "
+                   "frontend.conv1.weight; others: the file's stride (ONNX, Keras), else 1)")
+    p.add_argument("--groups", default=None, metavar="G|NAME=G,...",
+                   help="groups of a grouped conv, like --stride (weight (J, C/G, T); "
+                   "block-diagonal analysis)")
+    p.add_argument("--dilation", default=None, metavar="DELTA|NAME=DELTA,...",
+                   help="dilation of a layer, like --stride (the kernel with DELTA-1 zeros "
+                   "between taps)")
+    p.add_argument("--transposed", default=None, metavar="NAME,...",
+                   help="these layers are transposed convolutions (ConvTranspose1d, weight "
+                   "(C_in, C_out/groups, T)): audited as the adjoint of the strided conv")
+    p.add_argument("--infer-groups", action="store_true",
+                   help="apply the groups a chain of shapes suggests (previous layer's outputs / "
+                   "this layer's input channels); without it they are only noted")
     p.add_argument("--N", type=int, default=None, metavar="N",
                    help="signal length / DFT grid, a multiple of every stride (default per layer: "
                    "a multiple of D at least max(1024, 8T))")
@@ -39,8 +53,9 @@ def add_parser(sub):
                    "for large layers, stated in the report; 0: none)")
     common.add_seed(p, help="seed of the random draws, an integer in [0, 2^64) (default 0)")
     p.add_argument("--cascade", default=None, metavar="NAME,NAME,...",
-                   help="also the frame bounds of these layers stacked (in this order, with their "
-                   "strides): the linear composite, nonlinearities ignored")
+                   help="also the frame bounds of these layers stacked, in the order data flows "
+                   "(with their structure): the linear composite, nonlinearities ignored, beside "
+                   "the product of the layers' sqrt(B)")
     p.add_argument("--fs", type=float, default=None, metavar="HZ",
                    help="sampling rate: frequencies in Hz instead of cycles/sample")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -68,7 +83,9 @@ def run(args) -> int:
     if cascade is not None and not cascade:
         raise InputError("--cascade: name at least one layer, e.g. conv1,conv2")
     model = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
-                  draws=args.draws, seed=args.seed, cascade=cascade, max_memory=budget)
+                  draws=args.draws, seed=args.seed, cascade=cascade, max_memory=budget,
+                  groups=args.groups, dilation=args.dilation, transposed=args.transposed,
+                  infer_groups=args.infer_groups)
     warnings = []
     if model.source["layout"] == "torch" and args.layout is None:
         for lay in model.layers:

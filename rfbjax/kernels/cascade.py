@@ -32,8 +32,8 @@ import jax.numpy as jnp
 
 from ..errors import InputError
 
-__all__ = ["composite_kernel", "cascade_bounds", "check_cascade", "draw_stack", "WAV2VEC2_KERNELS",
-           "WAV2VEC2_STRIDES"]
+__all__ = ["composite_kernel", "cascade_bounds", "check_cascade", "analysis_stack", "draw_stack",
+           "WAV2VEC2_KERNELS", "WAV2VEC2_STRIDES"]
 
 WAV2VEC2_KERNELS = (10, 3, 3, 3, 3, 2, 2)
 """wav2vec 2.0's feature encoder: the kernel lengths of its 7 conv layers."""
@@ -106,20 +106,107 @@ def composite_kernel(weights: Sequence[jax.Array], strides: Sequence[int]):
     return h, D
 
 
-def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int):
+def _per_layer(values, L: int, name: str, default):
+    import numpy as np
+
+    if values is None:
+        return [default] * L
+    if np.isscalar(values):
+        return [values] * L
+    values = list(values)
+    if len(values) != L:
+        raise InputError(f"cascade: {L} layers but {len(values)} {name} values")
+    return values
+
+
+def analysis_stack(weights: Sequence, strides: Sequence[int], *, groups=None, dilation=None,
+                   transposed=None):
+    r"""A chain of layers, as a network computes them, as one stack of plain strided convs.
+
+    Each layer becomes its dense analysis kernel: groups expanded block-diagonally
+    (`rfbjax.kernels.conv_structure.block_diagonal`), dilation applied
+    (`rfbjax.kernels.conv_structure.dilate`). A chain of transposed layers
+    $T_L \cdots T_1$ with $T_l = \Phi_l^*$ is the adjoint of $\Phi_1 \cdots \Phi_L$, the
+    reversed chain of the convs they transpose: same singular values, its frame bounds are the
+    decoder chain's, its Riesz bounds the decoder's stability.
+
+    Args:
+      weights: the stored weights in the order data flows (a conv ``(J, C/g, T)``, a transposed
+        conv ``(C_in, C_out/g, T)``).
+      strides: one per layer.
+      groups: one per layer, or one for all (``None``: 1).
+      dilation: one per layer, or one for all (``None``: 1).
+      transposed: one bool per layer, or one for all (``None``: none).
+
+    Returns:
+      ``(weights, strides, transposed)``: the dense analysis kernels and strides of the
+        equivalent conv stack (reversed for a transposed chain) and whether it was one.
+
+    Raises:
+      InputError: a chain that mixes conv and transposed layers (its composite is not one
+        strided conv), a groups value that does not divide its layer, mismatched lengths.
+    """
+    from .conv_structure import block_diagonal, check_structure, dilate
+
+    L = len(weights)
+    gs = _per_layer(groups, L, "groups", 1)
+    ds = _per_layer(dilation, L, "dilation", 1)
+    ts = [bool(t) for t in _per_layer(transposed, L, "transposed", False)]
+    if len(strides) != L:
+        raise InputError(f"cascade: {L} layers but {len(strides)} strides")
+    if len(set(ts)) > 1:
+        raise InputError("cascade: mixes conv and transposed layers; the composite of an "
+                         "encoder and a decoder is not one strided conv (audit them as two "
+                         "cascades)")
+    out = []
+    for l, (w, g, dl, t) in enumerate(zip(weights, gs, ds, ts)):
+        if len(w.shape) != 3:
+            raise InputError(f"cascade: layer {l} has shape {tuple(w.shape)}; expected (J, C, T)")
+        check_structure(tuple(w.shape), groups=g, dilation=dl, transposed=t, name=f"layer {l}")
+        out.append(block_diagonal(dilate(w, dl), g))
+    strides = [int(d) for d in strides]
+    chain_t = bool(ts and ts[0])
+    if chain_t:
+        out, strides = out[::-1], strides[::-1]
+    return out, strides, chain_t
+
+
+def _concrete_float64(weights) -> bool:
+    import numpy as np
+
+    try:
+        return all(np.asarray(w).dtype == np.float64 for w in weights) and not any(
+            isinstance(w, jax.core.Tracer) for w in weights)
+    except (TypeError, jax.errors.TracerArrayConversionError):   # pragma: no cover
+        return False
+
+
+def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int, *,
+                   groups=None, dilation=None, transposed=None, riesz: bool = False):
     r"""Optimal frame bounds (A, B) of the linear composite of a stack of strided conv1d layers.
 
     On $\mathbb Z_N$ (circular), through its composite kernel
     (`rfbjax.kernels.cascade.composite_kernel`) and the $C_0 D \times C_0 D$ polyphase matrices.
+    Grouped, dilated and transposed layers are read as the network computes them
+    (`analysis_stack`). Float64 weights (concrete arrays) are computed in float64 whatever
+    JAX's 64-bit mode: the composite with 64-bit mode on for the call, the bounds on the host
+    (`rfbjax.kernels.conv_structure.structured_bounds`); other weights follow JAX (jit, grad).
 
     Args:
-      weights: ``[(J_l, C_l, T_l)]`` with $C_{l+1} = J_l$.
+      weights: ``[(J_l, C_l/g_l, T_l)]`` in the order data flows, $C_{l+1} = J_l$ (transposed
+        layers: ``(C_in, C_out/g, T)``).
       strides: ``[d_l]`` (static under jit).
       N: a multiple of $D = \prod_l d_l$ (static under jit).
+      groups: per layer (or one for all; ``None``: 1).
+      dilation: per layer (or one for all; ``None``: 1).
+      transposed: per layer (or one for all; ``None``: none); a chain is all conv or all
+        transposed.
+      riesz: also return the lower Riesz bound $A_R$ of the composite's filters (computed on
+        the host: the weights must be concrete, not traced).
 
     Returns:
-      ``(A, B)`` scalars; A = 0 exactly when $J_L < C_0 D$ (rank deficient) or under the
-      rounding floor.
+      ``(A, B)`` (``(A, B, A_R)`` with ``riesz``); A = 0 exactly when $J_L < C_0 D$ (rank
+        deficient) or under the rounding floor.
 
     Raises:
       InputError: an invalid stack, or D does not divide N
@@ -134,8 +221,25 @@ def cascade_bounds(weights: Sequence[jax.Array], strides: Sequence[int], N: int)
     """
     from .strided import layer_frame_bounds
 
-    check_cascade([tuple(w.shape) for w in weights], strides, N)
-    h, D = composite_kernel(weights, strides)
+    ws, ds, _ = analysis_stack(list(weights), list(strides), groups=groups, dilation=dilation,
+                               transposed=transposed)
+    check_cascade([tuple(w.shape) for w in ws], ds, N)
+    if _concrete_float64(ws) or riesz:
+        import numpy as np
+
+        from .conv_structure import structured_bounds
+
+        if not _concrete_float64(ws):
+            ws = [np.asarray(w) for w in ws]
+        with jax.enable_x64(True):
+            h, D = composite_kernel([np.asarray(w) for w in ws], ds)
+            h = np.asarray(h)
+        b = structured_bounds(np.asarray(h, dtype=np.float64), int(N), D)
+        J, C = h.shape[:2]
+        A = 0.0 if J < C * D else b["A"]
+        out = (np.float64(A), np.float64(b["B"]))
+        return out + (np.float64(b["riesz_A"]),) if riesz else out
+    h, D = composite_kernel(ws, ds)
     return layer_frame_bounds(h, int(N), D)
 
 

@@ -72,123 +72,9 @@ def default_N(T: int, stride: int) -> int:
 
 
 # ----------------------------------------------------------------------------- spectra
-def _dft_at(w: np.ndarray, N: int, k: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
-    r"""$\hat w[k] = \sum_t w[t] e^{-2\pi i k t/N}$ at integer bins ``k`` (any shape):
-    ``(..., T) -> (..., *k.shape)`` complex128, from the rfft ``W`` when given (bins above N/2
-    read as conjugates), else by one real matrix product (T ≤ N taps, already folded)."""
-    k = np.asarray(k) % N
-    if W is not None:
-        upper = k > N // 2
-        S = W[..., np.where(upper, N - k, k)]
-        return np.where(upper, np.conj(S), S)
-    T = w.shape[-1]
-    ang = (2.0 * np.pi / N) * ((np.arange(T)[:, None] * k.reshape(1, -1)) % N)
-    flat = w.reshape(-1, T)
-    S = (flat @ np.cos(ang)) - 1j * (flat @ np.sin(ang))
-    return S.reshape(w.shape[:-1] + k.shape)
-
-
-def _alias_matrices(w, N, d, xs, W=None):
-    """G(ξ) for the base frequencies ``xs``: ``(B, J, C, T) -> (B, len(xs), J, C*d)``."""
-    M = N // d
-    k = np.asarray(xs)[:, None] + M * np.arange(d)[None, :]
-    S = _dft_at(w, N, k, W)                                  # (B, J, C, nx, d)
-    Bn, J, C = S.shape[:3]
-    return S.transpose(0, 3, 1, 2, 4).reshape(Bn, len(xs), J, C * d)
-
-
-def _gram(G, d):
-    """The smaller of G^H G/d and G G^H/d (same non-zero eigenvalues)."""
-    Gh = np.conj(np.swapaxes(G, -1, -2))
-    return (Gh @ G if G.shape[-2] >= G.shape[-1] else G @ Gh) / d
-
-
-def _single_threaded_blas():
-    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``; a no-op without it).
-
-    The eigenvalue problems here are small (≤ a few hundred) and many: a multi-threaded LAPACK
-    spends most of its time synchronising, several times the CPU of one thread on a busy machine
-    (measured in the README, "Auditing real models"); the frequencies are parallel instead."""
-    global _BLAS
-    if _BLAS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS = ThreadpoolController()   # found once: looking up the libraries takes ms
-        except ImportError:   # pragma: no cover - threadpoolctl is a dependency
-            _BLAS = False
-    if _BLAS is False:   # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
-_BLAS = None
-
-
-def _workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:   # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def spectral_extremes(w: np.ndarray, N: int, stride: int = 1, *,
-                      max_bytes: int = _BLOCK_BYTES, workers: int | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    r"""$\lambda_{\min}(\mathcal M(\xi))$ and $\lambda_{\max}(\mathcal M(\xi))$ for
-    $\xi = 0 \dots \lfloor M/2 \rfloor$, float64, a block of frequencies at a time.
-
-    The blocks are independent: ``workers`` threads (default: the CPUs this process may use)
-    take them in turn, each with single-threaded BLAS/LAPACK and ``max_bytes / workers`` of
-    working memory. Every frequency's matrix is computed and diagonalised on its own, so the
-    values do not depend on ``workers`` or on the block size (only whether the spectra come from
-    one rfft — when they fit in a third of ``max_bytes`` — or from direct sums moves them, by
-    float64 round-off).
-
-    Args:
-      w: ``(B, J, C, T)`` layers (taps folded mod N, T ≤ N).
-      N: a multiple of ``stride``.
-      max_bytes: working memory of all blocks in flight (the spectra, G and the Gram matrices).
-      workers: threads (``None``: the CPUs available).
-
-    Returns:
-      ``(lam_min, lam_max)``, each ``(B, M//2 + 1)``; ``lam_min`` is exactly 0 when J < Cd.
-    """
-    Bn, J, C, T = w.shape
-    d = int(stride)
-    M = N // d
-    n_xi = M // 2 + 1
-    K = C * d
-    r = min(J, K)
-    W = None
-    if Bn * J * C * (N // 2 + 1) * 16 <= max_bytes // 3:
-        W = np.fft.rfft(w, n=N, axis=-1)
-    per_xi = Bn * 16 * (3 * J * K + 3 * r * r) + 16 * T * d
-    workers = max(1, int(_workers() if workers is None else workers))
-    step = int(min(n_xi, max(1, (max_bytes // (2 * workers)) // per_xi)))
-    workers = min(workers, -(-n_xi // step))
-    lam_min = np.zeros((Bn, n_xi))
-    lam_max = np.zeros((Bn, n_xi))
-
-    def block(x0):
-        xs = np.arange(x0, min(n_xi, x0 + step))
-        lam = np.linalg.eigvalsh(_gram(_alias_matrices(w, N, d, xs, W), d))
-        lam_max[:, xs] = lam[..., -1]
-        if J >= K:
-            lam_min[:, xs] = lam[..., 0]
-
-    with _single_threaded_blas():
-        if workers == 1:
-            for x0 in range(0, n_xi, step):
-                block(x0)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(block, range(0, n_xi, step)))
-    return lam_min, lam_max
+from ..kernels.conv_structure import (  # noqa: E402  (the host float64 spectra)
+    alias_matrices as _alias_matrices, gram as _gram, single_threaded_blas as _single_threaded_blas,
+    spectral_curves, spectral_extremes)
 
 
 def _floor(B: float, T: int) -> float:
@@ -202,104 +88,132 @@ def _fold_freq(k, N):
     return min(f, 1.0 - f)
 
 
-def _summary(wl, N, d, lam_min, lam_max) -> dict:
-    """A, B, κ and where they are attained, for one layer ``wl`` (J, C, T) with its curves."""
-    J, C, T = wl.shape
-    K = C * d
+def _summary(blocks, N, d, lo, rlo, hi) -> dict:
+    """A, B, κ, the Riesz bound and where they are attained, for one layer given as its group
+    blocks ``(g, J/g, C_g, T)`` with their curves ``(g, n_xi)`` (`spectral_curves`)."""
+    g, J, Cg, T = blocks.shape
+    K = Cg * d
     M = N // d
+    lam_min, riesz_min, lam_max = lo.min(axis=0), rlo.min(axis=0), hi.max(axis=0)
     xB = int(np.argmax(lam_max))
+    kB = int(np.argmax(hi[:, xB]))
     B = float(lam_max[xB])
     xA = int(np.argmin(lam_min))
+    kA = int(np.argmin(lo[:, xA]))
     A = float(lam_min[xA]) if J >= K else 0.0
     if A <= _floor(B, T):
         A = 0.0
-    out = {"A": A, "B": B, "kappa": B / A if A > 0 else math.inf, "dead_band": A == 0.0 and J >= K,
-           "rank_deficient": J < K, "mean_gain": float(np.sum(wl ** 2) / K),
-           "freq_B": xB / N, "freq_A": None if J < K else xA / N}
+    xR = int(np.argmin(riesz_min))
+    AR = float(riesz_min[xR]) if J <= K else 0.0
+    if AR <= _floor(B, T):
+        AR = 0.0
+    out = {"A": A, "B": B, "kappa": B / A if A > 0 else math.inf, "riesz_A": AR,
+           "riesz_kappa": B / AR if AR > 0 else math.inf, "dead_band": A == 0.0 and J >= K,
+           "rank_deficient": J < K, "mean_gain": float(np.sum(blocks ** 2) / (g * K)),
+           "freq_B": xB / N, "freq_A": None if J < K else xA / N,
+           "freq_riesz_A": None if J > K else xR / N}
 
-    def dominant(x, which):
-        G = _alias_matrices(wl[None], N, d, [x])[0, 0]
+    def dominant(k, x, which):
+        G = _alias_matrices(blocks[k][None], N, d, [x])[0, 0]
         with _single_threaded_blas():
             if G.shape[0] < G.shape[1]:   # top eigenvector of G^H G from the smaller G G^H
                 v = G.conj().T @ np.linalg.eigh(_gram(G, d))[1][:, -1]
             else:
                 v = np.linalg.eigh(_gram(G, d))[1][:, which]
         c, a = divmod(int(np.argmax(np.abs(v) ** 2)), d)
-        return _fold_freq(x + a * M, N), c
+        return _fold_freq(x + a * M, N), c + k * Cg
 
-    out["dominant_freq_B"], cB = dominant(xB, -1)
-    out["dominant_freq_A"], cA = (None, None) if J < K else dominant(xA, 0)
-    if C > 1:
+    out["dominant_freq_B"], cB = dominant(kB, xB, -1)
+    out["dominant_freq_A"], cA = (None, None) if J < K else dominant(kA, xA, 0)
+    if g * Cg > 1:
         out["dominant_channel_A"], out["dominant_channel_B"] = cA, cB
-    out["_curves"] = {"xi": np.arange(len(lam_min)) / N, "lam_min": lam_min, "lam_max": lam_max}
+    out["_curves"] = {"xi": np.arange(len(lam_min)) / N, "lam_min": lam_min, "lam_max": lam_max,
+                      "riesz_min": riesz_min}
     return out
 
 
-def analyse(w, N: int, stride: int = 1, *, channels: bool = True) -> dict:
-    """Frame bounds of every input channel and of the whole layer (float64).
+def analyse(w, N: int, stride: int = 1, *, groups: int = 1, channels: bool = True) -> dict:
+    """Frame and Riesz bounds of every input channel and of the whole layer (float64).
 
     Args:
-      w: ``(J, C, T)``.
+      w: the analysis kernel ``(J, C_g, T)`` (already dilated; a transposed layer's stored
+        weight, the strided conv it transposes).
       N: DFT grid, a multiple of ``stride``.
+      groups: g: the layer is block diagonal over g groups (`rfbjax.kernels.conv_structure`);
+        it has $C = g C_g$ input channels, and input channel c sees the J/g filters of its group.
       channels: also analyse every input channel's filterbank.
 
     Returns:
       ``{"channels": [...], "layer": {...} or None, "power": (C, N//2+1)}``: per channel and
-        for the layer the keys ``A``, ``B``, ``kappa``, ``dead_band``, ``rank_deficient``,
-        ``mean_gain``, ``freq_A``, ``freq_B``, ``dominant_freq_A``, ``dominant_freq_B`` (and the
-        dominant channel for the layer), plus eigenvalue curves under ``_curves``.
+        for the layer the keys ``A``, ``B``, ``kappa``, ``riesz_A``, ``riesz_kappa``,
+        ``dead_band``, ``rank_deficient``, ``mean_gain``, ``freq_A``, ``freq_B``,
+        ``freq_riesz_A``, ``dominant_freq_A``, ``dominant_freq_B`` (and the dominant channel for
+        the layer), plus eigenvalue curves under ``_curves``.
     """
+    from ..kernels.conv_structure import group_blocks
+
     w = fold_taps(np.asarray(w, dtype=np.float64), N)
-    J, C, T = w.shape
+    blocks = group_blocks(w, groups)                         # (g, J/g, C_g, T)
+    g, Jg, Cg, T = blocks.shape
+    C = g * Cg
     d = int(stride)
     rows = []
     if channels or C == 1:
-        per = w.transpose(1, 0, 2)[:, :, None, :]            # (C, J, 1, T): C filterbanks
-        lo, hi = spectral_extremes(per, N, d)
+        per = blocks.transpose(0, 2, 1, 3).reshape(C, Jg, 1, T)[:, None]  # C filterbanks
+        lo, rlo, hi = spectral_curves(per.reshape(C, Jg, 1, T), N, d)
         for c in range(C):
-            r = _summary(per[c], N, d, lo[c], hi[c])
+            r = _summary(per[c], N, d, lo[c:c + 1], rlo[c:c + 1], hi[c:c + 1])
             r["channel"] = c
             rows.append(r)
     layer = None
     if C > 1:
-        lo, hi = spectral_extremes(w[None], N, d)
-        layer = _summary(w, N, d, lo[0], hi[0])
-    step = max(1, _BLOCK_BYTES // (16 * J * (N // 2 + 1)))
-    power = np.concatenate([np.sum(np.abs(np.fft.rfft(w[:, c0:c0 + step], n=N, axis=-1)) ** 2,
-                                   axis=0) for c0 in range(0, C, step)])
+        lo, rlo, hi = spectral_curves(blocks, N, d)
+        layer = _summary(blocks, N, d, lo, rlo, hi)
+    step = max(1, _BLOCK_BYTES // (16 * Jg * (N // 2 + 1)))
+    per_c = blocks.transpose(0, 2, 1, 3).reshape(C, Jg, T)   # input channel c: its group's filters
+    power = np.concatenate([np.sum(np.abs(np.fft.rfft(per_c[c0:c0 + step], n=N, axis=-1)) ** 2,
+                                   axis=1) for c0 in range(0, C, step)])
     return {"channels": rows, "layer": layer, "power": power}
 
 
 # ----------------------------------------------------------------------------- reference draws
-def draw_work(J: int, C: int, T: int, N: int, stride: int = 1) -> float:
+def draw_work(J: int, C: int, T: int, N: int, stride: int = 1, groups: int = 1) -> float:
     """Work of one reference draw (≈ flops): spectra, Gram matrices and eigenvalue problems over
-    the M/2 + 1 base frequencies."""
+    the M/2 + 1 base frequencies (``C``: the stored input channels per group; g blocks of
+    J/g filters)."""
     d = int(stride)
+    g = int(groups)
+    Jg = J // g
     K = C * d
-    r = min(J, K)
+    r = min(Jg, K)
     n_xi = N // d // 2 + 1
     spectra = J * C * N * (math.log2(max(N, 2)) if J * C * N * 8 <= _BLOCK_BYTES // 3
                            else 4 * min(T, N))
-    return float(spectra + n_xi * (8 * J * K * r + 10 * r ** 3))
+    return float(spectra + g * n_xi * (8 * Jg * K * r + 10 * r ** 3))
 
 
 def reference_draws(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: int = 1000,
-                    reference_work: float = DEFAULT_REFERENCE_WORK) -> int:
+                    reference_work: float = DEFAULT_REFERENCE_WORK, groups: int = 1,
+                    of: str = "kappa") -> int:
     """Draws a layer's reference gets: ``draws``, reduced for large layers so that their work
-    stays under ``reference_work`` (but never below `MIN_DRAWS`); 0 when J < C·d or
-    ``draws`` is 0. A function of the shape only, so the same layer always gets the same draws."""
-    if draws <= 0 or J < C * int(stride):
+    stays under ``reference_work`` (but never below `MIN_DRAWS`); 0 when the counting already
+    decides (``of="kappa"``: J/g < C·d, no lower frame bound; ``of="riesz_kappa"``: J/g > C·d, no
+    lower Riesz bound) or ``draws`` is 0. A function of the shape only, so the same layer always
+    gets the same draws."""
+    Jg, K = J // int(groups), C * int(stride)
+    if draws <= 0 or (Jg < K if of == "kappa" else Jg > K):
         return 0
-    fit = int(reference_work // max(draw_work(J, C, T, N, stride), 1.0))
+    fit = int(reference_work // max(draw_work(J, C, T, N, stride, groups), 1.0))
     return int(min(draws, max(MIN_DRAWS, fit)))
 
 
-def _reference_tags(J, C, T, N, d):
-    if C == 1:
+def _reference_tags(J, C, T, N, d, groups=1, dilation=1):
+    if C == 1 and groups == 1 and dilation == 1:
         from ..engine.measure import bounds_measurement
 
         return bounds_measurement(J, T, N, **({} if d == 1 else {"stride": d})).tags
-    return ("audit-layer", "gaussian", J, C, T, N, d, "float32")
+    extra = () if groups == 1 and dilation == 1 else ("groups", groups, "dilation", dilation)
+    return ("audit-layer", "gaussian", J, C, T, N, d, "float32") + extra
 
 
 @functools.lru_cache(maxsize=32)
@@ -318,9 +232,12 @@ def _reference_draw(shape: tuple, batch: int, options: tuple):
 
 
 def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: int = 1000,
-                     seed: int = 0, max_memory: int = _BLOCK_BYTES) -> np.ndarray:
-    """κ of ``draws`` Gaussian layers ``(J, C, T)`` on Z_N with stride d (C = 1: the filterbanks
-    that ``rfbjax bounds`` draws at that seed), taps float32, bounds float64.
+                     seed: int = 0, max_memory: int = _BLOCK_BYTES, groups: int = 1,
+                     dilation: int = 1, of: str = "kappa") -> np.ndarray:
+    """κ (``of="kappa"``) or the Riesz κ (``of="riesz_kappa"``) of ``draws`` Gaussian layers
+    ``(J, C, T)`` (C: input channels per group) with ``groups`` and ``dilation`` on Z_N with
+    stride d (C = 1, no groups or dilation: the filterbanks that ``rfbjax bounds`` draws at that
+    seed), taps float32, bounds float64.
 
     Sample i uses the key ``fold_in(stream_key(seed, tags), i)`` of the Monte Carlo driver, so the
     values do not depend on how the draws are batched.
@@ -328,13 +245,15 @@ def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: 
     import jax
 
     from ..engine import montecarlo as mc
+    from ..kernels.conv_structure import dilate, group_blocks
 
-    d = int(stride)
+    d, g = int(stride), int(groups)
     if draws <= 0:
         return np.zeros(0)
-    base = mc.stream_key(seed, *_reference_tags(J, C, T, N, d))
+    base = mc.stream_key(seed, *_reference_tags(J, C, T, N, d, g, int(dilation)))
     shape = (J, T) if C == 1 else (J, C, T)
-    per_draw = 16 * J * C * (N // 2 + 1) + 8 * J * C * T
+    Td = (T - 1) * int(dilation) + 1
+    per_draw = 16 * J * C * (N // 2 + 1) + 8 * J * C * Td
     batch = int(max(1, min(draws, 64, max_memory // (3 * per_draw))))
     # one program: the keys are derived inside it, the indices come from the host (the last
     # batch is padded with its final index, and the padding dropped)
@@ -345,12 +264,15 @@ def reference_kappas(J: int, C: int, T: int, N: int, stride: int = 1, *, draws: 
         n = min(draws, i0 + batch) - i0
         idx = np.minimum(np.arange(i0, i0 + batch, dtype=np.uint32), np.uint32(i0 + n - 1))
         w = np.asarray(draw(base, idx), dtype=np.float64)[:n].reshape(n, J, C, T)
-        lo, hi = spectral_extremes(fold_taps(w, N), N, d, max_bytes=max_memory)
-        A, B = lo.min(axis=1), hi.max(axis=1)
-        floor = np.array([_floor(b, T) for b in B])
-        A = np.where(A <= floor, 0.0, A)
+        w = fold_taps(dilate(w, dilation), N)
+        blocks = np.concatenate([group_blocks(wi, g) for wi in w])       # (n g, J/g, C, T)
+        lo, rlo, hi = spectral_curves(blocks, N, d, max_bytes=max_memory)
+        lo = (rlo if of == "riesz_kappa" else lo).reshape(n, g, -1).min(axis=(1, 2))
+        hi = hi.reshape(n, g, -1).max(axis=(1, 2))
+        floor = np.array([_floor(b, Td) for b in hi])
+        A = np.where(lo <= floor, 0.0, lo)
         with np.errstate(divide="ignore"):
-            out[i0:i0 + len(idx)] = np.where(A > 0, B / np.where(A > 0, A, 1.0), np.inf)
+            out[i0:i0 + n] = np.where(A > 0, hi / np.where(A > 0, A, 1.0), np.inf)
     return out
 
 
@@ -393,13 +315,16 @@ def _ref_summary(ref) -> dict:
             "frac_kappa_inf": float(np.mean(~np.isfinite(ref)))}
 
 
-def _compare(kappa: float, summ: dict | None, ref) -> dict:
+def _compare(value: float, summ: dict | None, ref, of: str = "kappa") -> dict:
     if summ is None:
-        return {"percentile_kappa": None, "ratio_to_median": None, "ratio_to_q95": None}
+        return {"percentile": None, "percentile_of": None, "percentile_kappa": None,
+                "ratio_to_median": None, "ratio_to_q95": None}
     med, q95 = summ["median_kappa"], summ["q95_kappa"]
-    ratio = (lambda x: kappa / x if math.isfinite(x) and x > 0 else None)
-    return {"percentile_kappa": percentile(kappa, ref), "ratio_to_median": ratio(med),
-            "ratio_to_q95": ratio(q95)}
+    ratio = (lambda x: value / x if math.isfinite(x) and x > 0 else None)
+    pct = percentile(value, ref)
+    return {"percentile": pct, "percentile_of": of,
+            "percentile_kappa": pct if of == "kappa" else None,
+            "ratio_to_median": ratio(med), "ratio_to_q95": ratio(q95)}
 
 
 def _ratio(r: float) -> str:
@@ -407,14 +332,33 @@ def _ratio(r: float) -> str:
     return f"{r:.0f}" if 100 <= r < 1e5 else f"{r:.3g}"
 
 
-def kappa_sentence(row: dict, ref: dict | None) -> str:
-    """"κ = 3329, 1500× the random median, above all 1000 draws" (or why no comparison)."""
-    k = row["kappa"]
-    ks = "∞" if not math.isfinite(k) else f"{k:.4g}"
-    if row.get("rank_deficient"):
-        return f"κ = ∞: rank deficient (J < C·stride), no lower frame bound; no reference drawn"
+def _num(x) -> str:
+    return "∞" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+def kappa_sentence(row: dict, ref: dict | None, *, transposed: bool = False) -> str:
+    """"κ = 3329, 1500× the random median, above all 1000 draws" (or why no comparison); for a
+    contracting layer the Riesz κ, for a transposed layer the decoder's Riesz κ first."""
+    of = row.get("percentile_of") or ("kappa" if math.isfinite(row["kappa"])
+                                      or row.get("riesz_kappa") is None else "riesz_kappa")
+    k = row[of] if row.get(of) is not None else math.inf
+    sym = "κ" if of == "kappa" else "Riesz κ"
+    lead = ""
+    if of == "riesz_kappa" and row.get("rank_deficient"):
+        lead = "κ = ∞: rank deficient (J < C·stride), no lower frame bound; "
+    elif of == "riesz_kappa":
+        lead = f"κ = {_num(row['kappa'])}; "
+    if transposed:
+        lead = (f"decoder (transposed conv): Riesz κ = {_num(row.get('riesz_kappa'))} is its "
+                f"stability, κ = {_num(row['kappa'])} that of the conv it transposes; ")
+        sym = "κ" if of == "kappa" else "Riesz κ"
+    if ref is None and transposed:
+        return lead.removesuffix("; ") + " (no reference drawn)"
     if ref is None:
-        return f"κ = {ks} (no reference drawn)"
+        if row.get("rank_deficient") and of == "kappa":
+            return (lead + "κ = ∞: rank deficient (J < C·stride), no lower frame bound; "
+                    "no reference drawn")
+        return lead + f"{sym} = {_num(k)} (no reference drawn)"
     n, med = ref["draws"], ref["median_kappa"]
     r = row.get("ratio_to_median")
     q95 = ref.get("q95_kappa")
@@ -429,8 +373,9 @@ def kappa_sentence(row: dict, ref: dict | None) -> str:
     elif kr.size and k < kr.min():
         where = f"below all {n} draws"
     else:
-        where = f"at the {row['percentile_kappa']:.1f}th percentile of {n} draws"
-    return f"κ = {ks}{rel}, {where}"
+        pct = row.get("percentile", row.get("percentile_kappa"))
+        where = f"at the {pct:.1f}th percentile of {n} draws"
+    return f"{lead}{sym} = {_num(k)}{rel}, {where}"
 
 
 # ----------------------------------------------------------------------------- results
@@ -441,6 +386,8 @@ class LayerAudit:
     ``rows``: one record per input channel (``part`` = ``"channel c"``) and, when C > 1, one for
     the whole layer (``part`` = ``"layer"``); for C = 1 the single row is the layer. ``reference``:
     the random draws' summary (``channel``, and ``layer`` when C > 1), or ``None``.
+    ``structure``: ``stride``, ``groups``, ``dilation``, ``transposed``, ``reparametrization``
+    and where each came from (``origin``).
     """
     name: str | None
     source: dict
@@ -452,6 +399,7 @@ class LayerAudit:
     curves: list = field(repr=False, default_factory=list)
     notes: list = field(default_factory=list)
     weights: np.ndarray = field(repr=False, default=None)
+    structure: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> dict:
@@ -471,34 +419,67 @@ class LayerAudit:
         return self.summary["B"]
 
     @property
+    def riesz_A(self) -> float:
+        return self.summary["riesz_A"]
+
+    @property
+    def riesz_kappa(self) -> float:
+        return self.summary["riesz_kappa"]
+
+    @property
+    def lipschitz(self) -> float:
+        r"""$\sqrt B$: the layer's Lipschitz constant (operator norm)."""
+        return math.sqrt(self.summary["B"])
+
+    @property
     def percentile(self) -> float | None:
-        return self.summary["percentile_kappa"]
+        return self.summary["percentile"]
 
     @property
     def rank_deficient(self) -> bool:
         return bool(self.summary["rank_deficient"])
 
     @property
+    def transposed(self) -> bool:
+        return bool(self.structure.get("transposed", False))
+
+    @property
     def channels(self) -> list:
         """Per-input-channel rows (the single row when C = 1)."""
         return [r for r in self.rows if r["part"] != "layer"] or self.rows[:1]
 
+    @property
+    def matters(self) -> str:
+        """Which number describes the layer's stability: ``"kappa"`` (an encoder that keeps its
+        input) or ``"riesz_kappa"`` (a decoder, or a contracting layer: J < C·stride)."""
+        if self.transposed or self.rank_deficient:
+            return "riesz_kappa"
+        return "kappa"
+
+    def _ref(self):
+        if self.reference is None:
+            return None
+        return self.reference.get("layer" if self.shape["C"] > 1 else "channel")
+
     def sentence(self) -> str:
-        ref = None
-        if self.reference is not None:
-            ref = self.reference.get("layer" if self.shape["C"] > 1 else "channel")
-        return kappa_sentence(self.summary, ref)
+        return kappa_sentence(self.summary, self._ref(), transposed=self.transposed)
 
     def record(self) -> dict:
         """The ``layers`` record of audit.json."""
-        s, r = self.shape, self.summary
+        s, r, st = self.shape, self.summary, self.structure
         ks = [c["kappa"] for c in self.channels]
-        ref = None
-        if self.reference is not None:
-            ref = self.reference.get("layer" if s["C"] > 1 else "channel")
-        return {"name": self.name, "shape": [s["J"], s["C"], s["T"]], "stride": s["stride"],
-                "N": s["N"], "A": r["A"], "B": r["B"], "kappa": r["kappa"],
+        ref = self._ref()
+        return {"name": self.name, "shape": list(s["stored"]), "stride": s["stride"],
+                "groups": st.get("groups", 1), "dilation": st.get("dilation", 1),
+                "transposed": st.get("transposed", False),
+                "reparametrization": st.get("reparametrization"),
+                "in_channels": s["in_channels"], "out_channels": s["out_channels"],
+                "origin": dict(st.get("origin", {})), "N": s["N"],
+                "A": r["A"], "B": r["B"], "kappa": r["kappa"], "riesz_A": r["riesz_A"],
+                "riesz_kappa": r["riesz_kappa"], "lipschitz": math.sqrt(r["B"]),
+                "matters": self.matters,
                 "rank_deficient": r["rank_deficient"], "dead_band": r["dead_band"],
+                "percentile": r["percentile"], "percentile_of": r["percentile_of"],
                 "percentile_kappa": r["percentile_kappa"], "ratio_to_median": r["ratio_to_median"],
                 "ratio_to_q95": r["ratio_to_q95"],
                 "reference_draws": 0 if ref is None else ref["draws"],
@@ -506,8 +487,9 @@ class LayerAudit:
                 "reference_median_ci": None if ref is None else ref["median_ci"],
                 "channel_kappa": {"min": float(np.min(ks)), "median": float(np.median(ks)),
                                   "max": float(np.max(ks))},
-                "freq_A": r["freq_A"], "freq_B": r["freq_B"], "mean_gain": r["mean_gain"],
-                "summary": self.sentence(), "notes": list(self.notes)}
+                "freq_A": r["freq_A"], "freq_B": r["freq_B"], "freq_riesz_A": r["freq_riesz_A"],
+                "mean_gain": r["mean_gain"], "summary": self.sentence(),
+                "notes": list(self.notes)}
 
     def to_dict(self) -> dict:
         ref = _public_reference(self.reference)
@@ -543,12 +525,15 @@ class ModelAudit:
         return iter(self.layers)
 
     def __getitem__(self, name):
+        from .layer_spec import match_layer
+
         if isinstance(name, int):
             return self.layers[name]
-        for lay in self.layers:
-            if name in (lay.name, _module(lay.name)):
-                return lay
-        raise KeyError(name)
+        try:
+            found = match_layer(name, [lay.name or "" for lay in self.layers], "layer")
+        except InputError:
+            raise KeyError(name) from None
+        return next(lay for lay in self.layers if (lay.name or "") == found)
 
     def to_dict(self) -> dict:
         return {"command": "audit", "source": self.source,
@@ -578,107 +563,119 @@ def _check_N(N, T, d, what=""):
     check_stride(N, d)
 
 
+def _of(row, Jg, K) -> str:
+    """The number the reference covers: κ when it is finite (or when no Riesz bound can exist),
+    the Riesz κ otherwise."""
+    return "kappa" if math.isfinite(row["kappa"]) or Jg > K else "riesz_kappa"
+
+
 def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, seed: int = 0,
                 name: str | None = None, source: dict | None = None,
-                reference_work: float = DEFAULT_REFERENCE_WORK, notes: Sequence[str] = ()
+                reference_work: float = DEFAULT_REFERENCE_WORK, notes: Sequence[str] = (),
+                groups: int = 1, dilation: int = 1, transposed: bool = False,
+                reparametrization: str | None = None, origin: dict | None = None
                 ) -> LayerAudit:
-    """Audit one kernel ``w`` (float64 ``(J, C, T)``, validated): see `audit`."""
+    """Audit one kernel ``w`` (float64, as stored: ``(J, C/g, T)``, or ``(C_in, C_out/g, T)``
+    when ``transposed``; validated): see `audit`."""
+    from ..kernels.conv_structure import check_structure, dilate
     from ..kernels.strided import check_stride
 
-    J, C, T = w.shape
+    w = np.asarray(w, dtype=np.float64)
+    check_structure(w.shape, groups=groups, dilation=dilation, transposed=transposed,
+                    name=name or "")
+    g, delta = int(groups), int(dilation)
+    wa = dilate(w, delta)                      # the analysis kernel (J, C_g, T_dilated)
+    J, Cg, T = wa.shape
+    Jg, C = J // g, g * Cg
     d = int(stride)
     check_stride(None, stride)
     N = default_N(T, d) if N is None else int(N)
     _check_N(N, T, d, f" {name!r}" if name else "")
     if draws < 0 or (0 < draws < 2):
         raise InputError(f"--draws: need 0 (no reference) or at least 2, got {draws}")
-    res = analyse(w, N, d)
-    n_c = reference_draws(J, 1, T, N, d, draws=draws, reference_work=reference_work)
-    n_l = reference_draws(J, C, T, N, d, draws=draws, reference_work=reference_work) if C > 1 else 0
-    ref_c = reference_kappas(J, 1, T, N, d, draws=n_c, seed=seed) if n_c else None
-    ref_l = reference_kappas(J, C, T, N, d, draws=n_l, seed=seed) if n_l else None
+    res = analyse(wa, N, d, groups=g)
+    T0 = w.shape[-1]
+    layer_row = res["layer"] if res["layer"] is not None else res["channels"][0]
+    of_l = _of(layer_row, Jg, Cg * d)
+    of_c = of_l if C == 1 else ("kappa" if Jg >= d else "riesz_kappa")
+    n_c = reference_draws(Jg, 1, T0, N, d, draws=draws, reference_work=reference_work, of=of_c)
+    n_l = (reference_draws(J, Cg, T0, N, d, draws=draws, reference_work=reference_work,
+                           groups=g, of=of_l) if C > 1 else 0)
+    ref_c = (reference_kappas(Jg, 1, T0, N, d, draws=n_c, seed=seed, dilation=delta, of=of_c)
+             if n_c else None)
+    ref_l = (reference_kappas(J, Cg, T0, N, d, draws=n_l, seed=seed, groups=g, dilation=delta,
+                              of=of_l) if n_l else None)
     s_c = _ref_summary(ref_c) if ref_c is not None else None
     s_l = _ref_summary(ref_l) if ref_l is not None else None
     rows, curves = [], []
     for r in res["channels"]:
         part = f"channel {r['channel']}" if C > 1 else "layer"
         curves.append((part, r.pop("_curves")))
-        rows.append({"part": part, **r, **_compare(r["kappa"], s_c, ref_c)})
+        rows.append({"part": part, **r, **_compare(r[of_c], s_c, ref_c, of_c)})
     if res["layer"] is not None:
         r = res["layer"]
         curves.append(("layer", r.pop("_curves")))
-        rows.append({"part": "layer", **r, **_compare(r["kappa"], s_l, ref_l)})
+        rows.append({"part": "layer", **r, **_compare(r[of_l], s_l, ref_l, of_l)})
     reference = None
     notes = list(notes)
+    label = name or "kernel"
     if s_c is not None or s_l is not None:
         reference = {"init": "gaussian", "draws": int(draws), "seed": int(seed),
                      "dtype": "float32 taps, float64 bounds"}
         if s_c is not None:
-            reference["channel"] = {"shape": [J, T], **s_c, "_values": ref_c}
+            reference["channel"] = {"shape": [Jg, T0], "of": of_c, **s_c, "_values": ref_c}
         if s_l is not None:
-            reference["layer"] = {"shape": [J, C, T], **s_l, "_values": ref_l}
+            reference["layer"] = {"shape": [J, Cg, T0], "groups": g, "dilation": delta,
+                                  "of": of_l, **s_l, "_values": ref_l}
         for part, s in (("channel", s_c), ("layer", s_l)):
             if s is not None and s["draws"] < draws:
-                notes.append(f"{name or 'kernel'}: {part} reference reduced to {s['draws']} of "
+                notes.append(f"{label}: {part} reference reduced to {s['draws']} of "
                              f"{draws} draws for its size; random median within "
                              f"[{s['median_ci'][0]:.4g}, {s['median_ci'][1]:.4g}] "
                              f"({100 * s['median_ci_level']:.0f} %)")
     elif draws == 0:
-        notes.append(f"{name or 'kernel'}: no reference (draws = 0)")
-    if J < C * d:
-        notes.append(f"{name or 'kernel'}: rank deficient: J = {J} outputs < C·stride = {C * d} "
-                     f"inputs per frequency, no lower frame bound (κ = ∞); no reference drawn")
-    method = (f"circular convolution on Z_N, N={N}, stride {d}: per input channel the "
-              f"{d}x{d} polyphase matrices M(xi) = G^H G/d, G[j, a] = w_hat_j[xi + aN/d]"
-              + (f"; whole layer: {C * d}x{C * d} matrices over (channel, alias)" if C > 1 else "")
-              + "; A = min eigenvalue, B = max eigenvalue over xi (float64); frequencies in "
-              "cycles/sample")
-    shape = {"J": J, "C": C, "T": T, "N": N, "stride": d}
+        notes.append(f"{label}: no reference (draws = 0)")
+    if Jg < Cg * d:
+        per = f" per group ({g} groups)" if g > 1 else ""
+        notes.append(f"{label}: rank deficient: J = {Jg} outputs < C·stride = {Cg * d} "
+                     f"inputs per frequency{per}, no lower frame bound (κ = ∞); "
+                     + (f"its filters' Riesz κ = {_num(layer_row['riesz_kappa'])} (the stability "
+                        f"of what the layer keeps)" + (", compared with random layers"
+                                                       if ref_l is not None or (C == 1 and ref_c
+                                                                                is not None)
+                                                       else "")))
+    if transposed:
+        notes.append(f"{label}: transposed conv, weight (C_in, C_out/g, T) = {tuple(w.shape)}: "
+                     f"A, B, κ are those of the strided conv it transposes ({J} filters on "
+                     f"{C} channels); riesz_kappa is the decoder's stability")
+    if reparametrization:
+        how = ("g·v/‖v‖" if reparametrization.startswith("weight") else "W/σ, σ = u·(W v)")
+        notes.append(f"{label}: effective weight {how} folded in ({reparametrization})")
+    method = (f"circular convolution on Z_N, N={N}, stride {d}"
+              + (f", dilation {delta} (kernel of {T} taps)" if delta > 1 else "")
+              + (f", {g} groups (block-diagonal: A = min over groups, B = max)" if g > 1 else "")
+              + (", the adjoint analysis of a transposed conv" if transposed else "")
+              + f": per input channel the {d}x{d} polyphase matrices M(xi) = G^H G/d, "
+              "G[j, a] = w_hat_j[xi + aN/d]"
+              + (f"; whole layer: {Cg * d}x{Cg * d} matrices over (channel, alias)" if C > 1
+                 else "")
+              + "; A = min eigenvalue, B = max eigenvalue over xi; riesz_A = min eigenvalue of "
+              "G G^H/d over xi (float64); frequencies in cycles/sample")
+    shape = {"J": J, "C": C, "T": T, "N": N, "stride": d, "stored": list(w.shape),
+             "in_channels": J if transposed else C, "out_channels": C if transposed else J}
+    structure = {"stride": d, "groups": g, "dilation": delta, "transposed": bool(transposed),
+                 "reparametrization": reparametrization, "origin": dict(origin or {})}
     return LayerAudit(name, dict(source or {}), shape, rows, reference, method, res["power"],
-                      curves, notes, w)
+                      curves, notes, w, structure)
 
 
 def parse_strides(spec) -> tuple[int, dict]:
     """``--stride``: ``"4"`` (every layer) or ``"conv1=5,conv2=2"`` (others 1); an int or a
     mapping in Python. Returns ``(default, {name: d})``."""
-    from ..kernels.strided import check_stride
+    from .layer_spec import parse_layer_values
 
-    if isinstance(spec, Mapping):
-        items, default = dict(spec), 1
-    elif isinstance(spec, (int, np.integer)):
-        check_stride(None, int(spec))
-        return int(spec), {}
-    else:
-        text = str(spec).replace(" ", "")
-        if "=" not in text:
-            try:
-                d = int(text)
-            except ValueError:
-                raise InputError(f"--stride: cannot parse {spec!r} (use D or NAME=D,NAME=D)") \
-                    from None
-            check_stride(None, d)
-            return d, {}
-        items, default = {}, 1
-        for part in text.split(","):
-            k, eq, v = part.partition("=")
-            try:
-                items[k] = int(v)
-            except ValueError:
-                raise InputError(f"--stride: cannot parse {part!r} (use NAME=D)") from None
-            if not k or not eq:
-                raise InputError(f"--stride: cannot parse {part!r} (use NAME=D)")
-    for k, v in items.items():
-        if int(v) != v or v < 1:
-            raise InputError(f"--stride: {k}={v}: must be an integer >= 1")
-    return default, {str(k): int(v) for k, v in items.items()}
-
-
-def _stride_for(name, default, named, used):
-    for cand in (name, _module(name)):
-        if cand in named:
-            used.add(cand)
-            return named[cand]
-    return default
+    default, named = parse_layer_values(spec, "--stride")
+    return (1 if default is None else default), named
 
 
 def load_conv1d(path, key: str | None = None, *, layout: str = "torch"):
@@ -686,28 +683,64 @@ def load_conv1d(path, key: str | None = None, *, layout: str = "torch"):
 
     Without ``key`` the file must hold one tensor (or exactly one conv1d kernel).
     """
-    kernels, source, _ = _kernels_from_file(path, key, layout)
-    if len(kernels) != 1:
-        raise InputError(f"'{path}' holds {len(kernels)} conv1d kernels; choose one with --key")
-    return kernels[0].w, source
+    specs, source, _ = _layers_from_file(path, key, layout)
+    if len(specs) != 1:
+        raise InputError(f"'{path}' holds {len(specs)} conv1d kernels; choose one with --key")
+    return specs[0].w, source
 
 
-def _kernels_from_file(path, key, layout):
-    from .weights import Kernel, conv_kernels, read_tensors, to_conv1d
+def _layers_from_file(path, key, layout, max_memory=None):
+    """The `LayerSpec` s of a weights file (effective weights, structure from the file), the
+    source record and the file-level notes."""
+    from .layer_spec import LayerSpec
+    from .reparam import fold_reparametrizations
+    from .weights import _check_path, conv_kernels, file_format, read_tensors, to_conv1d
 
     path = os.fspath(path)
-    tensors, fmt = read_tensors(path)
+    _check_path(path)
+    fmt = file_format(path)
+    structure: dict = {}
+    file_notes: list[str] = []
+    if fmt == "onnx":
+        from .onnx_reader import read_onnx_layers
+
+        found, file_notes = read_onnx_layers(path, budget=max_memory)
+        tensors = {lay["name"]: lay["weight"] for lay in found}
+        structure = {lay["name"]: lay for lay in found}
+        layout = "torch" if layout is None else layout
+    else:
+        tensors, fmt = read_tensors(path)
     if layout is None:
         layout = "keras" if fmt == "keras" else "torch"
+    tensors, folded, fold_notes = fold_reparametrizations(tensors, path=path)
+    if fmt == "keras":
+        from .keras_config import keras_structure, structure_for
+
+        conf = keras_structure(path)
+        for k in tensors:
+            hit = structure_for(k, conf)
+            if hit is not None:
+                structure[k] = {**hit[1], "keras_layer": hit[0]}
+        if conf:
+            file_notes.append(f"strides, dilation and groups of {len(conf)} conv layer(s) read "
+                              f"from the Keras model config")
     names = list(tensors)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    notes: list[str] = []
+    notes: list[str] = list(file_notes) + fold_notes
     if key is not None and fmt == "npy":
         raise InputError("--key: a .npy file holds one array; --key is for files with named "
                          "tensors")
     if key is not None:
         if key not in tensors:
-            raise InputError(f"--key: '{path}' has no array {key!r} (it has: {shown or 'none'})")
+            from .layer_spec import match_layer
+
+            try:
+                key = match_layer(key, names, "--key")
+            except InputError as exc:
+                if "ambiguous" in str(exc):
+                    raise
+                raise InputError(f"--key: '{path}' has no array {key!r} (it has: "
+                                 f"{shown or 'none'})") from None
         picked = {key: tensors[key]}
     elif len(tensors) == 1:
         picked = tensors
@@ -715,55 +748,83 @@ def _kernels_from_file(path, key, layout):
         picked = None
     if picked is not None:
         (k, arr), = picked.items()
-        w = to_conv1d(arr, name=k or os.path.basename(path), layout=layout, notes=notes)
-        kernels = [Kernel(k or None, w, tuple(arr.shape), str(arr.dtype), layout, list(notes))]
+        local: list[str] = []
+        w = to_conv1d(arr, name=k or os.path.basename(path), layout=layout, notes=local)
+        kernels = [(k or None, w, tuple(np.shape(arr)), str(np.asarray(arr).dtype), local)]
     else:
         if not tensors:
-            raise InputError(f"'{path}' holds no arrays")
-        kernels, notes = conv_kernels(tensors, layout=layout)
+            raise InputError(f"'{path}' holds no arrays" + (" (no Conv / ConvTranspose node "
+                                                            "with a constant weight)"
+                                                            if fmt == "onnx" else ""))
+        ks, kn = conv_kernels(tensors, layout=layout)
+        notes += [n for n in kn if not any(n in k.notes for k in ks)]
+        kernels = [(k.name, k.w, k.shape, k.dtype, k.notes) for k in ks]
         if not kernels:
             raise InputError(f"'{path}' holds no conv1d kernels (rank-3 tensors, or rank-4 with a "
                              f"singleton axis) among {len(names)} arrays ({shown}); choose one "
                              f"with --key")
+    specs = []
+    for name, w, shp, dt, knotes in kernels:
+        spec = LayerSpec(name, w, shp, dt, layout, list(knotes),
+                         reparametrization=folded.get(name))
+        st = structure.get(name)
+        if st is not None:
+            for attr in ("stride", "groups", "dilation", "transposed"):
+                setattr(spec, attr, type(getattr(spec, attr))(st[attr]))
+                spec.origin[attr] = "file"
+            spec.notes += list(st.get("notes", []))
+        specs.append(spec)
     source = {"path": path, "format": fmt, "key": key if key is not None else
-              (kernels[0].name if len(kernels) == 1 else None), "layout": layout}
-    if len(kernels) == 1:
-        source.update(shape=list(kernels[0].shape), dtype=kernels[0].dtype)
-    return kernels, source, notes
+              (specs[0].name if len(specs) == 1 else None), "layout": layout}
+    if folded:
+        source["reparametrizations"] = dict(folded)
+    if len(specs) == 1:
+        source.update(shape=list(specs[0].shape), dtype=specs[0].dtype)
+    return specs, source, notes
 
 
-def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: int = 0,
+def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
           reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None,
-          max_memory: int | None = None):
-    """Audit trained conv1d weights: frame bounds, where they are attained, and κ against
-    ``draws`` random Gaussian layers of the same shape (float64 bounds).
+          max_memory: int | None = None, groups=None, dilation=None, transposed=None,
+          infer_groups: bool = False):
+    """Audit trained conv1d weights: frame and Riesz bounds, where they are attained, and κ (or
+    the Riesz κ) against ``draws`` random Gaussian layers of the same structure (float64).
 
     Args:
-      weights: an array — one kernel, PyTorch layout ``(J, C, T)`` or ``(J, T)`` — or a path to a
-        weights file (`rfbjax.models.weights`): every conv1d kernel it holds, or the one named by
-        ``key``.
-      stride: d, an int for every layer, or ``{name: d}`` / ``"conv1=5,conv2=2"`` (name: the tensor
-        key or its module path; other layers stride 1).
+      weights: an array — one kernel, PyTorch layout ``(J, C/g, T)`` or ``(J, T)`` (a transposed
+        conv: ``(C_in, C_out/g, T)``) — or a path to a weights file (`rfbjax.models.weights`,
+        ONNX through `rfbjax.models.onnx_reader`): every conv1d kernel it holds, or the one
+        named by ``key``. Weight-norm and spectral-norm tensors are folded into effective
+        weights (`rfbjax.models.reparam`).
+      stride: d, an int for every layer, or ``{name: d}`` / ``"conv1=5,conv2=2"``; ``None``:
+        the file's strides (ONNX, Keras), else 1. Names are matched by
+        `rfbjax.models.layer_spec.match_layer` (full key, key without ``.weight``, or a unique
+        dotted suffix).
+      groups: g per layer, like ``stride`` (block-diagonal analysis).
+      dilation: δ per layer, like ``stride`` (the dilated kernel).
+      transposed: names of transposed (ConvTranspose1d) layers, or ``True`` for an array.
+      infer_groups: apply the groups a chain of shapes suggests (otherwise only noted).
       N: the DFT grid (a multiple of each stride, at least T); ``None``: `default_N` per layer.
       draws: reference draws per layer (reduced for large layers, see `reference_draws`);
         0 skips the reference.
       seed: seed of the reference draws.
       layout: ``"torch"`` or ``"keras"`` (default: keras for Keras files, torch otherwise).
       reference_work: per-layer work cap of the reference.
-      cascade: (a path only) names of layers whose linear composite is also audited, in order
-        (`audit_cascade`); checked before anything is computed.
+      cascade: (a path only) names of layers whose linear composite is also audited, in the
+        order data flows (`audit_cascade`); checked before anything is computed.
       max_memory: memory budget in bytes; the audit's estimate
         (`rfbjax.engine.resources.audit_plan`) is checked against it before anything is computed
-        (``None``: not checked).
+        (``None``: not checked), and the ONNX reader bounds its reads by it.
 
     Returns:
-      A `LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
-        ``.percentile``, ``.to_dict()``); a `ModelAudit` (one `LayerAudit` per
-        kernel, in file order) for a path.
+      A `LayerAudit` for an array (``.kappa``, ``.riesz_kappa``, ``.channels``, ``.reference``,
+        ``.percentile``, ``.to_dict()``); a `ModelAudit` (one `LayerAudit` per kernel, in
+        file order) for a path.
 
     Raises:
-      InputError: bad input (file, shape, dtype, NaN, stride, N, draws), before any computation.
+      InputError: bad input (file, shape, dtype, NaN, stride, groups, dilation, N, draws, a
+        layer name that matches none or several), before any computation.
 
     Examples:
       >>> import numpy as np
@@ -772,47 +833,66 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
       >>> round(res.kappa, 12)
       1.0
     """
+    from .layer_spec import LayerSpec, apply_structure, parse_layer_values
     from .weights import to_conv1d
 
     if draws < 0 or (0 < draws < 2):
         raise InputError(f"--draws: need 0 (no reference) or at least 2, got {draws}")
-    default, named = parse_strides(stride)
     if isinstance(weights, (str, os.PathLike)):
-        kernels, source, notes = _kernels_from_file(weights, key, layout)
-        used: set = set()
-        plan = [(k, _stride_for(k.name or "", default, named, used)) for k in kernels]
-        unknown = sorted(set(named) - used)
-        if unknown:
-            have = ", ".join(_module(k.name or "") for k in kernels[:8])
-            raise InputError(f"--stride: no conv1d kernel named {unknown[0]!r} (kernels: {have})")
-        for k, d in plan:   # validate every layer before computing any
-            T = k.w.shape[-1]
-            NN = default_N(T, d) if N is None else int(N)
-            _check_N(NN, T, d, f" {k.name!r}" if k.name else "")
+        specs, source, notes = _layers_from_file(weights, key, layout, max_memory)
+        notes = list(notes) + apply_structure(specs, stride=stride, groups=groups,
+                                              dilation=dilation, transposed=transposed,
+                                              infer=infer_groups)
+        for s in specs:   # validate every layer before computing any
+            T = (s.w.shape[-1] - 1) * s.dilation + 1
+            NN = default_N(T, s.stride) if N is None else int(N)
+            _check_N(NN, T, s.stride, f" {s.name!r}" if s.name else "")
         if cascade:
-            _check_cascade_names(cascade, plan, N)
-        _check_memory([(k.name, *k.w.shape, default_N(k.w.shape[-1], d) if N is None else int(N),
-                        d) for k, d in plan], max_memory)
+            _check_cascade_names(cascade, specs, N)
+        _check_memory([_plan_row(s, N) for s in specs], max_memory)
         layers = []
-        for k, d in plan:
-            src = {**source, "key": k.name, "shape": list(k.shape), "dtype": k.dtype}
-            layers.append(audit_layer(k.w, stride=d, N=N, draws=draws, seed=seed, name=k.name,
-                                      source=src, reference_work=reference_work, notes=k.notes))
-        model = ModelAudit(source, layers, [n for n in notes if not any(n in k.notes
-                                                                        for k in kernels)])
+        for s in specs:
+            src = {**source, "key": s.name, "shape": list(s.shape), "dtype": s.dtype}
+            layers.append(audit_layer(s.w, stride=s.stride, N=N, draws=draws, seed=seed,
+                                      name=s.name, source=src, reference_work=reference_work,
+                                      notes=s.notes, groups=s.groups, dilation=s.dilation,
+                                      transposed=s.transposed,
+                                      reparametrization=s.reparametrization, origin=s.origin))
+        kernel_notes = [n for s in specs for n in s.notes]
+        model = ModelAudit(source, layers, [n for n in notes if n not in kernel_notes])
         if cascade:
             audit_cascade(model, cascade, N=N)
         return model
-    if named or cascade:
-        raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")
+    for opt, v in (("--stride", stride), ("--groups", groups), ("--dilation", dilation)):
+        if isinstance(v, Mapping) or (isinstance(v, str) and "=" in v):
+            raise InputError(f"{opt} NAME=V needs a checkpoint (a path), not an array")
+    if cascade or (transposed not in (None, False, True)):
+        raise InputError("--cascade and --transposed NAME need a checkpoint (a path), not an array")
     array_notes: list[str] = []
     w = to_conv1d(weights, layout=layout or "torch", notes=array_notes)
-    NN = default_N(w.shape[-1], default) if N is None else int(N)
-    _check_N(NN, w.shape[-1], default)
-    _check_memory([(None, *w.shape, NN, default)], max_memory)
-    return audit_layer(w, stride=default, N=N, draws=draws, seed=seed,
+    spec = LayerSpec(None, w, tuple(np.shape(weights)), str(np.asarray(weights).dtype),
+                     layout or "torch", array_notes)
+    apply_structure([spec], stride=parse_layer_values(stride, "--stride")[0],
+                    groups=parse_layer_values(groups, "--groups")[0],
+                    dilation=parse_layer_values(dilation, "--dilation")[0])
+    spec.transposed = bool(transposed)
+    T = (w.shape[-1] - 1) * spec.dilation + 1
+    NN = default_N(T, spec.stride) if N is None else int(N)
+    _check_N(NN, T, spec.stride)
+    _check_memory([_plan_row(spec, N)], max_memory)
+    return audit_layer(w, stride=spec.stride, N=N, draws=draws, seed=seed,
                        source={"path": None, "format": "array", "shape": list(np.shape(weights))},
-                       reference_work=reference_work, notes=array_notes)
+                       reference_work=reference_work, notes=array_notes, groups=spec.groups,
+                       dilation=spec.dilation, transposed=spec.transposed)
+
+
+def _plan_row(s, N):
+    """``(name, J, C, T, N, d)`` of the memory plan: the dense equivalent of the layer (an upper
+    bound for a grouped one)."""
+    J, Cg, T0 = s.w.shape
+    T = (T0 - 1) * s.dilation + 1
+    NN = default_N(T, s.stride) if N is None else int(N)
+    return (s.name, J, Cg * s.groups, T, NN, s.stride)
 
 
 def _check_memory(layers, max_memory):
@@ -822,32 +902,59 @@ def _check_memory(layers, max_memory):
         check_plan(audit_plan(layers, budget=int(max_memory), block=_BLOCK_BYTES))
 
 
-def _check_cascade_names(names, plan, N):
-    from ..kernels.cascade import check_cascade
+def _analysis_layers(items):
+    """``(weights, strides, transposed)`` of a chain of `LayerSpec` s or `LayerAudit` s as one
+    stack of strided convs (`rfbjax.kernels.cascade.analysis_stack`)."""
+    from ..kernels.cascade import analysis_stack
 
-    by_name = {}
-    for k, d in plan:
-        by_name[k.name] = by_name[_module(k.name)] = (k.w.shape, d)
-    missing = [nm for nm in names if nm not in by_name]
-    if missing:
-        have = ", ".join(_module(k.name) for k, _ in plan[:8])
-        raise InputError(f"--cascade: no conv1d kernel named {missing[0]!r} (kernels: {have})")
+    ws, st = [], []
+    for s in items:
+        if hasattr(s, "structure"):
+            ws.append(np.asarray(s.weights, dtype=np.float64))
+            st.append(s.structure)
+        else:
+            ws.append(np.asarray(s.w, dtype=np.float64))
+            st.append({"stride": s.stride, "groups": s.groups, "dilation": s.dilation,
+                       "transposed": s.transposed})
     try:
-        D = check_cascade([by_name[nm][0] for nm in names], [by_name[nm][1] for nm in names])
+        return analysis_stack(ws, [x["stride"] for x in st], groups=[x["groups"] for x in st],
+                              dilation=[x["dilation"] for x in st],
+                              transposed=[x["transposed"] for x in st])
+    except InputError as exc:
+        raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
+
+
+def _check_cascade_names(names, specs, N):
+    from ..kernels.cascade import check_cascade
+    from .layer_spec import match_layer
+
+    all_names = [s.name or "" for s in specs]
+    by = {s.name or "": s for s in specs}
+    chain = [by[match_layer(nm, all_names, "--cascade")] for nm in names]
+    ws, ds, _ = _analysis_layers(chain)
+    try:
+        D = check_cascade([w.shape for w in ws], ds)
     except InputError as exc:
         raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
     if N is not None and int(N) % D:
         raise InputError(f"--N: {N} is not a multiple of the cascade's composite stride {D}")
 
 
+CASCADE_ASSUMPTION = ("the product of the layers' sqrt(B) bounds the chain's Lipschitz constant "
+                      "when every nonlinearity between the layers is 1-Lipschitz and there are no "
+                      "residual or parallel branches")
+
+
 def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = None) -> dict:
-    """Frame bounds of the linear composite of the audited layers ``names`` (in that order, with
-    the strides they were audited at), in float64 (`rfbjax.kernels.cascade.composite_kernel`).
+    """Frame and Riesz bounds of the linear composite of the audited layers ``names`` (in the
+    order data flows, with the structure they were audited with), in float64
+    (`rfbjax.kernels.cascade.composite_kernel`), beside the product of the layers' $\\sqrt B$.
     Nonlinearities, biases, normalisation and pooling are ignored. Appended to
     ``model.cascades`` and returned."""
     import jax
 
     from ..kernels.cascade import check_cascade, composite_kernel
+    from ..kernels.conv_structure import structured_bounds
 
     if len(names) < 1:
         raise InputError("--cascade: name at least one layer")
@@ -856,54 +963,65 @@ def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = No
         try:
             layers.append(model[nm])
         except KeyError:
-            have = ", ".join(_module(lay.name) for lay in model.layers[:8])
-            raise InputError(f"--cascade: no conv1d kernel named {nm!r} (kernels: {have})") \
-                from None
-    shapes = [(lay.shape["J"], lay.shape["C"], lay.shape["T"]) for lay in layers]
-    strides = [lay.shape["stride"] for lay in layers]
+            from .layer_spec import match_layer
+
+            match_layer(nm, [lay.name or "" for lay in model.layers], "--cascade")
+            raise
+    ws, strides, transposed = _analysis_layers(layers)
+    shapes = [w.shape for w in ws]
     try:
         D = check_cascade(shapes, strides)
     except InputError as exc:
         raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
-    ws = [lay.weights for lay in layers]
     with jax.enable_x64(True):
-        h, D = composite_kernel([np.asarray(w, dtype=np.float64) for w in ws], strides)
+        h, D = composite_kernel(ws, strides)
         h = np.asarray(h, dtype=np.float64)
     J, C, T = h.shape
     NN = default_N(T, D) if N is None else int(N)
     if NN % D:
         raise InputError(f"--N: {NN} is not a multiple of the cascade's composite stride {D}")
-    hf = fold_taps(h, NN)
-    lo, hi = spectral_extremes(hf[None], NN, D)
-    B = float(hi.max())
-    A = float(lo.min()) if J >= C * D else 0.0
-    if A <= _floor(B, T):
-        A = 0.0
+    bounds = structured_bounds(h, NN, D)
+    A, B, AR = bounds["A"], bounds["B"], bounds["riesz_A"]
     # by counting: layer l leaves J_l channels at rate 1/D_l, J_l D/D_l numbers per C·D inputs
     D_l = np.cumprod(strides)
     rank_def = any(sh[0] < C * int(dl) for sh, dl in zip(shapes, D_l))
     if rank_def:
         A = 0.0
+    product = float(np.prod([lay.lipschitz for lay in layers]))
+    order = [_module(lay.name) for lay in layers]
     note = ("linear composite (nonlinearities, biases, normalisation and pooling ignored): "
-            f"kernel {J}x{C}x{T}, stride {D}, N={NN}; "
-            + ("rank deficient (some layer l has J_l < C·D_l: fewer numbers than inputs), no lower "
-               "frame bound" if rank_def else f"kappa = {B / A:.4g}" if A > 0 else "dead band: kappa = inf"))
-    rec = {"layers": [_module(lay.name) for lay in layers], "strides": strides, "stride": D,
-           "composite_shape": [J, C, T], "N": NN, "A": A, "B": B,
-           "kappa": B / A if A > 0 else math.inf, "rank_deficient": rank_def, "note": note}
+            f"kernel {J}x{C}x{T}, stride {D}, N={NN}"
+            + ("; a chain of transposed layers, read as the adjoint of the reversed chain of "
+               "the convs they transpose" if transposed else "")
+            + "; " + ("rank deficient (some layer l has J_l < C·D_l: fewer numbers than inputs), "
+                      "no lower frame bound" if rank_def else f"kappa = {B / A:.4g}" if A > 0
+                      else "dead band: kappa = inf")
+            + f"; sqrt(B) = {math.sqrt(B):.4g} against the product of the layers' sqrt(B) "
+            f"{product:.4g} (" + CASCADE_ASSUMPTION + ")")
+    rec = {"layers": order, "strides": [lay.structure["stride"] for lay in layers], "stride": D,
+           "transposed": transposed, "composite_shape": [J, C, T], "N": NN, "A": A, "B": B,
+           "kappa": B / A if A > 0 else math.inf, "riesz_A": AR,
+           "riesz_kappa": B / AR if AR > 0 else math.inf, "rank_deficient": rank_def,
+           "lipschitz": math.sqrt(B), "lipschitz_product": product,
+           "product_over_lipschitz": product / math.sqrt(B) if B > 0 else math.inf,
+           "assumption": CASCADE_ASSUMPTION, "note": note}
     model.cascades.append(rec)
     return rec
 
 
 def input_rates(model, fs: float | None) -> list:
     """The sampling rate at each layer's input when ``fs`` is the model's input rate: the layers
-    are taken to run in file order, each dividing the rate by its stride, with nothing else
-    (pooling, resampling) between them; from the first layer whose input channels do not match
-    the previous layer's outputs on, the rate is unknown (None)."""
+    are taken to run in file order, each dividing the rate by its stride (a transposed layer
+    multiplying it), with nothing else (pooling, resampling) between them; from the first layer
+    whose input channels do not match the previous layer's outputs on, the rate is unknown
+    (None)."""
     rates, r = [], fs
     for i, lay in enumerate(model.layers):
-        if i and r is not None and lay.shape["C"] != model.layers[i - 1].shape["J"]:
+        if i and r is not None and (lay.shape["in_channels"]
+                                    != model.layers[i - 1].shape["out_channels"]):
             r = None
         rates.append(r)
-        r = None if r is None else r / lay.shape["stride"]
+        if r is not None:
+            d = lay.shape["stride"]
+            r = r * d if lay.transposed else r / d
     return rates

@@ -41,7 +41,7 @@ __all__ = ["FORMATS", "read_tensors", "conv_kernels", "module_path", "Kernel", "
 #: extension -> format name
 FORMATS = {".npy": "npy", ".npz": "npz", ".safetensors": "safetensors", ".pt": "torch",
            ".pth": "torch", ".ckpt": "torch", ".bin": "torch", ".keras": "keras", ".h5": "keras",
-           ".hdf5": "keras"}
+           ".hdf5": "keras", ".onnx": "onnx"}
 
 
 def _check_path(path: str) -> None:
@@ -58,7 +58,7 @@ def file_format(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise InputError(f"WEIGHTS: '{path}' is not .npy, .npz, .safetensors, a PyTorch checkpoint "
-                         f"(.pt, .pth, .ckpt, .bin) or Keras (.keras, .h5)")
+                         f"(.pt, .pth, .ckpt, .bin), Keras (.keras, .h5) or ONNX (.onnx)")
     return FORMATS[ext]
 
 
@@ -76,7 +76,7 @@ def read_tensors(path: str) -> tuple[dict[str, np.ndarray], str]:
     _check_path(path)
     fmt = file_format(path)
     reader = {"npy": _read_npy, "npz": _read_npz, "safetensors": _read_safetensors,
-              "torch": _read_torch, "keras": _read_keras}[fmt]
+              "torch": _read_torch, "keras": _read_keras, "onnx": _read_onnx}[fmt]
     return reader(path), fmt
 
 
@@ -249,6 +249,11 @@ def _read_torch(path):
             order = "little"
             if f"{prefix}byteorder" in z.namelist():
                 order = z.read(f"{prefix}byteorder").decode().strip()
+            from .torchscript import is_torchscript, read_torchscript
+
+            if is_torchscript(z.namelist(), prefix):   # torch.jit.save: tensors only, no code
+                return read_torchscript(z, prefix, order, unpickler=_TorchUnpickler,
+                                        flatten=_flatten)
             un = _TorchUnpickler(io.BytesIO(z.read(pkl[0])), z, prefix, order)
             obj = un.load()
     except _RefusedGlobal as exc:
@@ -323,6 +328,14 @@ def _read_keras(path):
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read '{path}' as a Keras file ({exc})") from None
     return out
+
+
+def _read_onnx(path):
+    """The Conv / ConvTranspose weights of an ONNX model, by layer name
+    (`rfbjax.models.onnx_reader`; the structure is read with them by the audit)."""
+    from .onnx_reader import read_onnx_layers
+
+    return {lay["name"]: lay["weight"] for lay in read_onnx_layers(path)[0]}
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -20,14 +20,30 @@ def _module(name):
 __all__ = ["format_layer", "format_model", "write_audit", "LAYER_COLUMNS", "MODEL_COLUMNS"]
 
 LAYER_COLUMNS = [("part", "part", 11), ("A", "A", 10), ("B", "B", 10), ("kappa", "kappa", 10),
-                 ("freq_A", "f_A", 8), ("freq_B", "f_B", 8), ("dominant_freq_A", "f_A_dom", 8),
+                 ("riesz_kappa", "riesz_k", 10), ("freq_A", "f_A", 8), ("freq_B", "f_B", 8), ("dominant_freq_A", "f_A_dom", 8),
                  ("dominant_freq_B", "f_B_dom", 8), ("mean_gain", "gain", 9),
-                 ("percentile_kappa", "pct_kappa", 9)]
+                 ("percentile", "pct", 9)]
 
 MODEL_COLUMNS = [("name", "layer", 12), ("shape_text", "shape", 12), ("stride", "stride", 6),
-                 ("A", "A", 10), ("B", "B", 10), ("kappa", "kappa", 10),
-                 ("ratio_to_median", "k/median", 9), ("percentile_kappa", "pct", 6),
+                 ("struct", "struct", 6), ("A", "A", 10), ("B", "B", 10), ("kappa", "kappa", 10),
+                 ("riesz_kappa", "riesz_k", 10), ("matters_text", "use", 7),
+                 ("ratio_to_median", "k/median", 9), ("percentile", "pct", 6),
                  ("reference_draws", "draws", 5)]
+
+
+def _struct(rec) -> str:
+    """``g4``, ``d2``, ``T`` (transposed), ``wn``/``sn`` (folded weight or spectral norm)."""
+    parts = []
+    if rec.get("groups", 1) > 1:
+        parts.append(f"g{rec['groups']}")
+    if rec.get("dilation", 1) > 1:
+        parts.append(f"d{rec['dilation']}")
+    if rec.get("transposed"):
+        parts.append("T")
+    rp = rec.get("reparametrization") or ""
+    if rp:
+        parts.append("wn" if rp.startswith("weight") else "sn")
+    return ",".join(parts) or "-"
 
 _FREQ_KEYS = ("freq_A", "freq_B", "dominant_freq_A", "dominant_freq_B")
 
@@ -55,13 +71,16 @@ def format_layer(result, *, fs: float | None = None) -> str:
     out.append(f"# frequencies in {_unit(fs)}")
     ref = result.reference
     if ref is not None:
-        n = ref.get("channel", ref.get("layer"))["draws"]
-        line = (f"# pct_kappa: percentile of kappa among {n} Gaussian draws of the same shape "
+        first = ref.get("channel", ref.get("layer"))
+        n = first["draws"]
+        what = "kappa" if first.get("of", "kappa") == "kappa" else "the Riesz kappa"
+        line = (f"# pct: percentile of {what} among {n} Gaussian draws of the same structure "
                 f"(seed {ref['seed']}, bounds in float64)")
         if "channel" in ref:
-            line += f"; their median kappa {ref['channel']['median_kappa']:.4g} (filterbank)"
+            line += f"; their median {ref['channel']['median_kappa']:.4g} (filterbank)"
         if "layer" in ref:
-            line += f", {ref['layer']['median_kappa']:.4g} (layer)"
+            line += (f", {ref['layer']['median_kappa']:.4g} (layer, "
+                     f"{ref['layer'].get('of', 'kappa')})")
         out.append(line)
     out.append(f"# {result.sentence()}")
     for r in result.rows:
@@ -78,11 +97,15 @@ def _model_rows(model):
     for lay in model.layers:
         rec = lay.record()
         J, C, T = rec["shape"]
-        rows.append({**rec, "shape_text": f"{J}x{C}x{T}"})
+        rows.append({**rec, "shape_text": f"{J}x{C}x{T}", "struct": _struct(rec),
+                     "matters_text": "riesz" if rec["matters"] == "riesz_kappa" else "kappa"})
     for cas in model.cascades:
         J, C, T = cas["composite_shape"]
         rows.append({"name": "+".join(cas["layers"]), "shape_text": f"{J}x{C}x{T}",
-                     "stride": cas["stride"], "A": cas["A"], "B": cas["B"], "kappa": cas["kappa"],
+                     "stride": cas["stride"], "struct": "T" if cas.get("transposed") else "-",
+                     "A": cas["A"], "B": cas["B"], "kappa": cas["kappa"],
+                     "riesz_kappa": cas.get("riesz_kappa"),
+                     "matters_text": "riesz" if cas.get("transposed") else "kappa",
                      "reference_draws": 0})
     return rows
 
@@ -93,8 +116,14 @@ def format_model(model, *, fs: float | None = None) -> str:
     out = [f"# audit of {src['path']}: {len(model.layers)} conv1d kernel(s), "
            f"{src['layout']} layout" + (f", fs={fs:g} Hz" if fs else "")]
     out.append(format_table(_model_rows(model), MODEL_COLUMNS).rstrip("\n"))
-    out.append("# k/median: kappa over the median kappa of random Gaussian layers of the same "
-               "shape; pct: its percentile among them (draws: how many)")
+    out.append("# struct: g<groups>, d<dilation>, T transposed, wn/sn weight/spectral norm folded "
+               "in; riesz_k: B over the filters' lower Riesz bound; use: the number that states "
+               "the layer's stability (kappa for a layer that keeps its input, riesz for a "
+               "decoder or a contracting layer, J < C·stride)")
+    out.append("# k/median: that number over its median among random Gaussian layers of the same "
+               "structure; pct: its percentile among them (draws: how many)")
+    out.append("# sqrt(B) per layer (Lipschitz constant): " + ", ".join(
+        f"{_module(lay.name)} {lay.lipschitz:.4g}" for lay in model.layers))
     for lay in model.layers:
         out.append(f"# {lay.name}: {lay.sentence()}")
     for cas in model.cascades:
