@@ -16,25 +16,20 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InputError
+from .weights import Kernel
 
 __all__ = ["LayerSpec", "match_layer", "parse_layer_values", "parse_layer_names",
            "apply_structure", "infer_groups"]
 
 
 @dataclass
-class LayerSpec:
+class LayerSpec(Kernel):
     """One layer: ``w`` float64, as stored in PyTorch layout (a conv: ``(J, C/g, T)``; a
     transposed conv: ``(C_in, C_out/g, T)``), and its structure.
 
     ``origin`` maps ``stride``, ``groups``, ``dilation`` and ``transposed`` to ``"file"``,
     ``"command line"``, ``"inferred"`` or ``"default"``.
     """
-    name: str
-    w: np.ndarray = field(repr=False)
-    shape: tuple
-    dtype: str
-    layout: str
-    notes: list = field(default_factory=list)
     stride: int = 1
     groups: int = 1
     dilation: int = 1
