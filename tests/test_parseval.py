@@ -128,3 +128,28 @@ def test_bad_ranks_gain_dtype():
         pv.parseval_init(KEY, 4, 1, 8, 2, gain=0.0)
     with pytest.raises(InputError, match="dtype"):
         pv.parseval_init(KEY, 4, 1, 8, 2, dtype=jnp.float16)
+
+
+def test_smooth_sailing_penalty_against_the_frame_operator_and_finite_differences():
+    from rfbjax.remedies.regularizers import smooth_sailing_penalty
+    from reference import layer_analysis_matrix as lam_
+
+    J, C, T, d, N = 5, 2, 6, 2, 12
+    w = np.random.default_rng(5).standard_normal((J, C, T))
+    S = lam_(w, N, d).T @ lam_(w, N, d)
+    ev = np.linalg.eigvalsh(S)
+    ref = (ev.max() - ev.mean()) / ev.mean()
+    f = lambda v: smooth_sailing_penalty(v, stride=d, N=N)   # noqa: E731
+    assert float(f(jnp.asarray(w))) == pytest.approx(ref, rel=1e-10)
+    assert float(f(3.0 * jnp.asarray(w))) == pytest.approx(ref, rel=1e-10)
+    v = np.random.default_rng(6).standard_normal(w.shape)
+    h = 1e-6
+    fd = (float(f(jnp.asarray(w + h * v))) - float(f(jnp.asarray(w - h * v)))) / (2 * h)
+    an = float(jnp.sum(jax.grad(f)(jnp.asarray(w)) * v))
+    assert an == pytest.approx(fd, rel=1e-5)
+    tight = pv.parseval_kernel(pv.parseval_init(KEY, J, C, T, d, dtype=jnp.float64))
+    assert abs(float(f(tight))) < 1e-12
+    from rfbjax.remedies.regularizers import penalize
+    tx = penalize(smooth_sailing_penalty, 0.1, stride=d, N=N)
+    u, _ = tx.update(jnp.zeros_like(jnp.asarray(w)), tx.init(jnp.asarray(w)), jnp.asarray(w))
+    np.testing.assert_allclose(u, 0.1 * jax.grad(f)(jnp.asarray(w)), rtol=1e-12)
