@@ -153,3 +153,29 @@ def test_smooth_sailing_penalty_against_the_frame_operator_and_finite_difference
     tx = penalize(smooth_sailing_penalty, 0.1, stride=d, N=N)
     u, _ = tx.update(jnp.zeros_like(jnp.asarray(w)), tx.init(jnp.asarray(w)), jnp.asarray(w))
     np.testing.assert_allclose(u, 0.1 * jax.grad(f)(jnp.asarray(w)), rtol=1e-12)
+
+
+def test_monte_carlo_init_parseval_energy_and_bounds():
+    from rfbjax.engine import measure
+
+    rng = np.random.default_rng(7)
+    sigs = [rng.standard_normal(48), np.cos(np.arange(48) * 0.3), rng.standard_normal(30)]
+    for d, boundary in ((1, "circular"), (4, "circular"), (4, "linear")):
+        s = sigs[:2] if boundary == "circular" else sigs
+        e = measure.sample_energy(s, 8, 16, 6, init="parseval", stride=d, boundary=boundary,
+                                  dtype=jnp.float32, seed=1)
+        assert np.abs(e - 1).max() < 1e-5 and e.var(axis=0).max() < 1e-10
+    b = measure.sample_bounds(8, 16, 48, 5, init="parseval", stride=4, dtype=jnp.float64)
+    np.testing.assert_allclose(b["kappa"], 1.0, atol=1e-12)
+    with pytest.raises(InputError, match="--init parseval: T: 18 .* nearest valid T=20"):
+        measure.sample_bounds(8, 18, 48, 5, init="parseval", stride=4)
+
+
+def test_parseval_initializer_mean_square_tap_is_exact():
+    from rfbjax.kernels import initializers as inits
+
+    w = np.asarray(inits.draw("parseval", KEY, 16, 32, stride=4, scale=2.0, dtype=jnp.float64))
+    info = inits.describe("parseval", 16, 32, stride=4, scale=2.0)
+    assert w.shape == (16, 32) and info["filter_length"] == 32
+    assert np.mean(w * w) == pytest.approx(info["tap_variance"], rel=1e-12)
+    assert info["energy_gain"] == pytest.approx(2.0)
