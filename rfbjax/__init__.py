@@ -67,6 +67,9 @@ _EXPORTS: dict[str, str] = {
     "condition_number": "rfbjax.kernels.frames",
     "circular_frame_bounds": "rfbjax.kernels.frames",
     "linear_frame_bounds": "rfbjax.kernels.frames",
+    "parseval_init": "rfbjax.kernels.parseval",
+    "parseval_kernel": "rfbjax.kernels.parseval",
+    "ParsevalParams": "rfbjax.kernels.parseval",
 }
 
 #: the flat module paths of release 0.1 -> where the module lives now. ``import rfbjax.NAME``

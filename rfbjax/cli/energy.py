@@ -89,8 +89,9 @@ def run(args) -> int:
         if args.boundary == "circular":
             check_stride(x.shape[0], args.stride, what=f"N (signal {label})")
         for J in Js:
-            initializers.validate(args.init, J, stride=args.stride,
-                                  N=x.shape[0] if args.boundary == "circular" else None)
+            for T in Ts:
+                initializers.validate(args.init, J, stride=args.stride, T=T,
+                                      N=x.shape[0] if args.boundary == "circular" else None)
     extra = {} if (args.init == "gaussian" and args.stride == 1) else \
         {"init": args.init, "stride": args.stride, "rescale": args.rescale}
 

@@ -182,7 +182,7 @@ def bounds_measurement(J: int, T: int, N: int | None, *, scale: float = 1.0,
     if _is_default(init, stride):
         fn = _bounds_fn(J, T, N, float(scale), jnp.dtype(dtype).name)
         return Measurement(fn, filterbank_tags(J, T, scale, dtype), itemsize * work)
-    inits.validate(init, J, stride=stride, N=N)
+    inits.validate(init, J, stride=stride, N=N, T=T)
     if int(stride) != 1:
         if N is None:
             raise ValueError("strided frame bounds need circular convolution (N)")
@@ -271,7 +271,7 @@ def prepare_energy(signals, J: int, T: int, n_samples: int, *, seed: int = 0,
     share = None if on_chunk is None else (lambda n: on_chunk(n / len(groups)))
     jobs = []
     for N, idx in groups.items():
-        inits.validate(init, J, stride=stride, N=N)
+        inits.validate(init, J, stride=stride, N=N, T=T)
         xs = np.stack([supports[i] for i in idx])
         X = np.fft.fft(xs, axis=-1)
         m = strided_energy_measurement(X, np.sum(xs * xs, axis=-1), N, J, T, stride=stride,

@@ -14,6 +14,7 @@ i.i.d. with mean 0, except ``tight``:
 | ``he_normal`` | $\mathcal N(0, 2/\mathrm{fan\_in})$ | $2/T$ | 3 |
 | ``rademacher`` | $\pm\sigma$ with equal probability | $c\,d/(JT)$ | 1 |
 | ``tight`` | canonical tight frame of a Gaussian draw | — | — |
+| ``parseval`` | random paraunitary FIR filterbank (`rfbjax.kernels.parseval`) | $c\,d/(JT)$ (mean) | — |
 
 (Keras draws its ``*_normal`` initialisers from a truncated normal; rfbjax uses the untruncated
 one, as PyTorch's ``xavier_normal_``/``kaiming_normal_`` do.)
@@ -29,6 +30,10 @@ gain, so only the *shape* of the tap law matters for conditioning).
 $\Phi S^{-1/2}$ on $\mathbb Z_N$ with stride d (`rfbjax.kernels.initializers.canonical_tight`):
 A = B = c and κ = 1 exactly, but the filters are **N taps long** (periodic), no longer T;
 it needs N (circular convolution) and J ≥ d.
+
+``parseval`` draws `rfbjax.kernels.parseval.parseval_init` (one input channel, a Haar-random
+isometry and Haar-random projectors of rank ⌊J/2⌋) and returns its T-tap kernel: A = B = c on
+$\ell^2(\mathbb Z)$ and every $\mathbb Z_N$ with d | N, for J ≥ d and d | T.
 
 Every sampler is a pure function of an explicit PRNG key; its numbers come from
 `rfbjax.kernels.rng` (Threefry-2x32 in counter mode).
@@ -123,6 +128,9 @@ INITIALIZERS: dict[str, Initializer] = {
         Initializer("tight", "tight", None, _NORMAL_PAPER, None, True, False,
                     "canonical tight frame Phi S^(-1/2) of a Gaussian draw on Z_N: kappa = 1, "
                     "filters N taps long"),
+        Initializer("parseval", "parseval", None, _NORMAL_PAPER, None, True, True,
+                    "random paraunitary FIR filterbank (Haar isometry times degree-one blocks "
+                    "with Haar projectors of rank J//2): kappa = 1, T taps, needs J >= d, d | T"),
     ]
 }
 NAMES = tuple(INITIALIZERS)
@@ -191,7 +199,8 @@ def tap_variance(name: str, J: int, T: int, *, stride: int = 1, scale: float = 1
     return float(scale) * init.native_variance(J, T)
 
 
-def validate(name: str, J: int, *, stride: int = 1, N: int | None = None) -> Initializer:
+def validate(name: str, J: int, *, stride: int = 1, N: int | None = None,
+             T: int | None = None) -> Initializer:
     """InputError for settings an initialiser cannot serve (``tight`` needs Z_N and J ≥ d).
 
     Args:
@@ -199,6 +208,7 @@ def validate(name: str, J: int, *, stride: int = 1, N: int | None = None) -> Ini
       J: number of filters.
       stride: d.
       N: the grid, or None (linear convolution).
+      T: taps (``parseval`` checks d | T when given).
 
     Returns:
       The `rfbjax.kernels.initializers.Initializer`.
@@ -214,6 +224,11 @@ def validate(name: str, J: int, *, stride: int = 1, N: int | None = None) -> Ini
         if J < stride:
             raise InputError(f"--init tight: needs J >= stride (no stride-{stride} filterbank of "
                              f"J={J} filters is a frame)")
+    if init.family == "parseval":
+        from .parseval import check_parseval_shape
+
+        check_parseval_shape(J, 1, T if T is not None else stride, stride,
+                             what="--init parseval: ")
     return init
 
 
@@ -248,6 +263,11 @@ def draw(name: str, key: jax.Array, J: int, T: int, *, dtype=np.float32, stride:
     d = int(stride)
     if init.name == "gaussian":
         return gaussian_filterbank(key, J, T, scale=float(scale) * d, dtype=dtype)
+    if init.family == "parseval":
+        from .parseval import parseval_init, parseval_kernel
+
+        p = parseval_init(key, J, 1, T, d, dtype=dtype, gain=float(scale))
+        return parseval_kernel(p)[:, 0, :]
     if init.family == "tight":
         if N is None:
             raise ValueError("tight needs N")

@@ -25,6 +25,10 @@ Penalties (all scale-invariant: multiplying w by a constant changes none of them
   polynomial in the taps over a quadratic), zero exactly when $\mathcal M(\xi) = cI$ for
   every ξ, i.e. when the layer is tight. At stride 1 with one channel it is
   $\sum_{\tau \ne 0} \rho(\tau)^2 / \rho(0)^2$ (ρ the filterbank autocorrelation).
+* `smooth_sailing_penalty`: $(B - c)/c$, the scale-free form of the smooth-sailing regulariser
+  $\tfrac12\|\Phi\|_2^2 - \tfrac1{2\nu}\|\Phi\|_F^2 = \tfrac12 (B - c)$ of the analysis
+  operator Φ (ν its smaller dimension; $\|\Phi\|_2^2 = B$, $\|\Phi\|_F^2/\nu = c$). Zero exactly
+  for tight layers, smooth wherever the top eigenvalue is simple, on the κ grid.
 * `aliasing_penalty`: $\operatorname{mean}_\xi \sum_{a \ne b} |\mathcal M_{(c,a),(c',b)}(\xi)|^2 / (Cd\,c^2)$,
   the energy of the aliasing terms per row relative to $c^2$. Zero at stride 1 and for
   every aliasing-free layer; a Gaussian layer with many filters has about (d − 1)/J.
@@ -72,7 +76,8 @@ from ..kernels.frames import condition_number
 from ..kernels.strided import (_bounds_from_eigenvalues, check_stride, grid_size, half_spectrum_weights,
                       polyphase_eigenvalues, polyphase_matrices)
 
-__all__ = ["kappa_penalty", "tightness_penalty", "aliasing_penalty", "penalize", "as_layer",
+__all__ = ["kappa_penalty", "tightness_penalty", "aliasing_penalty", "smooth_sailing_penalty",
+           "penalize", "as_layer",
            "exact_grid", "kappa_grid"]
 
 
@@ -179,6 +184,34 @@ def tightness_penalty(w: jax.Array, *, stride: int = 1, N=None) -> jax.Array:
     D = M / c - jnp.eye(K, dtype=w.dtype)
     sq = jnp.sum(D.real ** 2 + D.imag ** 2, axis=(-2, -1))
     return jnp.sum(sq * wts, axis=-1)
+
+
+def smooth_sailing_penalty(w: jax.Array, *, stride: int = 1, N=None) -> jax.Array:
+    r"""$(B - c)/c$: the smooth-sailing regulariser of the analysis operator, scale-free.
+
+    For Φ with $S = \Phi^*\Phi$, $\tfrac12\|\Phi\|_2^2 - \tfrac{1}{2\nu}\|\Phi\|_F^2
+    = \tfrac12 (B - c)$ with B the largest eigenvalue of S and c its mean eigenvalue
+    (module docstring); dividing by c makes it scale-invariant. $\ge 0$, zero exactly when
+    the layer is tight on the grid; its gradient moves only the top eigenvalue(s) against the
+    mean.
+
+    Args:
+      w: ``(J, T)``, ``(J, C, T)`` or ``(..., J, C, T)``.
+      stride: d (static).
+      N: grid (static); None: at least 4T points (as `kappa_penalty`); math.inf is refused.
+
+    Returns:
+      ``(...)``.
+    """
+    w = as_layer(w)
+    d = int(stride)
+    J, C, T = w.shape[-3:]
+    N = kappa_grid(T, d, N)
+    lam = polyphase_eigenvalues(w, N, d, layer=True)            # (..., n_xi, min(J, Cd))
+    wts = jnp.asarray(half_spectrum_weights(N, d), dtype=lam.dtype)
+    c = jnp.sum(jnp.sum(lam, axis=-1) * wts, axis=-1) / (C * d)
+    B = jnp.max(lam[..., -1], axis=-1)
+    return (B - c) / c
 
 
 def _alias_mask(C: int, d: int) -> np.ndarray:

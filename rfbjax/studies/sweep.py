@@ -98,7 +98,7 @@ def validate(cfg: SweepConfig) -> None:
         if N is not None and cfg.stride > 1 and N % cfg.stride:
             raise InputError(f"--stride: {cfg.stride} does not divide N={N} (T={T})")
         for J in cfg.J:
-            initializers.validate(cfg.init, J, stride=cfg.stride, N=N)
+            initializers.validate(cfg.init, J, stride=cfg.stride, N=N, T=T)
 
 
 def cell_name(J: int, T: int) -> str:

@@ -12,7 +12,8 @@ Two families, both FIR with exactly T taps, both float64 NumPy ``(J, T)``:
     orthonormal columns and degree-one lossless blocks
     $V_k(z) = I - v_k v_k^\top + z^{-1} v_k v_k^\top$ ($v_k$ unit vectors):
     $V^H V = (I-P)^2 + P^2 = I$ for the projection $P = v v^\top$. K = T/d − 1 gives
-    T taps. Random U and $v_k$ (from a seed) give a generic tight filterbank, for any J ≥ d.
+    T taps. Random U and $v_k$ (from a seed) give a generic tight filterbank, for any J ≥ d:
+    `rfbjax.kernels.parseval` with rank-one projectors, in float64.
 
 - ``gammatone``: An auditory filterbank: fourth-order gammatone impulse responses
     $g_j[t] = t^3 e^{-2\pi b_j t / f_s} \cos(2\pi f_j t / f_s)$, centre frequencies
@@ -63,24 +64,18 @@ def paraunitary_fir(J: int, T: int, stride: int = 1, *, seed: int = 0) -> np.nda
     Exact up to rounding: A = B = 1 on every $\mathbb Z_N$ with d | N. Needs J ≥ d and
     d | T. Cost O(J T²/d) (K = T/d − 1 degree-one blocks on a polynomial of ≤ T/d coefficients).
     """
+    import jax
+    import jax.numpy as jnp
+
+    from ...kernels.parseval import check_parseval_shape, parseval_init, parseval_kernel
+
+    check_parseval_shape(J, 1, T, stride, what="parseval target: ")
     d = int(stride)
-    if J < d:
-        raise InputError(f"parseval target: needs J >= stride (J={J}, stride={d})")
-    if T % d:
-        raise InputError(f"parseval target: stride {d} must divide T={T}")
-    L = T // d
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x7A26E7])
-    U, _ = np.linalg.qr(rng.standard_normal((J, d)))
-    C = np.zeros((L, J, d))
-    C[0] = U
-    for k in range(1, L):
-        v = rng.standard_normal(J)
-        v /= np.linalg.norm(v)
-        Pc = v[None, :, None] * np.einsum("j,ljd->ld", v, C[:k])[:, None, :]   # P C_l, l < k
-        C[:k] -= Pc
-        C[1:k + 1] += Pc
-    # g_j[k d + a] = C[k][j, a]
-    return np.ascontiguousarray(np.transpose(C, (1, 0, 2)).reshape(J, T))
+    with jax.enable_x64(True):
+        key = jnp.array([int(seed) & 0xFFFFFFFF, 0x7A26E7], dtype=jnp.uint32)
+        p = parseval_init(key, J, 1, T, d, ranks=1 if T > d else None, dtype=jnp.float64)
+        w = np.asarray(parseval_kernel(p), dtype=np.float64)[:, 0, :]
+    return np.ascontiguousarray(w)
 
 
 def _erb_rate(f):
