@@ -680,22 +680,25 @@ def _stride_for(name, default, named, used):
     return default
 
 
-def load_conv1d(path, key: str | None = None, *, layout: str = "torch"):
+def load_conv1d(path, key: str | None = None, *, layout: str = "torch",
+                max_memory: int | None = None):
     """Read one conv1d kernel: ``(w, source)`` with ``w`` float64 ``(J, C, T)``.
 
-    Without ``key`` the file must hold one tensor (or exactly one conv1d kernel).
+    Without ``key`` the file must hold one tensor (or exactly one conv1d kernel). The file's
+    declared sizes are checked against ``max_memory`` before reading
+    (`rfbjax.models.weights.read_tensors`).
     """
-    kernels, source, _ = _kernels_from_file(path, key, layout)
+    kernels, source, _ = _kernels_from_file(path, key, layout, max_memory)
     if len(kernels) != 1:
         raise InputError(f"'{path}' holds {len(kernels)} conv1d kernels; choose one with --key")
     return kernels[0].w, source
 
 
-def _kernels_from_file(path, key, layout):
+def _kernels_from_file(path, key, layout, max_memory=None):
     from .weights import Kernel, conv_kernels, read_tensors, to_conv1d
 
     path = os.fspath(path)
-    tensors, fmt = read_tensors(path)
+    tensors, fmt = read_tensors(path, max_memory=max_memory)
     if layout is None:
         layout = "keras" if fmt == "keras" else "torch"
     names = list(tensors)
@@ -777,7 +780,7 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         raise InputError(f"--draws: need 0 (no reference) or at least 2, got {draws}")
     default, named = parse_strides(stride)
     if isinstance(weights, (str, os.PathLike)):
-        kernels, source, notes = _kernels_from_file(weights, key, layout)
+        kernels, source, notes = _kernels_from_file(weights, key, layout, max_memory)
         used: set = set()
         plan = [(k, _stride_for(k.name or "", default, named, used)) for k in kernels]
         unknown = sorted(set(named) - used)
