@@ -40,10 +40,8 @@ def target_problem(path: str) -> str | None:
     """
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except OSError:   # missing, or a parent that is not a folder: the write itself will say
         return None
-    except OSError as exc:
-        return exc.strerror or str(exc)
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISLNK(mode):

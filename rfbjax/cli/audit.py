@@ -84,8 +84,8 @@ def run(args) -> int:
     single = len(model.layers) == 1 and not model.cascades
     result = model.layers[0] if single else model
     paths = write_audit(result, args.out, pdf=args.pdf, fs=args.fs)
-    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] +
-                 ([paths["figure"][:-4] + ".pdf"] if args.pdf else []))
+    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] + (
+                 [paths["figure"][:-4] + ".pdf"] if args.pdf else []), command="audit")
     for w in warnings:
         sys.stderr.write(f"rfbjax audit: {w}\n")
     if not args.quiet:
