@@ -60,6 +60,7 @@ def run(args) -> int:
 
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
+    from ..base.text import printable
     from ..report.outputs import check_out_dir, remove_stale
 
     check_out_dir(args.out, "--out", command="audit", own=OWN_FILES, marker="audit.json")
@@ -87,7 +88,7 @@ def run(args) -> int:
     remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] + (
                  [paths["figure"][:-4] + ".pdf"] if args.pdf else []), command="audit")
     for w in warnings:
-        sys.stderr.write(f"rfbjax audit: {w}\n")
+        sys.stderr.write(f"rfbjax audit: {printable(w)}\n")
     if not args.quiet:
         sys.stdout.write(format_layer(result, fs=args.fs) if single
                          else format_model(result, fs=args.fs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...base.text import printable
 from .common import pyplot, save_figure
 
 __all__ = ["audit_figure", "model_figure"]
@@ -120,7 +121,7 @@ def model_figure(model, out_dir: str | None = None, name: str = "power_response"
             ax.plot(f, np.median(P, 0), color="C0", lw=0.9)
         k = lay.kappa
         ks = f"{k:.4g}" if np.isfinite(k) else "∞"
-        ax.set_title(f"{lay.name}: {s['J']}x{s['C']}x{s['T']}/{s['stride']}, κ = {ks}",
+        ax.set_title(f"{printable(lay.name)}: {s['J']}x{s['C']}x{s['T']}/{s['stride']}, κ = {ks}",
                      fontsize=9)
         ax.set_xlim(0, 0.5 * scale)
         ax.set_xlabel("frequency (Hz, layer input)" if rate else "frequency (cycles/sample)",
