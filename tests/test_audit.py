@@ -306,8 +306,8 @@ def test_out_folder_reused_only_when_ours(tmp_path, capsys):
     assert json.loads((out / "audit.json").read_text())["command"] == "audit"
     assert (out / "power_response.pdf").exists()
     assert _run(base, capsys)[0] == 0                       # our own folder: rewritten
-    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "audit.txt",
-                                                     "power_response.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".rfbjax-manifest.json", "audit.json",
+                                                     "audit.txt", "power_response.png"]
     (out / "notes.txt").write_text("mine")                  # a user's file: never mixed with ours
     rc, _, err = _run(base, capsys)
     assert rc == 2 and "notes.txt" in err and len(err.strip().splitlines()) == 1

@@ -116,15 +116,19 @@ def test_cache_dir_rules(monkeypatch, tmp_path):
 def test_prune_and_clear(tmp_path):
     d = tmp_path / "c"
     (d / "exported").mkdir(parents=True)
-    for i in range(4):
-        p = d / "exported" / f"{i}.bin"
+    names = [f"{i:040x}.jaxexport" for i in range(4)]
+    for i, n in enumerate(names):
+        p = d / "exported" / n
         p.write_bytes(b"x" * 1000)
         os.utime(p, (1000 + i, 1000 + i))
     (d / "mine.txt").write_text("not ours")
+    (d / "exported" / "notes.bin").write_bytes(b"y" * 5000)   # not of rfbjax's naming
+    assert compile_cache.clear(str(d)) == 0                   # no marker: never pruned
+    (d / compile_cache.MARKER).write_text(compile_cache._MARKER_TEXT)
     compile_cache._prune(str(d), 2500)
-    assert os.listdir(d / "exported") == ["3.bin"]   # oldest first, down to 3/4 of the limit
+    assert sorted(os.listdir(d / "exported")) == [names[3], "notes.bin"]   # oldest first
     assert compile_cache.clear(str(d)) == 1000
-    assert os.listdir(d / "exported") == [] and (d / "mine.txt").exists()
+    assert os.listdir(d / "exported") == ["notes.bin"] and (d / "mine.txt").exists()
 
 
 def test_program_key_names_what_matters():

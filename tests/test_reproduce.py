@@ -43,12 +43,14 @@ def _walk(obj, path=()):
 
 
 def _hidden(folder):
-    return [p for p in os.listdir(folder) if p.startswith(".")]
+    """Hidden leftovers (temporary files); the manifest of what reproduce wrote is expected."""
+    return [p for p in os.listdir(folder) if p.startswith(".") and p != ".rfbjax-manifest.json"]
 
 
 def test_quick_writes_report_results_and_figures(quick):
     out, results = quick
-    assert sorted(os.listdir(out)) == ["figures", "report.md", "results.json"]
+    assert sorted(os.listdir(out)) == [".rfbjax-manifest.json", "figures", "report.md",
+                                       "results.json"]
     assert sorted(os.listdir(out / "figures")) == sorted(f"{n}.png" for n in FIGURES)
     assert results["config"] == rp.QUICK.to_json()
     assert results["config"]["samples"] == 200 and results["seed"] == 0

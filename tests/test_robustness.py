@@ -214,7 +214,7 @@ def test_own_folders_reused_and_stale_outputs_removed(tmp_path):
     with pytest.raises(InputError, match="has no summary.json of rfbjax reproduce"):
         check_out_dir(str(d), "--out", command="reproduce", own=own, marker="summary.json")
     remove_stale(str(d), own, [str(d / "summary.json"), str(d / "a.png")])
-    assert sorted(os.listdir(d)) == [".tmp-123", "a.png", "summary.json"]
+    assert sorted(os.listdir(d)) == [".rfbjax-manifest.json", ".tmp-123", "a.png", "summary.json"]
 
 
 # ----------------------------------------------------------------------------- item 5: scaling

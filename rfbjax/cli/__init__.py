@@ -155,7 +155,9 @@ def main(argv=None) -> int:
         enable()   # programs compiled by earlier runs are reused (RFBJAX_CACHE_DIR=off: not)
         return int(args.func(args) or 0)
     except InputError as exc:
-        sys.stderr.write(f"rfbjax {args.command}: error: {exc}\n")
+        from ..base.text import printable
+
+        sys.stderr.write(f"rfbjax {args.command}: error: {printable(exc)}\n")   # one line
         return 2
     except OSError as exc:  # a file system refusal at write time: one line, not a traceback
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

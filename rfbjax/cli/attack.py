@@ -254,7 +254,7 @@ def run(args) -> int:
     except OSError as exc:
         raise InputError(f"--out: cannot create '{args.out}' ({exc.strerror or exc})") from None
     written = _write_outputs(args, obj, c, res, rate, summary, extra)
-    remove_stale(args.out, OWN_FILES, written)   # an earlier run's files this run did not write
+    remove_stale(args.out, OWN_FILES, written, command="attack")   # an earlier run's files this run did not write
     if not args.quiet:
         _print(summary, args.out)
     return 0

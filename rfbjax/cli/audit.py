@@ -75,6 +75,7 @@ def run(args) -> int:
 
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise InputError(f"--fs: must be a positive number of Hz, got {args.fs}")
+    from ..base.text import printable
     from ..report.outputs import check_out_dir, remove_stale
 
     check_out_dir(args.out, "--out", command="audit", own=OWN_FILES, marker="audit.json")
@@ -101,10 +102,10 @@ def run(args) -> int:
     single = len(model.layers) == 1 and not model.cascades
     result = model.layers[0] if single else model
     paths = write_audit(result, args.out, pdf=args.pdf, fs=args.fs)
-    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] +
-                 ([paths["figure"][:-4] + ".pdf"] if args.pdf else []))
+    remove_stale(args.out, OWN_FILES, [p for p in paths.values() if p] + (
+                 [paths["figure"][:-4] + ".pdf"] if args.pdf else []), command="audit")
     for w in warnings:
-        sys.stderr.write(f"rfbjax audit: {w}\n")
+        sys.stderr.write(f"rfbjax audit: {printable(w)}\n")
     if not args.quiet:
         sys.stdout.write(format_layer(result, fs=args.fs) if single
                          else format_model(result, fs=args.fs))

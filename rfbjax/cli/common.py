@@ -100,7 +100,7 @@ def check_common(args) -> None:
         raise InputError(f"--samples: need at least 2, got {args.samples}")
     args.max_memory_bytes = memory_budget(args.max_memory)
     if getattr(args, "json", None):
-        check_json_target(args.json, "--json")
+        check_json_target(args.json, "--json", getattr(args, "command", None))
 
 
 def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:

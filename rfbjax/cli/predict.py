@@ -71,7 +71,7 @@ def run(args) -> int:
     common.check_plan(predict_plan([(J, T, N) for J in Js for T, N in zip(Ts, Ns)],
                                    budget=common.memory_budget(args.max_memory)))
     if args.json:
-        common.check_json_target(args.json, "--json")
+        common.check_json_target(args.json, "--json", "predict")
 
     from ..theory.predictor import kappa_tilde_paper, predict
 

@@ -62,7 +62,7 @@ def run(args) -> int:
     if os.path.exists(args.dir) and not os.path.isdir(args.dir):
         raise InputError(f"{args.dir}: is not a directory (give a sweep directory)")
     out = args.json or os.path.join(args.dir, results_name(kappas))
-    common.check_json_target(out, "--json")
+    common.check_json_target(out, "--json", "scaling-law")
     data = load_sweep(args.dir)
     samples, missing, full = _complete_grid(data)
     n_cells = len(data.config["J"]) * len(data.config["T"])

@@ -22,6 +22,20 @@ Where (first that applies):
 2. ``platformdirs.user_cache_dir("rfbjax")`` when platformdirs is installed;
 3. ``$XDG_CACHE_HOME/rfbjax``, else ``~/.cache/rfbjax`` (XDG base directory rules).
 
+Trust. A cache entry is a program the run will execute (an XLA executable is native code), so
+the cache trusts only what only the current user could have written. Folders are created 0700;
+before use the root and its ``xla/`` and ``exported/`` folders must be owned by the current user
+and writable by no one else (links on the way, e.g. ``~/.cache`` on another disk, are fine);
+otherwise the caches are off for this run with one warning line naming the folder and why
+(printed under ``--quiet`` too: it is a security notice). rfbjax's own entries carry a digest
+of their content, checked on load: a mismatch or a missing digest (an entry of release 0.1.0) is
+a miss and the entry is rewritten. Every value read from a metadata entry is validated. Entries
+are written through `rfbjax.base.files.atomic_write_bytes` (a fresh temporary file, then a
+rename) with mode 0600. Pruning and `clear` act only in a root that holds rfbjax's marker
+(``CACHEDIR.TAG``, written when rfbjax creates the root or adopts a 0.1.0 one that holds nothing
+but ``xla/`` and ``exported/``) and only on files of rfbjax's and JAX's naming; a folder without
+the marker is used but never pruned.
+
 If the user configured JAX's own cache (``JAX_COMPILATION_CACHE_DIR`` /
 ``jax_compilation_cache_dir``), rfbjax leaves it as it is and keeps only ``exported/`` in its
 own directory. The directory is kept under ``RFBJAX_CACHE_MAX_SIZE`` (default 1 GiB; accepts
@@ -34,19 +48,31 @@ Nothing here changes numbers: a cached program is the program that would be comp
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
+import stat
 import sys
 import threading
 
 from ..base.files import atomic_write_bytes
 
-__all__ = ["cache_dir", "enable", "active", "clear", "program_key", "load_exported",
+__all__ = ["cache_dir", "enable", "active", "clear", "untrusted", "MARKER", "program_key", "load_exported",
            "store_exported", "load_meta", "store_meta", "cache_size", "DEFAULT_MAX_SIZE"]
 
 DEFAULT_MAX_SIZE = 1024 ** 3
 _OFF = {"off", "0", "none", "false", "no", "disable", "disabled"}
 _lock = threading.Lock()
-_state: dict = {"enabled": None, "dir": None}
+_state: dict = {"enabled": None, "dir": None, "owned": False}
+#: the marker of a root rfbjax created (the Cache Directory Tagging convention, plus our line)
+MARKER = "CACHEDIR.TAG"
+_MARKER_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file marks the compile cache of rfbjax; rfbjax prunes only folders "
+                "holding it.\n")
+#: file names rfbjax and JAX give to cache entries (nothing else is ever deleted)
+_OWN_NAMES = {"exported": re.compile(r"[0-9a-f]{40}\.(jaxexport|json)|\.tmp-[A-Za-z0-9_]+"),
+              "xla": re.compile(r"[A-Za-z0-9_.\-]+-[0-9a-f]{64}-(cache|atime)")}
+_EXPORT_MAGIC = b"rfbjax-export/1 "
 _source_digest: list = []
 
 
@@ -84,32 +110,96 @@ def _max_size() -> int:
         return DEFAULT_MAX_SIZE
 
 
+def untrusted(path: str) -> str | None:
+    """Why the folder ``path`` may hold entries someone else wrote, or None when only the
+    current user can write there (owned by them, no write bit for group or others).
+
+    The folder itself may be reached through a symbolic link (its target is checked).
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return f"is owned by another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"is writable by {'others' if st.st_mode & 0o002 else 'its group'} " \
+               f"(mode {stat.S_IMODE(st.st_mode):04o})"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "is not writable"
+    return None
+
+
+def _is_ours(root: str) -> bool:
+    try:
+        with open(os.path.join(root, MARKER), "rb") as f:
+            return f.read(4096).decode("utf-8", "replace") == _MARKER_TEXT
+    except OSError:
+        return False
+
+
+def _open_root(path: str) -> tuple[str | None, bool]:
+    """Create or check the cache root and its subfolders: ``(None, _)`` after one warning when
+    it cannot be trusted, else ``(reason None, owned)``; ``owned``: the marker is there."""
+    created = not os.path.lexists(path)
+    try:
+        if created:
+            os.makedirs(path, mode=0o700)
+        for sub in ("exported", "xla"):
+            sp = os.path.join(path, sub)
+            if not os.path.lexists(sp) and untrusted(path) is None:
+                os.mkdir(sp, 0o700)
+    except OSError as exc:
+        return f"{path}: cannot be created ({exc.strerror or exc})", False
+    for folder in (path, os.path.join(path, "exported"), os.path.join(path, "xla")):
+        why = untrusted(folder)
+        if why is not None:
+            return f"'{folder}' {why}", False
+    owned = _is_ours(path)
+    if not owned:
+        try:
+            names = set(os.listdir(path))
+        except OSError:
+            names = {None}
+        if names <= {"xla", "exported"}:   # created here, or by release 0.1.0: ours to mark
+            try:
+                atomic_write_bytes(os.path.join(path, MARKER), _MARKER_TEXT.encode(),
+                                   mode=0o600)
+                owned = True
+            except OSError:
+                pass
+    return None, owned
+
+
 def enable() -> str | None:
     """Switch the persistent caches on for this process (idempotent); returns the directory.
 
     Call before the first compilation (the CLI does so before running a command; the Monte
-    Carlo driver calls it too). Returns None, changing nothing, when the cache is off or the
-    directory cannot be created.
+    Carlo driver calls it too). Returns None, changing nothing, when the cache is off, when the
+    directory cannot be created, or when it can be written by someone else (one warning line
+    on stderr says which folder and why).
     """
     with _lock:
         if _state["enabled"] is not None:
             return _state["dir"]
         path = cache_dir()
+        owned = False
         if path is not None:
-            try:
-                os.makedirs(os.path.join(path, "exported"), exist_ok=True)
-            except OSError:
+            why, owned = _open_root(path)
+            if why is not None:
+                sys.stderr.write(f"rfbjax: warning: compile cache off for this run: {why}\n")
                 path = None
-        _state["enabled"], _state["dir"] = path is not None, path
+        _state["enabled"], _state["dir"], _state["owned"] = path is not None, path, owned
         if path is None:
             return None
-        _prune(path, _max_size())
+        if owned:
+            _prune(path, _max_size())
         import jax
 
         if not jax.config.jax_compilation_cache_dir:
-            xla = os.path.join(path, "xla")
-            os.makedirs(xla, exist_ok=True)
-            jax.config.update("jax_compilation_cache_dir", xla)
+            jax.config.update("jax_compilation_cache_dir", os.path.join(path, "xla"))
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
             _reset_jax_cache_if_checked()
@@ -133,20 +223,28 @@ def _reset_jax_cache_if_checked() -> None:
 
 
 def _files(path: str):
-    for sub in ("xla", "exported"):
+    """Cache entries of rfbjax's and JAX's naming in ``xla/`` and ``exported/`` (regular files
+    only, no sub-folders): ``(path, size, last use)``."""
+    for sub, pattern in _OWN_NAMES.items():
         root = os.path.join(path, sub)
-        for dirpath, _, names in os.walk(root):
-            for n in names:
-                p = os.path.join(dirpath, n)
-                try:
-                    st = os.stat(p)
-                except OSError:
-                    continue
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for n in names:
+            if not pattern.fullmatch(n):
+                continue
+            p = os.path.join(root, n)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
                 yield p, st.st_size, max(st.st_atime, st.st_mtime)
 
 
 def cache_size(path: str | None = None) -> int:
-    """Bytes used by the cache (0 when off or empty)."""
+    """Bytes used by the cache's entries (0 when off or empty)."""
     path = path or cache_dir()
     return sum(s for _, s, _ in _files(path)) if path else 0
 
@@ -167,9 +265,13 @@ def _prune(path: str, limit: int) -> None:
 
 
 def clear(path: str | None = None) -> int:
-    """Delete every cached program; returns the bytes freed. Only rfbjax's own subfolders."""
+    """Delete every cached program; returns the bytes freed.
+
+    Acts only in a root holding rfbjax's marker, and only on entries of rfbjax's and JAX's
+    naming in ``xla/`` and ``exported/``; any other file stays.
+    """
     path = path or cache_dir()
-    if not path:
+    if not path or not _is_ours(path):
         return 0
     freed = 0
     for p, s, _ in list(_files(path)):
@@ -259,62 +361,102 @@ def _exported_path(key: str, suffix: str = ".jaxexport") -> str | None:
 
 
 def _write_atomic(p: str, blob: bytes) -> bool:
-    """Write through the atomic writer: readers never see half a file; False when it fails."""
+    """Write through the atomic writer (mode 0600): readers never see half a file; False when
+    it fails."""
     try:
-        atomic_write_bytes(p, blob)
+        atomic_write_bytes(p, blob, mode=0o600)
         return True
     except OSError:
         return False
 
 
+def _digest(blob: bytes) -> str:
+    return hashlib.blake2b(blob, digest_size=32).hexdigest()
+
+
+def _read_entry(p: str, limit: int) -> bytes | None:
+    """An entry's bytes (a regular file, at most ``limit`` bytes), or None."""
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        return f.read(limit + 1)
+
+
+#: the values a metadata record may hold, each with its check
+_META_FIELDS = {"out_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool)
+                and 0 <= v < 1 << 50,
+                "lapack": lambda v: isinstance(v, bool)}
+
+
 def load_meta(key: str | None) -> dict | None:
-    """A small JSON record stored with `store_meta` (e.g. a program's output size)."""
+    """A small JSON record stored with `store_meta` (e.g. a program's output size), or None.
+
+    None too when the record's digest does not match its content, or when a field is not of
+    its type and range (``out_bytes``: a non-negative integer, ``lapack``: a bool); a record
+    is all its fields or nothing.
+    """
     p = _exported_path(key, ".json") if key else None
-    if p is None or not os.path.exists(p):
+    blob = _read_entry(p, 64 * 1024) if p else None
+    if blob is None:
         return None
     try:
-        import json
-
-        with open(p, encoding="utf-8") as f:
-            out = json.load(f)
-        return out if isinstance(out, dict) else None
-    except (OSError, ValueError):
+        out = json.loads(blob)
+        record, digest = out["record"], out["digest"]
+        if not isinstance(record, dict) or digest != _digest(_canonical(record)):
+            return None
+        if any(k in _META_FIELDS and not _META_FIELDS[k](v) for k, v in record.items()):
+            return None
+        return record
+    except (ValueError, KeyError, TypeError):
         return None
+
+
+def _canonical(record: dict) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
 def store_meta(key: str | None, record: dict) -> bool:
-    """Store a small JSON record under ``key``; False when the cache is off."""
+    """Store a small JSON record under ``key`` with its digest; False when the cache is off."""
     p = _exported_path(key, ".json") if key else None
     if p is None:
         return False
-    import json
-
-    return _write_atomic(p, json.dumps(record).encode())
+    body = _canonical(record)
+    return _write_atomic(p, json.dumps({"record": record, "digest": _digest(body)}).encode())
 
 
 def load_exported(key: str | None):
-    """The `jax.export.Exported` stored under ``key``, or None (absent, off, unreadable)."""
+    """The `jax.export.Exported` stored under ``key``, or None (absent, off, unreadable, or its
+    digest does not match)."""
     p = _exported_path(key) if key else None
-    if p is None or not os.path.exists(p):
+    blob = _read_entry(p, 1 << 30) if p else None
+    if blob is None:
         return None
+    head, sep, body = blob.partition(b"\n")
+    if not sep or not head.startswith(_EXPORT_MAGIC) \
+            or head[len(_EXPORT_MAGIC):].decode("ascii", "replace") != _digest(body):
+        return None      # a file of 0.1.0, truncated or changed: a miss, rewritten
     try:
         from jax import export
 
-        with open(p, "rb") as f:
-            blob = f.read()
         os.utime(p)  # recently used: kept by the pruning
-        return export.deserialize(bytearray(blob))
-    except Exception:  # a truncated or foreign file: recompile (and overwrite it)
+        return export.deserialize(bytearray(body))
+    except Exception:  # cannot be read by this JAX: recompile (and overwrite it)
         return None
 
 
 def store_exported(key: str | None, exported) -> bool:
-    """Serialise ``exported`` under ``key`` (atomic write); False when off or not possible."""
+    """Serialise ``exported`` under ``key`` with its digest (atomic write); False when off or
+    not possible."""
     p = _exported_path(key) if key else None
     if p is None:
         return False
     try:
-        blob = exported.serialize()   # needs the flatbuffers package
+        blob = bytes(exported.serialize())   # needs the flatbuffers package
     except Exception:
         return False
-    return _write_atomic(p, blob)
+    return _write_atomic(p, _EXPORT_MAGIC + _digest(blob).encode() + b"\n" + blob)

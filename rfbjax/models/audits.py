@@ -678,12 +678,15 @@ def parse_strides(spec) -> tuple[int, dict]:
     return (1 if default is None else default), named
 
 
-def load_conv1d(path, key: str | None = None, *, layout: str = "torch"):
+def load_conv1d(path, key: str | None = None, *, layout: str = "torch",
+                max_memory: int | None = None):
     """Read one conv1d kernel: ``(w, source)`` with ``w`` float64 ``(J, C, T)``.
 
-    Without ``key`` the file must hold one tensor (or exactly one conv1d kernel).
+    Without ``key`` the file must hold one tensor (or exactly one conv1d kernel). The file's
+    declared sizes are checked against ``max_memory`` before reading
+    (`rfbjax.models.weights.read_tensors`).
     """
-    specs, source, _ = _layers_from_file(path, key, layout)
+    specs, source, _ = _layers_from_file(path, key, layout, max_memory)
     if len(specs) != 1:
         raise InputError(f"'{path}' holds {len(specs)} conv1d kernels; choose one with --key")
     return specs[0].w, source
@@ -709,7 +712,7 @@ def _layers_from_file(path, key, layout, max_memory=None):
         structure = {lay["name"]: lay for lay in found}
         layout = "torch" if layout is None else layout
     else:
-        tensors, fmt = read_tensors(path)
+        tensors, fmt = read_tensors(path, max_memory=max_memory)
     if layout is None:
         layout = "keras" if fmt == "keras" else "torch"
     tensors, folded, fold_notes = fold_reparametrizations(tensors, path=path)

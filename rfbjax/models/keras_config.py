@@ -11,6 +11,7 @@ import json
 import zipfile
 
 from ..errors import InputError
+from . import guards
 
 __all__ = ["keras_structure", "structure_for"]
 
@@ -27,10 +28,17 @@ def _text(path: str) -> str | None:
                 return None
             if z.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
                 raise InputError(f"'{path}': config.json is larger than {MAX_CONFIG_BYTES:,} bytes")
-            return z.read("config.json").decode("utf-8")
+            budget = guards.zip_budget(path, MAX_CONFIG_BYTES)
+            return guards.read_member(z, "config.json", budget).decode("utf-8")
     import h5py
 
     with h5py.File(path, "r") as h:
+        if "model_config" not in h.attrs:
+            return None
+        declared = h.attrs.get_id("model_config").get_storage_size()
+        if declared > MAX_CONFIG_BYTES:
+            raise InputError(f"'{path}': model_config declares {declared:,} bytes, more than "
+                             f"{MAX_CONFIG_BYTES:,}")
         raw = h.attrs.get("model_config")
     if raw is None:
         return None

@@ -68,31 +68,28 @@ def is_torchscript(names, prefix: str) -> bool:
             or any(n.startswith(f"{prefix}code/") for n in names))
 
 
-def _plain(obj, depth=0):
-    """Script modules as their state dicts (recursively), containers kept, tensors kept."""
-    if depth > 200:
-        raise ValueError("modules nested more than 200 deep")
-    if isinstance(obj, _ScriptModule):
-        state = getattr(obj, "state", {})
-        return {str(k): _plain(v, depth + 1) for k, v in state.items()}
-    if isinstance(obj, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v, depth + 1) for v in obj]
-    return obj
+def _state_of(obj):
+    """A script module's attributes, as the children of the flattened tree."""
+    return obj.state if isinstance(obj, _ScriptModule) else None
 
 
-def read_torchscript(z, prefix: str, order: str, *, unpickler, flatten) -> dict:
-    """The tensors of an open TorchScript archive ``z`` (a `zipfile.ZipFile`), flattened.
+def read_torchscript(raw: bytes, z, prefix: str, order: str, budget, *, unpickler, is_leaf
+                     ) -> dict:
+    """The tensors of a TorchScript archive's ``data.pkl`` (``raw``, already read under the
+    budget), flattened with dots without recursion (`rfbjax.models.guards.flatten_tree`).
 
     Args:
-      z: the archive.
+      raw: the bytes of ``<prefix>data.pkl``.
+      z: the open archive (a `zipfile.ZipFile`) its storages are read from.
       prefix: its folder (``"archive/"``).
       order: the storages' byte order.
+      budget: the `rfbjax.models.guards.ReadBudget` every storage is charged to.
       unpickler: the restricted checkpoint unpickler of `rfbjax.models.weights` (extended here).
-      flatten: how nested containers become dotted names.
+      is_leaf: which values are tensors.
     """
     import io
 
-    un = _script_unpickler(unpickler)(io.BytesIO(z.read(f"{prefix}data.pkl")), z, prefix, order)
-    return flatten(_plain(un.load()))
+    from .guards import flatten_tree
+
+    un = _script_unpickler(unpickler)(io.BytesIO(raw), z, prefix, order, budget)
+    return flatten_tree(un.load(), is_leaf, expand=_state_of)

@@ -16,6 +16,15 @@ Formats (chosen by the file name's extension):
 * ``.keras`` (a zip holding ``model.weights.h5``) and ``.h5`` — Keras, through ``h5py`` (optional:
   ``pip install h5py``); their kernels are in Keras layout.
 
+Files come from anywhere, so every reader goes through `rfbjax.models.guards`: the declared size
+of every tensor, zip member and dataset is compared with the memory budget (``--max-memory``)
+and with the bytes the file really stores *before* anything is allocated; zip members are read
+no further than they declare (encrypted members and unknown compression methods are refused);
+pickled containers are flattened without recursion and with a limit on the values visited;
+HDF5 datasets with external raw storage or virtual sources are refused (they would read other
+files' bytes), and so is a dataset that stores only a fill value; any failure while reading is
+one `InputError` naming the file.
+
 `read_tensors` returns every tensor (integer and bool ones too: BatchNorm counters are
 ``LongStorage``); `conv_kernels` picks the conv1d kernels out of them: rank-3 float tensors,
 and rank-4 ones with a singleton spatial axis (Conv2d used as a conv1d), squeezed with a note.
@@ -34,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from . import guards
 
 __all__ = ["FORMATS", "read_tensors", "conv_kernels", "module_path", "Kernel", "to_conv1d",
            "keras_layout_warning"]
@@ -44,13 +54,8 @@ FORMATS = {".npy": "npy", ".npz": "npz", ".safetensors": "safetensors", ".pt": "
            ".hdf5": "keras", ".onnx": "onnx"}
 
 
-def _check_path(path: str) -> None:
-    if os.path.isdir(path):
-        raise InputError(f"WEIGHTS: '{path}' is a directory (give a weights file)")
-    if not os.path.exists(path):
-        raise InputError(f"WEIGHTS: no such file '{path}'")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"WEIGHTS: cannot read '{path}' (permission denied)")
+def _check_path(path: str) -> int:
+    return guards.check_input_file(path)
 
 
 def file_format(path: str) -> str:
@@ -62,47 +67,128 @@ def file_format(path: str) -> str:
     return FORMATS[ext]
 
 
-def read_tensors(path: str) -> tuple[dict[str, np.ndarray], str]:
+def read_tensors(path: str, *, max_memory: int | None = None
+                 ) -> tuple[dict[str, np.ndarray], str]:
     """Every tensor of a weights file: ``({name: array}, format)``, names in file order.
 
     A ``.npy`` file gives one tensor named ``""``. bfloat16 comes back as ``ml_dtypes.bfloat16``
     (callers convert); integer and bool tensors are returned too.
 
+    Args:
+      path: the weights file.
+      max_memory: bytes the tensors may take in all (``None``: the default budget of
+        `rfbjax.engine.resources.default_budget`); checked against every declared size before
+        it is allocated.
+
     Raises:
-      InputError: missing file, a directory, an unknown extension, an unreadable or malformed
-        file, a checkpoint that names any global outside the allow-list, the legacy torch format.
+      InputError: missing file, a directory, a FIFO or device, an unknown extension, an
+        unreadable, malformed or oversized file, a checkpoint that names any global outside
+        the allow-list, the legacy torch format.
     """
     path = os.fspath(path)
-    _check_path(path)
+    size = _check_path(path)
     fmt = file_format(path)
-    reader = {"npy": _read_npy, "npz": _read_npz, "safetensors": _read_safetensors,
-              "torch": _read_torch, "keras": _read_keras, "onnx": _read_onnx}[fmt]
-    return reader(path), fmt
+    if max_memory is None:
+        from ..engine.resources import default_budget
+
+        max_memory = default_budget()
+    reader, what = {"npy": (_read_npy, "a .npy array"), "npz": (_read_npz, "a .npz archive"),
+                    "safetensors": (_read_safetensors, "a safetensors file"),
+                    "torch": (_read_torch, "a PyTorch checkpoint"),
+                    "keras": (_read_keras, "a Keras file"),
+                    "onnx": (_read_onnx, "an ONNX model")}[fmt]
+    with guards.reading(path, what):
+        return reader(path, size, int(max_memory)), fmt
 
 
-def _read_npy(path):
-    try:
-        return {"": np.load(path, allow_pickle=False)}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read '{path}' as a .npy array ({exc})") from None
+def _npy_array(f, budget: guards.ReadBudget, what: str, stored: int | None):
+    """One array from a ``.npy`` stream: header parsed, declared size charged, then read."""
+    from numpy.lib import format as npf
+
+    version = npf.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = npf.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = npf.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unknown .npy version {version}")
+    if dtype.hasobject:
+        raise InputError(f"'{budget.path}': {what} holds Python objects (pickles are never "
+                         "loaded)")
+    header = f.tell() if stored is not None else 0
+    nbytes = guards.declared_nbytes(shape, dtype.itemsize, what=what)
+    budget.charge(nbytes, what, stored=None if stored is None else stored - header)
+    count = nbytes // dtype.itemsize if dtype.itemsize else 0
+    data = bytearray(nbytes)                     # writable, filled in place: one copy
+    view, got = memoryview(data), 0
+    while got < nbytes:
+        n = f.readinto(view[got:])
+        if not n:
+            raise ValueError(f"{what} is truncated ({got} of {nbytes} bytes)")
+        got += n
+    arr = np.frombuffer(data, dtype=dtype, count=count)
+    if fortran:
+        return arr.reshape(shape[::-1]).transpose()
+    return arr.reshape(shape)
 
 
-def _read_npz(path):
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read '{path}' as a .npz archive ({exc})") from None
+def _read_npy(path, size, max_memory):
+    budget = guards.ReadBudget(path, max_memory, size)
+    with open(path, "rb") as f:
+        return {"": _npy_array(f, budget, "the array", size)}
 
 
-def _read_safetensors(path):
-    from safetensors import SafetensorError
+def _read_npz(path, size, max_memory):
+    budget = guards.zip_budget(path, max_memory)
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            with guards.open_member(z, info.filename, budget) as f:
+                out[name] = _npy_array(f, budget, f"array {name!r:.80}", None)
+    return out
+
+
+#: safetensors dtype -> item size in bytes
+_SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                         "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+                         "F8_E4M3": 1, "F8_E5M2": 1, "C64": 8}
+
+
+def _read_safetensors(path, size, max_memory):
+    import json
+    import struct
+
     from safetensors.numpy import load_file
 
-    try:
-        return dict(load_file(path))
-    except (OSError, ValueError, TypeError, SafetensorError) as exc:
-        raise InputError(f"cannot read '{path}' as a safetensors file ({exc})") from None
+    budget = guards.ReadBudget(path, max_memory, size)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("shorter than a safetensors header")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(guards.MAX_HEADER, size - 8):
+            raise ValueError(f"header of {n} bytes does not fit the file")
+        header = json.loads(f.read(n))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    data_bytes = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or entry.get("dtype") not in _SAFETENSORS_ITEMSIZE:
+            raise ValueError(f"tensor {name!r:.80} has no known dtype")
+        offsets = entry.get("data_offsets")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_bytes):
+            raise ValueError(f"tensor {name!r:.80} has data offsets outside the file")
+        nbytes = guards.declared_nbytes(entry.get("shape") or [], _SAFETENSORS_ITEMSIZE[
+            entry["dtype"]], what=f"tensor {name!r:.80}")
+        budget.charge(nbytes, f"tensor {name!r:.80}", stored=offsets[1] - offsets[0])
+    return dict(load_file(path))
 
 
 # ----------------------------------------------------------------------------- PyTorch zip
@@ -116,22 +202,30 @@ def _storage_dtypes():
             "ComplexDoubleStorage": np.complex128, "ComplexFloatStorage": np.complex64}
 
 
+class _Sealed:
+    """A pickle's BUILD opcode cannot change these objects (it would call `__setstate__`)."""
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("the checkpoint tries to change an internal object")
+
+
 @dataclass(frozen=True)
-class _StorageType:
+class _StorageType(_Sealed):
     """Stands for ``torch.<Name>Storage`` in the pickle: only its element type is used."""
     name: str
     dtype: object
 
 
 @dataclass
-class _Storage:
+class _Storage(_Sealed):
     dtype: object
     key: str
     numel: int
     data: np.ndarray | None = field(default=None, repr=False)
+    budget: guards.ReadBudget | None = field(default=None, repr=False)
 
 
-class _Marker:
+class _Marker(_Sealed):
     """Stands for a torch class named in a pickle only as an argument (never instantiated)."""
 
     def __init__(self, name):
@@ -142,11 +236,19 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_rest):
     """``torch._utils._rebuild_tensor_v2`` (and relatives) as a NumPy view, then a copy."""
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("tensor rebuilt from something that is not a storage")
+    if not isinstance(size, (tuple, list)) or not isinstance(stride, (tuple, list)) \
+            or len(size) != len(stride):
+        raise pickle.UnpicklingError("tensor size and stride are not matching tuples")
+    arr = storage.data
+    numel = guards.declared_nbytes(size, 1, what="a tensor")        # refuses inf, -1, 2.5
+    guards.declared_nbytes(stride, 1, what="a tensor's stride")
+    guards.declared_nbytes((storage_offset,), 1, what="a tensor's offset")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     off = int(storage_offset)
-    arr = storage.data
-    if any(s < 0 for s in stride) or off < 0:
-        raise pickle.UnpicklingError("negative stride or offset")
+    if numel > arr.size:
+        raise pickle.UnpicklingError(f"tensor of size {size} holds more elements than its "
+                                     f"storage ({arr.size})")
+    storage.budget.charge(numel * arr.dtype.itemsize, f"tensor of size {size}")
     if size and min(size) == 0:
         return np.zeros(size, dtype=arr.dtype)
     if not size:                                    # a 0-d tensor (e.g. a BatchNorm counter)
@@ -195,9 +297,11 @@ class _RefusedGlobal(Exception):
 class _TorchUnpickler(pickle.Unpickler):
     """Rebuilds tensors and plain containers; refuses every global outside the allow-list."""
 
-    def __init__(self, fh, archive: zipfile.ZipFile, prefix: str, byteorder: str):
+    def __init__(self, fh, archive: zipfile.ZipFile, prefix: str, byteorder: str,
+                 budget: guards.ReadBudget):
         super().__init__(fh)
         self._zip, self._prefix, self._order = archive, prefix, byteorder
+        self._budget = budget
         self._allowed = _allow_list()
         self._storages: dict[str, _Storage] = {}
 
@@ -211,27 +315,36 @@ class _TorchUnpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise pickle.UnpicklingError(f"unknown persistent id {pid!r:.80}")
         _, stype, key, _location, numel = pid
-        if not isinstance(stype, _StorageType):
+        if not isinstance(stype, _StorageType) or self._allowed.get(("torch", stype.name)) \
+                is not stype:
             raise pickle.UnpicklingError("storage of an unknown type")
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise pickle.UnpicklingError("storage key is not a name")
         key = str(key)
         if key not in self._storages:
-            dt = np.dtype(stype.dtype)
+            dt = np.dtype(_storage_dtypes()[stype.name])   # never a dtype the pickle chose
             try:
-                raw = self._zip.read(f"{self._prefix}data/{key}")
+                raw = guards.read_member(self._zip, f"{self._prefix}data/{key}", self._budget)
             except KeyError:
-                raise pickle.UnpicklingError(f"storage {key} missing from the archive") from None
+                raise pickle.UnpicklingError(f"storage {key!r:.40} missing from the archive") \
+                    from None
             n = len(raw) // dt.itemsize
             arr = np.frombuffer(raw, dtype=dt.newbyteorder("<" if self._order == "little"
                                                              else ">"), count=n)
-            self._storages[key] = _Storage(stype.dtype, key, int(numel),
-                                           arr.astype(dt, copy=False))
+            self._storages[key] = _Storage(dt, key, n, arr.astype(dt, copy=False),
+                                           self._budget)
         return self._storages[key]
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
-def _read_torch(path):
+#: bytes of a checkpoint's pickle (a state dict's is kilobytes; the objects it builds are
+#: several times its size)
+MAX_PICKLE = 64 * 1024 ** 2
+
+
+def _read_torch(path, size, max_memory):
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             head = f.read(16)
@@ -239,103 +352,107 @@ def _read_torch(path):
                 else "not a PyTorch zip checkpoint")
         raise InputError(f"'{path}' is {hint}: only the zip format of torch.save (PyTorch >= 1.6) "
                          f"is read; re-save it with torch.save(obj, path) in a current PyTorch")
+    budget = guards.zip_budget(path, max_memory)
     try:
         with zipfile.ZipFile(path) as z:
-            pkl = [n for n in z.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+            names = z.namelist()
+            pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
             if len(pkl) != 1:
                 raise InputError(f"'{path}' is a zip file but not a PyTorch checkpoint "
                                  f"(no <archive>/data.pkl)")
             prefix = pkl[0][: -len("data.pkl")]
             order = "little"
-            if f"{prefix}byteorder" in z.namelist():
-                order = z.read(f"{prefix}byteorder").decode().strip()
+            if f"{prefix}byteorder" in names:
+                order = guards.read_member(z, f"{prefix}byteorder", budget).decode().strip()
+                if order not in ("little", "big"):
+                    raise ValueError(f"unknown byte order {order!r:.20}")
+            if z.getinfo(pkl[0]).file_size > MAX_PICKLE:
+                raise InputError(f"'{path}': its data.pkl declares "
+                                 f"{z.getinfo(pkl[0]).file_size} bytes, over the "
+                                 f"{MAX_PICKLE // 1024 ** 2} MiB a checkpoint's pickle may have")
+            raw = guards.read_member(z, pkl[0], budget)
             from .torchscript import is_torchscript, read_torchscript
 
-            if is_torchscript(z.namelist(), prefix):   # torch.jit.save: tensors only, no code
-                return read_torchscript(z, prefix, order, unpickler=_TorchUnpickler,
-                                        flatten=_flatten)
-            un = _TorchUnpickler(io.BytesIO(z.read(pkl[0])), z, prefix, order)
+            if is_torchscript(names, prefix):   # torch.jit.save: tensors only, no code
+                return read_torchscript(raw, z, prefix, order, budget, unpickler=_TorchUnpickler,
+                                        is_leaf=lambda v: isinstance(v, np.ndarray))
+            un = _TorchUnpickler(io.BytesIO(raw), z, prefix, order, budget)
             obj = un.load()
     except _RefusedGlobal as exc:
-        raise InputError(f"'{path}': refusing to load: the checkpoint names {exc}, which is not a "
-                         f"tensor or a plain container (loading never runs code from a file)") \
-            from None
-    except InputError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError,
-            IndexError, zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read '{path}' as a PyTorch checkpoint ({exc})") from None
-    return _flatten(_weights_dict(obj))
+        from ..base.text import printable
+
+        raise InputError(f"'{path}': refusing to load: the checkpoint names "
+                         f"{printable(str(exc))[:120]}, which is not a tensor or a plain container "
+                         f"(loading never runs code from a file)") from None
+    return _weights_dict(obj)
 
 
-def _weights_dict(obj):
-    """Descend into the entry that holds the weights of a training checkpoint."""
+#: the entries of a training checkpoint that hold the model's weights, first found wins
+_WEIGHT_ENTRIES = ("state_dict", "model_state_dict", "model", "net", "module")
+
+
+def _weights_dict(obj) -> dict:
+    """The tensors of the entry that holds a training checkpoint's weights (the whole object
+    when there is none), flattened with dots (`rfbjax.models.guards.flatten_tree`)."""
+    def flat(o):
+        return guards.flatten_tree(o, lambda v: isinstance(v, np.ndarray))
+
     if isinstance(obj, dict):
-        for k in ("state_dict", "model_state_dict", "model", "net", "module"):
-            if isinstance(obj.get(k), dict) and _has_tensor(obj[k]):
-                return obj[k]
-    return obj
-
-
-def _has_tensor(obj) -> bool:
-    if isinstance(obj, np.ndarray):
-        return True
-    if isinstance(obj, dict):
-        return any(_has_tensor(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_has_tensor(v) for v in obj)
-    return False
-
-
-def _flatten(obj, prefix="", out=None) -> dict:
-    out = {} if out is None else out
-    if isinstance(obj, np.ndarray):
-        out[prefix] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out)
-    return out
+        for k in _WEIGHT_ENTRIES:
+            if isinstance(obj.get(k), dict):
+                inner = flat(obj[k])
+                if inner:
+                    return inner
+    return flat(obj)
 
 
 # ----------------------------------------------------------------------------- Keras
-def _read_keras(path):
+def _read_keras(path, size, max_memory):
     try:
         import h5py
     except ImportError:
         raise InputError(f"'{path}': Keras files need h5py (pip install h5py)") from None
     out = {}
+    budget = guards.ReadBudget(path, max_memory, None)
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub":
-            out[name.replace("/", ".")] = np.asarray(obj[()])
+        if not (isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub"):
+            return
+        what = f"dataset {name!r:.80}"
+        if obj.is_virtual:
+            raise InputError(f"'{path}': {what} is a virtual dataset (it reads other files); "
+                             "refused")
+        if obj.external:
+            raise InputError(f"'{path}': {what} keeps its data in external files; refused")
+        nbytes = guards.declared_nbytes(obj.shape or (), obj.dtype.itemsize, what=what)
+        stored = obj.id.get_storage_size()
+        if nbytes and not stored:
+            raise InputError(f"'{path}': {what} stores no data, only a fill value; refused")
+        filtered = obj.compression is not None or bool(getattr(obj, "_filters", None))
+        budget.charge(nbytes, what, stored=None if filtered else stored)
+        out[name.replace("/", ".")] = np.asarray(obj[()])
 
-    try:
-        if path.lower().endswith(".keras"):
-            with zipfile.ZipFile(path) as z:
-                inner = [n for n in z.namelist() if n.endswith(".weights.h5")]
-                if not inner:
-                    raise InputError(f"'{path}' holds no model.weights.h5")
-                with h5py.File(io.BytesIO(z.read(inner[0])), "r") as h:
-                    h.visititems(visit)
-        else:
-            with h5py.File(path, "r") as h:
-                h.visititems(visit)
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read '{path}' as a Keras file ({exc})") from None
+    if path.lower().endswith(".keras"):
+        with zipfile.ZipFile(path) as z:
+            inner = [n for n in z.namelist() if n.endswith(".weights.h5")]
+            if not inner:
+                raise InputError(f"'{path}' holds no model.weights.h5")
+            blob = guards.read_member(z, inner[0], guards.zip_budget(path, max_memory))
+        budget.max_bytes -= len(blob)                     # the inner file stays in memory
+        with h5py.File(io.BytesIO(blob), "r") as h:
+            h.visititems(visit)
+    else:
+        with h5py.File(path, "r") as h:
+            h.visititems(visit)
     return out
 
 
-def _read_onnx(path):
+def _read_onnx(path, size, max_memory):
     """The Conv / ConvTranspose weights of an ONNX model, by layer name
     (`rfbjax.models.onnx_reader`; the structure is read with them by the audit)."""
     from .onnx_reader import read_onnx_layers
 
-    return {lay["name"]: lay["weight"] for lay in read_onnx_layers(path)[0]}
+    return {lay["name"]: lay["weight"] for lay in read_onnx_layers(path, budget=max_memory)[0]}
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..base.text import printable
 from ..models.audits import input_rates
 from .tables import format_table
 
@@ -62,8 +63,8 @@ def _scaled(rows, fs):
 def format_layer(result, *, fs: float | None = None) -> str:
     """One kernel: a row per input channel plus the layer, the κ sentence and the notes."""
     s, src = result.shape, result.source
-    where = src.get("path") or "an array"
-    lines = [f"# audit of {where}" + (f" [{src['key']}]" if src.get("key") else "")
+    where = printable(src.get("path") or "an array")
+    lines = [f"# audit of {where}" + (f" [{printable(src['key'])}]" if src.get("key") else "")
              + f": J={s['J']} C={s['C']} T={s['T']}, N={s['N']}, stride={s['stride']}"
              + (f", fs={fs:g} Hz" if fs else "")]
     text = "\n".join(lines) + "\n" + format_table(_scaled(result.rows, fs), LAYER_COLUMNS)
@@ -82,13 +83,13 @@ def format_layer(result, *, fs: float | None = None) -> str:
             line += (f", {ref['layer']['median_kappa']:.4g} (layer, "
                      f"{ref['layer'].get('of', 'kappa')})")
         out.append(line)
-    out.append(f"# {result.sentence()}")
+    out.append(f"# {printable(result.sentence())}")
     for r in result.rows:
         if r["dead_band"]:
             f = r["freq_A"] * fs if fs else r["freq_A"]
             out.append(f"# {r['part']}: dead band: A = 0 near f = {f:.4g} {_unit(fs)}: that input "
                        f"is lost (kappa = inf)")
-    out += [f"# {n}" for n in result.notes]
+    out += [f"# {printable(n)}" for n in result.notes]
     return "\n".join(out) + "\n"
 
 
@@ -97,11 +98,12 @@ def _model_rows(model):
     for lay in model.layers:
         rec = lay.record()
         J, C, T = rec["shape"]
-        rows.append({**rec, "shape_text": f"{J}x{C}x{T}", "struct": _struct(rec),
+        rows.append({**rec, "name": printable(rec.get("name") or ""), "shape_text": f"{J}x{C}x{T}",
+                     "struct": _struct(rec),
                      "matters_text": "riesz" if rec["matters"] == "riesz_kappa" else "kappa"})
     for cas in model.cascades:
         J, C, T = cas["composite_shape"]
-        rows.append({"name": "+".join(cas["layers"]), "shape_text": f"{J}x{C}x{T}",
+        rows.append({"name": printable("+".join(cas["layers"])), "shape_text": f"{J}x{C}x{T}",
                      "stride": cas["stride"], "struct": "T" if cas.get("transposed") else "-",
                      "A": cas["A"], "B": cas["B"], "kappa": cas["kappa"],
                      "riesz_kappa": cas.get("riesz_kappa"),
@@ -113,7 +115,7 @@ def _model_rows(model):
 def format_model(model, *, fs: float | None = None) -> str:
     """A checkpoint: one row per layer (and per cascade), then each layer's κ sentence."""
     src = model.source
-    out = [f"# audit of {src['path']}: {len(model.layers)} conv1d kernel(s), "
+    out = [f"# audit of {printable(src['path'])}: {len(model.layers)} conv1d kernel(s), "
            f"{src['layout']} layout" + (f", fs={fs:g} Hz" if fs else "")]
     out.append(format_table(_model_rows(model), MODEL_COLUMNS).rstrip("\n"))
     out.append("# struct: g<groups>, d<dilation>, T transposed, wn/sn weight/spectral norm folded "
@@ -125,9 +127,9 @@ def format_model(model, *, fs: float | None = None) -> str:
     out.append("# sqrt(B) per layer (Lipschitz constant): " + ", ".join(
         f"{_module(lay.name)} {lay.lipschitz:.4g}" for lay in model.layers))
     for lay in model.layers:
-        out.append(f"# {lay.name}: {lay.sentence()}")
+        out.append(f"# {printable(lay.name)}: {printable(lay.sentence())}")
     for cas in model.cascades:
-        out.append(f"# cascade {' -> '.join(cas['layers'])}: {cas['note']}")
+        out.append(f"# cascade {printable(' -> '.join(cas['layers']))}: {printable(cas['note'])}")
     notes = list(model.notes) + [n for lay in model.layers for n in lay.notes]
     if fs:
         rates = input_rates(model, fs)
@@ -135,7 +137,7 @@ def format_model(model, *, fs: float | None = None) -> str:
                      "pooling between them: " + ", ".join(
                          f"{_module(lay.name)} {r:g}" if r else f"{_module(lay.name)} unknown"
                          for lay, r in zip(model.layers, rates)))
-    out += [f"# {n}" for n in notes]
+    out += [f"# {printable(n)}" for n in notes]
     return "\n".join(out) + "\n"
 
 

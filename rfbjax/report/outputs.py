@@ -13,7 +13,8 @@ from ..base.files import atomic_write_bytes
 from ..errors import InputError
 
 __all__ = ["to_jsonable", "write_json", "check_writable", "check_out_dir",
-           "check_json_target", "remove_stale"]
+           "check_json_target", "remove_stale", "read_manifest", "written_by_rfbjax",
+           "json_marker", "file_digest", "MANIFEST", "MARKER_KEY"]
 
 
 def to_jsonable(obj):
@@ -34,9 +35,31 @@ def to_jsonable(obj):
     return obj
 
 
-def write_json(path: str, payload: dict) -> None:
-    """Strict JSON (inf/nan become null), indented, written atomically."""
-    text = json.dumps(to_jsonable(payload), indent=2, allow_nan=False)
+#: top-level key marking a JSON file as rfbjax's (its ``"format"`` is this layout's number)
+MARKER_KEY = "rfbjax"
+JSON_FORMAT = 1
+
+#: the top-level keys of each command's ``--json`` file in release 0.1.0 (no marker then)
+LEGACY_JSON_KEYS = {c: {"command", "config", "rows"} for c in ("energy", "bounds", "sweep",
+                                                                 "predict")}
+LEGACY_JSON_KEYS["scaling-law"] = {"command", "dir", "config", "kappa", "partial", "laws"}
+
+
+def json_marker(command: str | None) -> dict:
+    """``{"format": 1, "version": ..., "command": ...}``: what every JSON file rfbjax writes
+    carries under its top-level ``"rfbjax"`` key."""
+    from ..base.version import __version__
+
+    return {"format": JSON_FORMAT, "version": __version__, "command": command}
+
+
+def write_json(path: str, payload: dict, *, command: str | None = None) -> None:
+    """Strict JSON (inf/nan become null), indented, written atomically, with the ``"rfbjax"``
+    marker at its top level (`json_marker`; ``command`` defaults to the payload's
+    ``"command"``). The payload's own keys are kept as they are."""
+    body = dict(to_jsonable(payload))
+    body[MARKER_KEY] = json_marker(command if command is not None else body.get("command"))
+    text = json.dumps(body, indent=2, allow_nan=False)
     atomic_write_bytes(path, (text + "\n").encode())
 
 
@@ -47,6 +70,12 @@ def check_writable(path: str, name: str, *, directory: bool = False) -> None:
     ``path`` must be a directory when ``directory`` and a file otherwise.
     """
     path = os.path.abspath(path)
+    if not directory and not os.path.islink(path):
+        from ..base.files import target_problem
+
+        problem = target_problem(path)
+        if problem is not None:
+            raise InputError(f"{name}: {path!r} {problem}")
     if os.path.exists(path):
         if directory and not os.path.isdir(path):
             raise InputError(f"{name}: {path!r} exists and is not a directory")
@@ -78,13 +107,26 @@ def _files_under(folder: str) -> list[str]:
     return sorted(out)
 
 
+def _pattern(p: str):
+    """A glob on relative paths where ``*`` and ``?`` never cross a ``/``."""
+    import re
+
+    parts = p.split("/")
+    return re.compile("/".join(fnmatch.translate(q).replace("(?s:", "(?:").replace(".*", "[^/]*")
+                               .replace("\\z", "").replace("\\Z", "") for q in parts) + r"\Z")
+
+
 def _matches(rel: str, patterns) -> bool:
-    return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
+    return any(_pattern(p).match(rel) for p in patterns)
 
 
 def _read_marker(path: str) -> dict | None:
+    """A small JSON object at ``path`` (a regular file, never a FIFO, at most 16 MiB) or None."""
+    import stat
+
     try:
-        if os.path.getsize(path) > 16 * 1024 ** 2:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 16 * 1024 ** 2:
             return None
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -115,9 +157,14 @@ def check_out_dir(path: str, name: str, *, command: str, own, marker: str,
         raise InputError(f"{name}: cannot write to {path!r} (permission denied)")
     files = _files_under(path)
     scratch = SCRATCH + tuple(f"*/{p}" for p in SCRATCH)
-    if all(_matches(f, scratch) for f in files):
+
+    def is_scratch(rel):   # a planted link or FIFO at a scratch name is never ours
+        return _matches(rel, scratch) and os.path.isfile(os.path.join(path, rel)) \
+            and not os.path.islink(os.path.join(path, rel))
+
+    if all(is_scratch(f) for f in files):
         return "empty"   # nothing, empty sub-folders, or a write of ours still in progress
-    foreign = [f for f in files if not _matches(f, tuple(own) + scratch)]
+    foreign = [f for f in files if not (is_scratch(f) or _matches(f, tuple(own) + (MANIFEST,)))]
     if foreign:
         raise InputError(f"{name}: {path!r} holds files that rfbjax {command} did not write "
                          f"(e.g. {foreign[0]!r}); give a new or empty folder")
@@ -129,22 +176,87 @@ def check_out_dir(path: str, name: str, *, command: str, own, marker: str,
     return "reuse"
 
 
-def remove_stale(path: str, own, keep) -> None:
-    """After a successful run into a reused folder: remove our earlier outputs (files matching
-    ``own``) that this run did not write (``keep``: absolute paths); nothing else is touched."""
+#: the list of files a command wrote in its output folder, with their digests
+MANIFEST = ".rfbjax-manifest.json"
+
+
+def file_digest(path: str) -> str | None:
+    """blake2b digest of a regular file's content (None for anything else)."""
+    import hashlib
+
+    if os.path.islink(path) or not os.path.isfile(path):
+        return None
+    h = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(path: str) -> dict | None:
+    """``{relative path: digest}`` of the files rfbjax last wrote in the folder ``path``, or
+    None when it has no manifest (a folder of release 0.1.0) or an unreadable one."""
+    data = _read_marker(os.path.join(path, MANIFEST))
+    files = data.get("files") if data is not None and MARKER_KEY in data else None
+    if not isinstance(files, dict):
+        return None
+    return {str(k): v for k, v in files.items() if isinstance(v, str)}
+
+
+def remove_stale(path: str, own, keep, *, command: str | None = None) -> None:
+    """After a successful run into a reused folder: remove the files of our earlier run that
+    this run did not write (``keep``: absolute paths), then record this run's files.
+
+    The earlier run's files are those listed in the folder's manifest (`MANIFEST`), removed
+    only while their content is still the one recorded (a file changed since is kept); in a
+    folder of release 0.1.0 (no manifest) they are the files named like ``own`` (globs whose
+    ``*`` does not cross folders). Nothing is ever removed by a glob over a manifest folder.
+    The new manifest lists ``keep`` with their digests, written atomically.
+    """
+    path = os.path.abspath(path)
     keep = {os.path.abspath(k) for k in keep}
-    for rel in _files_under(path):
+    old = read_manifest(path)
+    if old is None:
+        stale = [rel for rel in _files_under(path) if _matches(rel, tuple(own))]
+        check = {}
+    else:
+        stale, check = list(old), old
+    for rel in stale:
         full = os.path.abspath(os.path.join(path, rel))
-        if _matches(rel, tuple(own)) and full not in keep and os.path.isfile(full):
-            os.unlink(full)
+        if full in keep or os.path.commonpath([full, path]) != path:
+            continue
+        digest = file_digest(full)
+        if digest is None or (rel in check and check[rel] != digest):
+            continue   # gone, a link, or changed since we wrote it: not ours to remove
+        os.unlink(full)
+    files = {}
+    for full in sorted(keep):
+        digest = file_digest(full)
+        if digest is not None and os.path.commonpath([full, path]) == path:
+            files[os.path.relpath(full, path).replace(os.sep, "/")] = digest
+    write_json(os.path.join(path, MANIFEST), {"files": files}, command=command)
 
 
-def check_json_target(path: str, name: str) -> None:
+def written_by_rfbjax(data, command: str | None = None) -> bool:
+    """Whether the JSON object ``data`` is a file rfbjax wrote: it carries the ``"rfbjax"``
+    marker (of ``command`` when given), or it is exactly the 0.1.0 layout of ``command``."""
+    if not isinstance(data, dict):
+        return False
+    mark = data.get(MARKER_KEY)
+    if isinstance(mark, dict) and isinstance(mark.get("format"), int):
+        return command is None or mark.get("command") == command
+    return (command is not None and data.get("command") == command
+            and set(data) == LEGACY_JSON_KEYS.get(command))
+
+
+def check_json_target(path: str, name: str, command: str | None = None) -> None:
     """``--json PATH``: writable, and an existing file there must be JSON that rfbjax wrote
-    (an object with a ``"command"`` key); anything else is never overwritten."""
+    (`written_by_rfbjax`, for ``command``); anything else is never overwritten. A link there
+    is replaced by a regular file, never written through; a FIFO, device or folder is refused.
+    """
     check_writable(path, name)
-    if os.path.exists(path):
+    if os.path.lexists(path) and not os.path.islink(path):
         data = _read_marker(path)
-        if data is None or "command" not in data:
+        if not written_by_rfbjax(data, command):
             raise InputError(f"{name}: {os.path.abspath(path)!r} exists and was not written by "
-                             "rfbjax; refusing to overwrite it")
+                             f"rfbjax{' ' + command if command else ''}; refusing to overwrite it")

@@ -497,7 +497,7 @@ def write_outputs(results: dict, signals: Sequence[Signal], out: str, *, pdf: bo
         shutil.rmtree(stage, ignore_errors=True)   # mkdtemp's private folder: only ours inside
     from ..report.outputs import remove_stale
 
-    remove_stale(out, OWN_FILES, moved)   # an earlier run's figures this run did not redraw
+    remove_stale(out, OWN_FILES, moved, command="reproduce")   # an earlier run's figures this run did not redraw
     return {"results": os.path.join(out, "results.json"),
             "report": os.path.join(out, "report.md"),
             "figures": {k: [os.path.join(out, p) for p in v] for k, v in rel.items()}}

@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..engine.measure import bounds_measurement
 from ..base.files import atomic_write_bytes
 from ..base.grid import resolve_N
-from ..report.outputs import check_out_dir, write_json
+from ..report.outputs import MARKER_KEY, check_out_dir, write_json
 
 __all__ = ["SweepConfig", "resolve_N", "run_sweep", "load_sweep", "cell_name"]
 
@@ -137,6 +137,8 @@ def prepare_dir(out: str, cfg: SweepConfig, *, write: bool = True) -> None:
                 old = json.load(f)
         except (OSError, ValueError):
             raise InputError(f"{out}: config.json is unreadable; use a fresh directory") from None
+        if isinstance(old, dict):
+            old.pop(MARKER_KEY, None)      # who wrote it, not part of the configuration
         if old != cfg.to_json():
             raise InputError(f"{out}: holds a sweep with a different configuration "
                              f"({_describe_difference(old, cfg.to_json())}); use another --out")
@@ -145,7 +147,7 @@ def prepare_dir(out: str, cfg: SweepConfig, *, write: bool = True) -> None:
         raise InputError(f"{out}: has cells but no config.json; use a fresh directory")
     if write:
         os.makedirs(os.path.join(out, "cells"), exist_ok=True)
-        write_json(path, cfg.to_json())
+        write_json(path, cfg.to_json(), command="sweep")
 
 
 def cell_paths(out: str, J: int, T: int):
@@ -278,6 +280,7 @@ def load_sweep(out: str) -> SweepData:
         raise InputError(f"{out}: not a sweep directory (no config.json)")
     with open(path) as f:
         config = json.load(f)
+    config.pop(MARKER_KEY, None)
     data = SweepData(config)
     for J in config["J"]:
         for T in config["T"]:

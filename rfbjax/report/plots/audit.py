@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...base.text import printable
 from .common import pyplot, save_figure
 
 __all__ = ["audit_figure", "model_figure"]
@@ -131,8 +132,8 @@ def model_figure(model, out_dir: str | None = None, name: str = "power_response"
         P = _db(np.asarray(lay.power, dtype=np.float64) / s["stride"])
         f = scale * np.arange(P.shape[-1]) / s["N"]
         _power_lines(ax, f, P, "P(ω)/d", lw=0.9)
-        # (another change escapes control characters in layer names: apply it to lay.name here)
-        ax.set_title(f"{lay.name}\nJ×C×T = {s['J']}×{s['C']}×{s['T']}, stride {s['stride']}, "
+        ax.set_title(f"{printable(lay.name)}\nJ×C×T = {s['J']}×{s['C']}×{s['T']}, "
+                     f"stride {s['stride']}, "
                      f"κ = {_kappa(lay.kappa)}", fontsize=9)
         ax.legend(fontsize=6, ncol=2 if 4 < s["C"] <= _MAX_LINES else 1)
         ax.set_xlim(0, 0.5 * scale)
