@@ -567,6 +567,26 @@ def _module(name):
 
 
 # ----------------------------------------------------------------------------- the audit
+def _grid(N):
+    """``None`` (the default per layer) or the parsed N (`rfbjax.base.grid`); ℓ²(ℤ) refused."""
+    if N is None:
+        return None
+    from ..base.grid import parse_N
+
+    g = parse_N(N, "--N")
+    if g.linear:
+        raise InputError("--N: inf (l2(Z)) is not available in the audit, which computes the "
+                         "bounds on Z_N with the reference draws; give an integer or kT (e.g. "
+                         "8T), or call rfbjax.layer_frame_bounds(w, N=math.inf) for l2(Z)")
+    return g
+
+
+def _grid_at(N, T, d):
+    """The grid of a layer with T taps and stride d: `default_N` when N is None, else N at T."""
+    g = _grid(N)
+    return default_N(T, d) if g is None else g.at(T)
+
+
 def _check_N(N, T, d, what=""):
     from ..kernels.strided import check_stride
 
@@ -577,7 +597,7 @@ def _check_N(N, T, d, what=""):
     check_stride(N, d)
 
 
-def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, seed: int = 0,
+def audit_layer(w, *, stride: int = 1, N: int | str | None = None, draws: int = 1000, seed: int = 0,
                 name: str | None = None, source: dict | None = None,
                 reference_work: float = DEFAULT_REFERENCE_WORK, notes: Sequence[str] = ()
                 ) -> LayerAudit:
@@ -587,7 +607,7 @@ def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, 
     J, C, T = w.shape
     d = int(stride)
     check_stride(None, stride)
-    N = default_N(T, d) if N is None else int(N)
+    N = _grid_at(N, T, d)
     _check_N(N, T, d, f" {name!r}" if name else "")
     if draws < 0 or (0 < draws < 2):
         raise InputError(f"--draws: need 0 (no reference) or at least 2, got {draws}")
@@ -731,7 +751,7 @@ def _kernels_from_file(path, key, layout):
     return kernels, source, notes
 
 
-def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: int = 0,
+def audit(weights, *, stride=1, N: int | str | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
           reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None,
           max_memory: int | None = None):
@@ -744,7 +764,8 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         ``key``.
       stride: d, an int for every layer, or ``{name: d}`` / ``"conv1=5,conv2=2"`` (name: the tensor
         key or its module path; other layers stride 1).
-      N: the DFT grid (a multiple of each stride, at least T); ``None``: `default_N` per layer.
+      N: the DFT grid (a multiple of each stride, at least T): an int, ``"kT"`` (k times each
+        layer's T, e.g. ``"8T"``) or ``None``: `default_N` per layer. ``math.inf`` is refused.
       draws: reference draws per layer (reduced for large layers, see `reference_draws`);
         0 skips the reference.
       seed: seed of the reference draws.
@@ -786,12 +807,12 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
             raise InputError(f"--stride: no conv1d kernel named {unknown[0]!r} (kernels: {have})")
         for k, d in plan:   # validate every layer before computing any
             T = k.w.shape[-1]
-            NN = default_N(T, d) if N is None else int(N)
+            NN = _grid_at(N, T, d)
             _check_N(NN, T, d, f" {k.name!r}" if k.name else "")
         if cascade:
             _check_cascade_names(cascade, plan, N)
-        _check_memory([(k.name, *k.w.shape, default_N(k.w.shape[-1], d) if N is None else int(N),
-                        d) for k, d in plan], max_memory)
+        _check_memory([(k.name, *k.w.shape, _grid_at(N, k.w.shape[-1], d), d)
+                       for k, d in plan], max_memory)
         layers = []
         for k, d in plan:
             src = {**source, "key": k.name, "shape": list(k.shape), "dtype": k.dtype}
@@ -806,7 +827,7 @@ def audit(weights, *, stride=1, N: int | None = None, draws: int = 1000, seed: i
         raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")
     array_notes: list[str] = []
     w = to_conv1d(weights, layout=layout or "torch", notes=array_notes)
-    NN = default_N(w.shape[-1], default) if N is None else int(N)
+    NN = _grid_at(N, w.shape[-1], default)
     _check_N(NN, w.shape[-1], default)
     _check_memory([(None, *w.shape, NN, default)], max_memory)
     return audit_layer(w, stride=default, N=N, draws=draws, seed=seed,
@@ -835,11 +856,12 @@ def _check_cascade_names(names, plan, N):
         D = check_cascade([by_name[nm][0] for nm in names], [by_name[nm][1] for nm in names])
     except InputError as exc:
         raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
-    if N is not None and int(N) % D:
+    g = _grid(N)
+    if g is not None and g.kind == "int" and g.at(1) % D:
         raise InputError(f"--N: {N} is not a multiple of the cascade's composite stride {D}")
 
 
-def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = None) -> dict:
+def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | str | None = None) -> dict:
     """Frame bounds of the linear composite of the audited layers ``names`` (in that order, with
     the strides they were audited at), in float64 (`rfbjax.kernels.cascade.composite_kernel`).
     Nonlinearities, biases, normalisation and pooling are ignored. Appended to
@@ -869,7 +891,7 @@ def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = No
         h, D = composite_kernel([np.asarray(w, dtype=np.float64) for w in ws], strides)
         h = np.asarray(h, dtype=np.float64)
     J, C, T = h.shape
-    NN = default_N(T, D) if N is None else int(N)
+    NN = _grid_at(N, T, D)
     if NN % D:
         raise InputError(f"--N: {NN} is not a multiple of the cascade's composite stride {D}")
     hf = fold_taps(h, NN)

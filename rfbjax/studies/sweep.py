@@ -33,10 +33,10 @@ from ..engine import montecarlo as mc
 from ..errors import InputError
 from ..engine.measure import bounds_measurement
 from ..base.files import atomic_write_bytes
-from ..base.grid import resolve_N
+from ..base.grid import parse_N, resolve_N
 from ..report.outputs import check_out_dir, write_json
 
-__all__ = ["SweepConfig", "resolve_N", "run_sweep", "load_sweep", "cell_name"]
+__all__ = ["SweepConfig", "resolve_N", "sweep_grid", "run_sweep", "load_sweep", "cell_name"]
 
 FORMAT = 1
 
@@ -74,6 +74,18 @@ class SweepConfig:
         return [(J, T) for J in self.J for T in self.T]
 
 
+def sweep_grid(N, name: str = "--N") -> tuple[str, str]:
+    """``(N, boundary)`` of a `SweepConfig` from a spelling of N (`rfbjax.base.grid.parse_N`).
+
+    ℓ²(ℤ) (``inf``) is stored as ``("4T", "linear")``, the configuration sweeps made with the
+    0.2 option ``--boundary linear`` have, so that such a folder resumes with ``--N inf``.
+    """
+    g = parse_N(N, name)
+    if g.linear:
+        return "4T", "linear"
+    return (str(N).strip() if isinstance(N, str) else g.spec()), "circular"
+
+
 def validate(cfg: SweepConfig) -> None:
     if not cfg.J or min(cfg.J) < 1:
         raise InputError("--J: values must be >= 1")
@@ -89,8 +101,8 @@ def validate(cfg: SweepConfig) -> None:
     if int(cfg.stride) != cfg.stride or cfg.stride < 1:
         raise InputError(f"--stride: must be an integer >= 1, got {cfg.stride}")
     if cfg.stride > 1 and cfg.boundary == "linear":
-        raise InputError("--stride: strided frame bounds are computed on Z_N; use "
-                         "--boundary circular")
+        raise InputError("--stride: strided frame bounds are computed on Z_N, not on l2(Z); "
+                         "give an integer N or kT (e.g. --N 4T) instead of inf")
     for T in cfg.T:
         N = resolve_N(cfg.N, T, cfg.boundary)
         if N is not None and N < 2:
