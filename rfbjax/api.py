@@ -635,7 +635,8 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
 
 # ----------------------------------------------------------------------------- scaling law
 def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0), *,
-                    bootstrap: int = 500, seed: int = 0, ci: float = 0.95) -> ScalingLawResult:
+                    bootstrap: int = 500, seed: int = 0, ci: float = 0.95,
+                    on_progress: Any = None) -> ScalingLawResult:
     r"""The number of filters $J^*(T)$ at which $\mathbb E[\kappa] = \kappa_0$, and
     the fits $J^* = a + b\log T$ and $J^* = c\,T^\gamma$ with bootstrap intervals
     (`rfbjax.studies.scaling`).
@@ -647,6 +648,8 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
       bootstrap: replicates (>= 0).
       seed: their PRNG seed.
       ci: the interval's coverage.
+      on_progress: called with the units of work done (bootstrap replicates drawn and
+        fitted, `rfbjax.studies.scaling.progress_units` in all), e.g. a tqdm bar's ``update``.
 
     Returns:
       `ScalingLawResult`, one `rfbjax.studies.scaling.LawResult` per κ₀.
@@ -697,7 +700,7 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
         samples[(int(j), int(t))] = (np.asarray(A, np.float64), np.asarray(B, np.float64))
     try:
         laws = scaling_law(samples, [float(k) for k in targets], n_boot=n_boot, seed=int(seed),
-                           ci=level)
+                           ci=level, on_progress=on_progress)
     except ValueError as exc:
         raise InputError(f"sweep: {exc}") from None
     config.update({"kappa": [float(k) for k in targets], "bootstrap": n_boot, "seed": int(seed),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -200,6 +201,11 @@ def _prepare_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, 
 LOOKAHEAD = 2
 
 
+def pending_cells(out: str, cfg: SweepConfig) -> list[tuple[int, int]]:
+    """The cells (J, T) of ``cfg`` that the folder ``out`` does not hold yet, in sweep order."""
+    return [(J, T) for J, T in cfg.cells() if not os.path.exists(cell_paths(out, J, T)[1])]
+
+
 def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_MEMORY,
               progress: bool = True, devices=None, log=None) -> list[dict]:
     """Run (or resume) the sweep into ``out``; returns the summaries of all cells.
@@ -219,13 +225,13 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
         if not writer:
             prepare_dir(out, cfg, write=False)
     cells = cfg.cells()
-    todo = [(J, T) for J, T in cells if not os.path.exists(cell_paths(out, J, T)[1])]
+    todo = pending_cells(out, cfg)
     bar = None
-    if progress and writer:
+    if progress and writer and todo:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo) * cfg.samples, unit="sample", desc="sweep",
-                   dynamic_ncols=True)
+        bar = tqdm(total=len(todo) * cfg.samples, unit="filterbank", desc="sweep",
+                   smoothing=0.0, dynamic_ncols=True, leave=False, file=sys.stderr)
         bar.set_postfix_str(f"cells {len(cells) - len(todo)}/{len(cells)}")
     done_cells = len(cells) - len(todo)
     jobs: dict = {}
