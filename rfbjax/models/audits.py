@@ -754,7 +754,7 @@ def _kernels_from_file(path, key, layout):
 def audit(weights, *, stride=1, N: int | str | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
           reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None,
-          max_memory: int | None = None):
+          max_memory: int | None = None, on_layer=None):
     """Audit trained conv1d weights: frame bounds, where they are attained, and κ against
     ``draws`` random Gaussian layers of the same shape (float64 bounds).
 
@@ -776,6 +776,8 @@ def audit(weights, *, stride=1, N: int | str | None = None, draws: int = 1000, s
       max_memory: memory budget in bytes; the audit's estimate
         (`rfbjax.engine.resources.audit_plan`) is checked against it before anything is computed
         (``None``: not checked).
+      on_layer: (a path only) called as ``on_layer(name, done, total)`` before each layer is
+        audited and once more at the end (``name`` None): progress.
 
     Returns:
       A `LayerAudit` for an array (``.kappa``, ``.channels``, ``.reference``,
@@ -814,7 +816,9 @@ def audit(weights, *, stride=1, N: int | str | None = None, draws: int = 1000, s
         _check_memory([(k.name, *k.w.shape, _grid_at(N, k.w.shape[-1], d), d)
                        for k, d in plan], max_memory)
         layers = []
-        for k, d in plan:
+        for i, (k, d) in enumerate(plan):
+            if on_layer is not None:
+                on_layer(k.name, i, len(plan))
             src = {**source, "key": k.name, "shape": list(k.shape), "dtype": k.dtype}
             layers.append(audit_layer(k.w, stride=d, N=N, draws=draws, seed=seed, name=k.name,
                                       source=src, reference_work=reference_work, notes=k.notes))
@@ -822,6 +826,8 @@ def audit(weights, *, stride=1, N: int | str | None = None, draws: int = 1000, s
                                                                         for k in kernels)])
         if cascade:
             audit_cascade(model, cascade, N=N)
+        if on_layer is not None:
+            on_layer(None, len(plan), len(plan))
         return model
     if named or cascade:
         raise InputError("--stride NAME=D and --cascade need a checkpoint (a path), not an array")

@@ -309,9 +309,13 @@ def _start(shape, dtype, options):
     return jax.jit(run, compiler_options=dict(options))
 
 
+#: the phases of `tighten`, as its progress reports them
+PHASES = ("tightness descent", "kappa descent", "certificate on 4N points")
+
+
 def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1.01,
             max_steps: int = 3000, memory: int = 10,
-            max_memory: int = DEFAULT_MAX_MEMORY) -> TightenResult:
+            max_memory: int = DEFAULT_MAX_MEMORY, on_phase=None) -> TightenResult:
     r"""Weights with the same T taps whose κ on $\ell^2(\mathbb Z)$ is certified ≤ ``target``,
     as close to w (up to scale) as this descent gets (module docstring).
 
@@ -325,6 +329,8 @@ def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1
       max_steps: L-BFGS steps per layer (both phases).
       memory: L-BFGS history.
       max_memory: refuse shapes whose estimate exceeds it (bytes).
+      on_phase: called as ``on_phase(label)`` when each of the `PHASES` begins (every layer
+        of a batch runs each phase at once, in one compiled program): progress.
 
     Returns:
       `TightenResult` (``weights`` has the shape of ``w``).
@@ -378,11 +384,15 @@ def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1
         raise InputError("weights: a layer is all zeros (nothing to tighten)")
     N_obj = exact_grid(T, d)
     N_fine = 4 * N
+    tick = on_phase if on_phase is not None else (lambda label: None)
     k0 = np.zeros(flat.shape[0], dtype=np.int32)
+    tick(PHASES[0])
     v, k, met = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "tightness")(
         unit, k0)
+    tick(PHASES[1])
     if not bool(np.all(np.asarray(met))):
         v, k, _ = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "kappa")(v, k)
+    tick(PHASES[2])
     v, kb, ka, kg, dist = _finish(*key, N_fine, float(target), orig_shape)(v, unit, norms)
     v = jax.block_until_ready(v)
     res = TightenResult(
