@@ -22,7 +22,7 @@ def test_energy_json_and_table(tmp_path, capsys):
                "--N", "64", "--samples", "200", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "mean_th" in text and "alternating" in text
+    assert "mean_exact" in text and "alternating" in text
     data = json.loads(out.read_text())
     assert data["command"] == "energy" and len(data["rows"]) == 6
     for row in data["rows"]:
