@@ -6,9 +6,10 @@ offending argument. Results are typed (a `typing.NamedTuple` or a frozen datacla
 have ``to_dict()``, which gives the JSON-ready payload that the matching CLI subcommand writes.
 
 **The grid N, everywhere.** ``N`` is the length of the cyclic group $\mathbb Z_N$ on which
-the convolution is circular (the DFT grid of the frame bounds). ``N=None`` means the default
-grid (stated per function) and ``N=math.inf`` means linear convolution on
-$\ell^2(\mathbb Z)$ (continuous frequency).
+the convolution is circular (the DFT grid of the frame bounds): an int, or a string ``"kT"``
+(k times each filter length T, e.g. ``"4T"``). ``N=None`` means the default grid (stated per
+function) and ``N=math.inf`` (or ``"inf"``) means linear convolution on $\ell^2(\mathbb Z)$
+(continuous frequency). The command line spells it the same way (`rfbjax.base.grid`).
 
 | capability              | function                                                          |
 | ----------------------- | ----------------------------------------------------------------- |
@@ -52,8 +53,9 @@ __all__ = [
     "search_adversarial",
 ]
 
-GridSize = Union[int, float, None]
-"""An int N (circular on Z_N), ``None`` (the default grid) or ``math.inf`` (linear on l2(Z))."""
+GridSize = Union[int, float, str, None]
+"""An int N (circular on Z_N), ``"kT"`` (k times each T), ``None`` (the default grid) or
+``math.inf`` / ``"inf"`` (linear on l2(Z)); `rfbjax.base.grid`."""
 
 ATTACK_DEFAULT_N = 1024
 
@@ -82,15 +84,16 @@ def _is_inf(N: Any) -> bool:
     return isinstance(N, float) and math.isinf(N) and N > 0
 
 
-def _grid(name: str, N: Any, stride: int = 1) -> int | None:
-    """Validate N: an int >= 2 that ``stride`` divides, ``None`` (returned as -1: the caller's
-    default) or ``math.inf`` (returned as None: linear convolution)."""
+def _grid(name: str, N: Any, stride: int = 1, T: int = 1) -> int | None:
+    """Validate N (`rfbjax.base.grid.parse_N`: an int >= 2, ``"kT"``, ``"inf"`` or
+    ``math.inf``) at filter length T: ``None`` is returned as -1 (the caller's default),
+    ℓ²(ℤ) as None (linear convolution), otherwise the int grid, which ``stride`` divides."""
     if N is None:
         return -1
-    if _is_inf(N):
-        return None
-    n = _int(name, N, 2)
-    if n % stride:
+    from .base.grid import parse_N
+
+    n = parse_N(N, name).at(T)
+    if n is not None and n % stride:
         raise InputError(f"{name}: stride {stride} does not divide N={n} (the strided analysis "
                          f"on Z_N needs stride | N)")
     return n
@@ -240,7 +243,7 @@ def layer_frame_bounds(w: Any, N: GridSize = None, stride: int = 1) -> FrameBoun
         raise InputError(f"w: must be a real floating array (float32 or float64), got {dt}")
     T = shape[-1]
     C = 1 if len(shape) == 2 else shape[-2]
-    n = _grid("N", N, d)
+    n = _grid("N", N, d, T)
     if n == -1:
         n = default_grid(T, d)
     if n is None and (C != 1 or d != 1):
@@ -536,8 +539,11 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
     n_samples = _int("samples", samples, 2)
     dt = _float_dtype("dtype", dtype)
     budget = _memory(max_memory)
-    n = _grid("N", N, d)
-    grids = {T: (default_grid(T, d) if n == -1 else n) for T in Ts}
+    from .base.grid import parse_N
+
+    ns = {T: _grid("N", N, d, T) for T in Ts}
+    n = ns[Ts[0]] if len(set(ns.values())) == 1 else -1   # one grid for every T, or one per T
+    grids = {T: (default_grid(T, d) if ns[T] == -1 else ns[T]) for T in Ts}
     _layer_setting(init, d, Js, sorted(set(grids.values()), key=lambda v: v or 0))
     extra: dict = {} if (init == "gaussian" and d == 1) else \
         {"init": init, "stride": d, "rescale": bool(rescale)}
@@ -548,7 +554,9 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
     else:   # one grid per T; rows in the same order (J outer, T inner)
         by_T = {T: bounds_rows(Js, [T], grids[T], **opts) for T in Ts}
         rows = [by_T[T][i] for i in range(len(Js)) for T in Ts]
-    config = {"J": list(Js), "T": list(Ts), "N": None if n == -1 else (math.inf if n is None else n),
+    spelled = None if N is None else (math.inf if n is None else
+                                      (n if n != -1 else parse_N(N).spec()))
+    config = {"J": list(Js), "T": list(Ts), "N": spelled,
               "boundary": "linear" if n is None else "circular", "samples": n_samples,
               "seed": int(seed), "dtype": dt, "stride": d, "init": init,
               "rescale": bool(rescale)}
@@ -557,14 +565,10 @@ def bounds_statistics(J: int | Sequence[int], T: int | Sequence[int], N: GridSiz
 
 # ----------------------------------------------------------------------------- sweep
 def _sweep_N(N: Any) -> tuple[str, str]:
-    """(N spec, boundary) of a SweepConfig from the API's N."""
-    if N is None:
-        return "4T", "circular"
-    if _is_inf(N):
-        return "4T", "linear"
-    if isinstance(N, str):
-        return N, "circular"
-    return str(_int("N", N, 2)), "circular"
+    """(N spec, boundary) of a SweepConfig from the API's N (``None``: the sweep default 4T)."""
+    from .studies.sweep import sweep_grid
+
+    return sweep_grid("4T" if N is None else N, "N")
 
 
 def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSize, str] = None,
@@ -631,7 +635,8 @@ def sweep_bounds(J: int | Sequence[int], T: int | Sequence[int], N: Union[GridSi
 
 # ----------------------------------------------------------------------------- scaling law
 def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0), *,
-                    bootstrap: int = 500, seed: int = 0, ci: float = 0.95) -> ScalingLawResult:
+                    bootstrap: int = 500, seed: int = 0, ci: float = 0.95,
+                    on_progress: Any = None) -> ScalingLawResult:
     r"""The number of filters $J^*(T)$ at which $\mathbb E[\kappa] = \kappa_0$, and
     the fits $J^* = a + b\log T$ and $J^* = c\,T^\gamma$ with bootstrap intervals
     (`rfbjax.studies.scaling`).
@@ -643,6 +648,8 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
       bootstrap: replicates (>= 0).
       seed: their PRNG seed.
       ci: the interval's coverage.
+      on_progress: called with the units of work done (bootstrap replicates drawn and
+        fitted, `rfbjax.studies.scaling.progress_units` in all), e.g. a tqdm bar's ``update``.
 
     Returns:
       `ScalingLawResult`, one `rfbjax.studies.scaling.LawResult` per κ₀.
@@ -693,7 +700,7 @@ def fit_scaling_law(sweep: Any, kappa: float | Sequence[float] = (2.0, 3.0, 5.0)
         samples[(int(j), int(t))] = (np.asarray(A, np.float64), np.asarray(B, np.float64))
     try:
         laws = scaling_law(samples, [float(k) for k in targets], n_boot=n_boot, seed=int(seed),
-                           ci=level)
+                           ci=level, on_progress=on_progress)
     except ValueError as exc:
         raise InputError(f"sweep: {exc}") from None
     config.update({"kappa": [float(k) for k in targets], "bootstrap": n_boot, "seed": int(seed),

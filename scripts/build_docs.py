@@ -51,7 +51,7 @@ GUIDE = ["energy", "bounds", "predict", "sweep", "reproduce", "attack", "audit",
          "remedies",
          "training-study", "python-api"]
 #: reference pages of docs/, in this order; other top-level pages follow alphabetically
-REFERENCE = ["theory", "performance", "reliability", "architecture"]
+REFERENCE = ["theory", "columns", "performance", "reliability", "architecture"]
 #: the API reference, in this order; other pages of docs/api/ follow alphabetically
 API = ["index", "frames", "montecarlo", "theory", "layers", "io", "report", "attack", "training"]
 #: repository files outside docs/ that become pages, and their names in the site

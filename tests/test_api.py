@@ -100,7 +100,7 @@ def test_l2z_and_default_grid():
     (np.ones((3, 4)), {"stride": 1.5}, "stride:"),
     (np.ones((3, 4)), {"N": 10, "stride": 4}, "N:"),
     (np.ones((3, 4)), {"N": 1}, "N:"),
-    (np.ones((3, 4)), {"N": "64"}, "N:"),
+    (np.ones((3, 4)), {"N": "64x"}, "N:"),
     (np.ones((3, 2, 4)), {"N": math.inf}, "N:"),
     (np.ones((3, 4)), {"N": math.inf, "stride": 2}, "N:"),
 ])

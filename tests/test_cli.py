@@ -22,7 +22,7 @@ def test_energy_json_and_table(tmp_path, capsys):
                "--N", "64", "--samples", "200", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "mean_th" in text and "alternating" in text
+    assert "mean_exact" in text and "alternating" in text
     data = json.loads(out.read_text())
     assert data["command"] == "energy" and len(data["rows"]) == 6
     for row in data["rows"]:
@@ -54,7 +54,7 @@ def test_bounds_json(tmp_path, capsys):
 
 def test_bounds_linear_boundary(tmp_path):
     out = tmp_path / "b.json"
-    assert main(["bounds", "--J", "10", "--T", "16", "--boundary", "linear", "--samples", "100",
+    assert main(["bounds", "--J", "10", "--T", "16", "--N", "inf", "--samples", "100",
                  "--json", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["rows"][0]["N"] is None
 

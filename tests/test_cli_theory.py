@@ -57,7 +57,7 @@ def test_predict_command(tmp_path, capsys):
     out = tmp_path / "p.json"
     assert main(["predict", "--J", "4,64", "--T", "8:64:log2", "--N", "4T", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "pred_kappa" in text and "kappa_paper" in text
+    assert "pred_kappa" in text and "kappa_tilde_paper" in text
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 8 and {r["N"] for r in rows} == {32, 64, 128, 256}
     assert main(["predict", "--J", "16", "--T", "32", "--N", "inf", "--quiet"]) == 0

@@ -90,7 +90,7 @@ def test_bounds_cli_with_stride_and_init(tmp_path, capsys):
     assert main(["bounds", "--J", "6", "--T", "8", "--N", "32", "--stride", "2", "--init",
                  "pytorch", "--samples", "100", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "pred_* / kappa_paper" in text
+    assert "pred_* / kappa_tilde_paper" in text
     data = json.loads(out.read_text())
     assert data["config"]["stride"] == 2 and data["config"]["init"] == "pytorch"
     row = data["rows"][0]
@@ -124,8 +124,8 @@ def test_energy_cli_with_stride_and_init(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["bounds", "--J", "4", "--T", "8", "--N", "30", "--stride", "4"], "does not divide"),
-    (["bounds", "--J", "4", "--T", "8", "--stride", "2", "--boundary", "linear"], "circular"),
-    (["bounds", "--J", "4", "--T", "8", "--init", "tight", "--boundary", "linear"], "circular"),
+    (["bounds", "--J", "4", "--T", "8", "--stride", "2", "--N", "inf"], "integer --N"),
+    (["bounds", "--J", "4", "--T", "8", "--init", "tight", "--N", "inf"], "integer --N"),
     (["bounds", "--J", "2", "--T", "8", "--N", "32", "--init", "tight", "--stride", "4"],
      "J >= stride"),
     (["energy", "white", "--N", "30", "--J", "4", "--T", "8", "--stride", "4"], "does not divide"),

@@ -81,15 +81,21 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     sub.required = True
     chosen = _chosen(argv) if argv is not None else None
     for mod in _modules():
-        if argv is None:
-            mod.add_parser(sub)
-            continue
         name, kwargs = _declaration(mod)
-        if name == chosen:
+        if argv is None or name == chosen:
             mod.add_parser(sub)
+            _add_progress(sub.choices[name])
         else:
             sub.add_parser(name, help=kwargs.get("help"), add_help=False)
     return parser
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    """``--progress``, the same option on every subcommand (`rfbjax.cli.common.show_progress`)."""
+    from .common import PROGRESS_HELP
+
+    if "--progress" not in p._option_string_actions:
+        p.add_argument("--progress", action="store_true", help=PROGRESS_HELP)
 
 
 #: most CPU devices the command line asks XLA for (one per core)

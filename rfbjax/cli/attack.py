@@ -44,7 +44,8 @@ def add_parser(sub):
     p.add_argument("--T", type=int, default=None,
                    help=f"filter length (default {DEFAULT_T}, or from --weights)")
     p.add_argument("--N", type=int, default=None,
-                   help=f"signal length (default {DEFAULT_N}, or the length of a --near file)")
+                   help=f"signal length, an integer: the search runs on Z_N (default {DEFAULT_N}, "
+                   "or the length of a --near file)")
     p.add_argument("--weights", metavar="PATH", default=None,
                    help="fixed: a .npy of shape (J, T) or (J, 1, T); population: (K, J, T) or "
                    "(K, J, 1, T). Default: Gaussian filterbanks drawn from --seed")
@@ -86,7 +87,7 @@ def add_parser(sub):
     common.add_seed(p, "PRNG seed: filterbanks and restarts, an integer in [0, 2^64) (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--pdf", action="store_true", help="also write the figure as PDF")
-    p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.add_argument("--quiet", action="store_true", help="print nothing, no progress bar")
     common.add_max_memory(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (new, empty, "
                    "or an earlier attack's, whose files are replaced)")
@@ -242,9 +243,27 @@ def run(args) -> int:
 
     from ..studies import attack as at
 
-    res = at.attack(obj, c, maximize=args.maximize, restarts=args.restarts, steps=args.steps,
-                    optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, tol=args.tol,
-                    patience=args.patience, seed=args.seed, dtype=dtype)
+    from ..studies.attack.driver import PHASES
+
+    bar = common.progress_bar(len(PHASES), "attack", args, unit="phase")
+
+    def on_phase(label):
+        if bar is not None:
+            if label != PHASES[0]:
+                bar.update(1)
+            bar.set_postfix_str(f"{label}: {args.restarts} restarts x <= {args.steps} steps",
+                                refresh=True)
+
+    try:
+        res = at.attack(obj, c, maximize=args.maximize, restarts=args.restarts,
+                        steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+                        schedule=args.schedule, tol=args.tol, patience=args.patience,
+                        seed=args.seed, dtype=dtype, on_phase=on_phase)
+        if bar is not None:
+            bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     baselines = at.builtin_values(obj, c, sample_rate=rate)
     summary = _summary(args, obj, c, res, rate, info, baselines)
 

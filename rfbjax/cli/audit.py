@@ -42,9 +42,10 @@ def add_parser(sub):
     p.add_argument("--infer-groups", action="store_true",
                    help="apply the groups a chain of shapes suggests (previous layer's outputs / "
                    "this layer's input channels); without it they are only noted")
-    p.add_argument("--N", type=int, default=None, metavar="N",
-                   help="signal length / DFT grid, a multiple of every stride (default per layer: "
-                   "a multiple of D at least max(1024, 8T))")
+    p.add_argument("--N", default=None, metavar="N",
+                   help="the grid: an integer N (circular convolution on Z_N) or kT such as 8T "
+                   "(a multiple of each layer's T), a multiple of every stride (default per "
+                   "layer: a multiple of D at least max(1024, 8T)); inf is not available here")
     p.add_argument("--layout", choices=["torch", "keras"], default=None,
                    help="torch: (out, in, taps); keras: (taps, in, out) (default: keras for Keras "
                    "files, torch otherwise)")
@@ -60,7 +61,7 @@ def add_parser(sub):
                    help="sampling rate: frequencies in Hz instead of cycles/sample")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--pdf", action="store_true", help="also write the figure as PDF")
-    p.add_argument("--quiet", action="store_true", help="no table on stdout")
+    p.add_argument("--quiet", action="store_true", help="no table on stdout, no progress bar")
     common.add_max_memory(p)
     p.set_defaults(func=run)
 
@@ -83,10 +84,27 @@ def run(args) -> int:
     cascade = [n for n in args.cascade.split(",") if n] if args.cascade is not None else None
     if cascade is not None and not cascade:
         raise InputError("--cascade: name at least one layer, e.g. conv1,conv2")
-    model = audit(args.weights, key=args.key, stride=args.stride, N=args.N, layout=args.layout,
-                  draws=args.draws, seed=args.seed, cascade=cascade, max_memory=budget,
-                  groups=args.groups, dilation=args.dilation, transposed=args.transposed,
-                  infer_groups=args.infer_groups)
+    bar = None
+
+    def on_layer(name, done, total):
+        nonlocal bar
+        if bar is None:
+            bar = common.progress_bar(total, "audit", args, unit="layer")
+            if bar is None:
+                return
+        bar.update(done - bar.n)
+        if name is not None:
+            bar.set_postfix_str(name, refresh=True)
+
+    try:
+        model = audit(args.weights, key=args.key, stride=args.stride, N=args.N,
+                      layout=args.layout, draws=args.draws, seed=args.seed, cascade=cascade,
+                      max_memory=budget, groups=args.groups, dilation=args.dilation,
+                      transposed=args.transposed, infer_groups=args.infer_groups,
+                      on_layer=on_layer)
+    finally:
+        if bar is not None:
+            bar.close()
     warnings = []
     if model.source["layout"] == "torch" and args.layout is None:
         for lay in model.layers:

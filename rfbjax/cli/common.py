@@ -61,6 +61,32 @@ def add_common(p: argparse.ArgumentParser, *, samples: int = 1000) -> None:
     add_max_memory(p)
 
 
+def add_grid(p: argparse.ArgumentParser, default: str) -> None:
+    """--N on the grid commands (`rfbjax.base.grid`), and --boundary, its deprecated 0.2 form."""
+    from ..base.grid import N_HELP
+
+    p.add_argument("--N", default=default, help=f"{N_HELP} (default {default})")
+    p.add_argument("--boundary", choices=["circular", "linear"], default=None,
+                   help="deprecated: write --N inf for linear convolution on l2(Z) (--boundary "
+                   "circular is the default and can be left out)")
+
+
+def grid_arg(args):
+    """The parsed ``--N`` (`rfbjax.base.grid.Grid`); ``--boundary linear`` is read as ``--N inf``
+    with a warning on stderr saying what to write instead."""
+    from ..base.grid import Grid, parse_N
+
+    boundary = getattr(args, "boundary", None)
+    command = getattr(args, "command", "rfbjax")
+    if boundary is not None:
+        instead = "--N inf" if boundary == "linear" else "nothing (circular is the default)"
+        sys.stderr.write(f"rfbjax {command}: warning: --boundary is deprecated and will be "
+                         f"removed; write {instead}\n")
+    if boundary == "linear":
+        return Grid("inf", math.inf)
+    return parse_N(args.N, "--N")
+
+
 def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must divide N") -> None:
     """--stride, --init, --rescale: the layer being modelled (strided conv1d, its initialiser)."""
     from ..kernels.initializers import NAMES
@@ -73,17 +99,39 @@ def add_layer_options(p: argparse.ArgumentParser, *, stride_note: str = "D must 
                    help="rescale the taps to the energy-preserving variance D/(J T)")
 
 
-def progress_bar(total: int, desc: str, enabled: bool):
+#: the help of ``--progress``, an option of every subcommand (added by `rfbjax.cli.build_parser`)
+PROGRESS_HELP = ("show the progress bar on stderr even when it is not a terminal (it is shown on "
+                 "a terminal anyway; --quiet hides it)")
+
+
+def show_progress(args) -> bool:
+    """Whether a command shows its progress bar: never with ``--quiet``; on a terminal always,
+    elsewhere (a log file, a pipe) only with ``--progress``."""
+    if getattr(args, "quiet", False):
+        return False
+    if getattr(args, "progress", False):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress_bar(total: int, desc: str, enabled, *, unit: str = "filterbank"):
     """One overall bar (stderr) for a whole command: every setting, compilation included.
 
-    The ETA is the plain average rate so far (no smoothing), so time spent compiling counts.
-    Returns None when disabled.
+    The one style of every command's progress: ``desc`` names the command, the postfix the
+    item at work (a layer's name, a run), ``unit`` what is counted. The ETA is the plain
+    average rate so far (no smoothing), so time spent compiling counts. ``enabled`` is a bool
+    or the parsed arguments (`show_progress`). Returns None when disabled.
     """
+    if not isinstance(enabled, bool):
+        enabled = show_progress(enabled)
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="filterbank", smoothing=0.0, dynamic_ncols=True,
+    return tqdm(total=total, desc=desc, unit=unit, smoothing=0.0, dynamic_ncols=True,
                 leave=False, file=sys.stderr)
 
 

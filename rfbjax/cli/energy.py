@@ -9,9 +9,14 @@ from ..engine.resources import EXACT_LAW_MAX_T
 from . import common
 
 COLUMNS = [("signal", "signal", 14), ("J", "J", 4), ("T", "T", 5), ("N", "N", 6),
-           ("mean_analytic", "mean_th", 9), ("mean_mc", "mean_mc", 9),
-           ("var_analytic", "var_th", 10), ("var_mc", "var_mc", 10), ("se_var_mc", "se_var", 9),
+           ("mean_exact", "mean_exact", 10), ("mean", "mean", 9),
+           ("var_exact", "var_exact", 10), ("var", "var", 10), ("se_var", "se_var", 9),
            ("z_var", "z_var", 6), ("q05", "q05", 8), ("q95", "q95", 8)]
+#: the exact law's columns, where it was computed
+EXACT_COLUMNS = [("q05_exact", "q05_exact", 9), ("q95_exact", "q95_exact", 9),
+                 ("alpha_exact", "alpha_exact", 11), ("alpha_cantelli", "alpha_cantelli", 14),
+                 ("alpha_chernoff", "alpha_chernoff", 14),
+                 ("alpha_bernstein", "alpha_bernstein", 15)]
 
 
 def add_parser(sub):
@@ -24,8 +29,11 @@ def add_parser(sub):
     p.add_argument("--J", default="10", help="number of filters (default 10)")
     p.add_argument("--T", default="8:1024:log2", help="filter lengths (default 8:1024:log2)")
     p.add_argument("--N", type=int, default=None,
-                   help="signal length (default 1024 for built-ins, the file's length for files)")
-    p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
+                   help="signal length, an integer (default 1024 for built-ins, the file's length "
+                   "for files)")
+    p.add_argument("--boundary", choices=["circular", "linear"], default="circular",
+                   help="convolution of the signal of length N: circular on Z_N (default) or "
+                   "linear (zero-padded)")
     p.add_argument("--p", type=float, default=0.05,
                    help="tail level of the deviation columns (default 0.05)")
     p.add_argument("--exact-max-T", type=int, default=EXACT_LAW_MAX_T, metavar="T",
@@ -97,7 +105,7 @@ def run(args) -> int:
 
     from ..studies.experiments import energy_rows
 
-    bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "energy", not args.quiet)
+    bar = common.progress_bar(len(Js) * len(Ts) * args.samples, "energy", args)
     try:
         rows = energy_rows(signals, Js, Ts, n_samples=args.samples, seed=args.seed,
                            boundary=args.boundary, dtype=args.dtype, p=args.p,
@@ -115,9 +123,7 @@ def run(args) -> int:
     if not args.quiet:
         cols = list(COLUMNS)
         if rows and any("alpha_exact" in r for r in rows):
-            cols += [("q05_exact", "q05_ex", 8), ("q95_exact", "q95_ex", 8),
-                     ("alpha_exact", "a_exact", 8), ("alpha_cantelli", "a_cant", 8),
-                     ("alpha_chernoff", "a_chern", 8), ("alpha_bernstein", "a_bern", 8)]
+            cols += EXACT_COLUMNS
         common.print_table(rows, cols)
         folded = sorted({(r["signal"], r["T"], r["N"]) for r in rows if r.get("folded")})
         if folded:
@@ -136,7 +142,7 @@ def run(args) -> int:
                              "O(T³); raise --exact-max-T to compute it\n")
         elif rows and not rows[0].get("exact_law", True):
             sys.stdout.write(f"note: the exact-law columns need Gaussian taps; not computed for "
-                             f"--init {args.init} (mean_th/var_th use its fourth moment)\n")
+                             f"--init {args.init} (mean_exact/var_exact use its fourth moment)\n")
         if args.json:
             sys.stdout.write(f"wrote {args.json}\n")
     return 0

@@ -64,12 +64,7 @@ def run(args) -> int:
     signals = rp.load_signals(cfg, args.audio)
     max_memory = _check_memory(cfg, signals, budget)
 
-    bar = None
-    if not args.quiet:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=rp.plan_steps(cfg), desc="reproduce", unit="step", dynamic_ncols=True,
-                   file=sys.stderr)
+    bar = common.progress_bar(rp.plan_steps(cfg), "reproduce", args, unit="step")
 
     def step(label: str) -> None:
         if bar is not None:

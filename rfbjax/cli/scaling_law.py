@@ -9,6 +9,14 @@ import sys
 from ..errors import InputError
 from . import common
 
+COLUMNS = [("T", "T", 6), ("Jstar", "Jstar", 9), ("Jstar_ci", "Jstar_ci", 20),
+           ("Jstar_censored", "Jstar_censored", 14)]
+LEGEND = ["Jstar: J at which E[kappa] = kappa0 (interpolated in log J; '> J_max' / '< J_min' "
+          "outside the grid)",
+          "Jstar_ci: bootstrap interval (95%); an end beyond the grid is open, e.g. "
+          "[62.1, > 64); '> 64' when every replicate lies above the grid",
+          "Jstar_censored: shares of bootstrap replicates below, above the grid of J"]
+
 
 def add_parser(sub):
     p = sub.add_parser("scaling-law", help="J*(T) for target kappa, log vs power law fits",
@@ -76,10 +84,18 @@ def run(args) -> int:
     if len(full) < 2:
         raise InputError(f"{args.dir}: need at least 2 values of J with every T complete, "
                          f"have {len(full)}; resume the sweep first")
+    from ..studies.scaling import interval_text, progress_units
+
+    bar = common.progress_bar(progress_units(args.bootstrap, len(kappas)), "scaling-law", args,
+                              unit="replicate")
     try:
-        laws = fit_scaling_law(samples, kappas, bootstrap=args.bootstrap, seed=args.seed).laws
+        laws = fit_scaling_law(samples, kappas, bootstrap=args.bootstrap, seed=args.seed,
+                               on_progress=bar.update if bar is not None else None).laws
     except ValueError as exc:   # InputError included
         raise InputError(f"{args.dir}: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
     payload = {"command": "scaling-law", "dir": os.path.abspath(args.dir),
                "config": data.config, "kappa": kappas, "partial": partial,
                "laws": [law.__dict__ for law in laws]}
@@ -96,14 +112,17 @@ def run(args) -> int:
     for law in laws:
         lo_J, hi_J = law.J_range
         w(f"kappa0 = {law.kappa0:g}\n")
-        w(f"{'T':>6} {'J*':>9}   {'95% CI':<20} {'censored':>8}\n")
-        for T, J, ci, outside, cens in zip(law.T, law.Jstar, law.Jstar_ci, law.Jstar_outside,
-                                           law.Jstar_censored):
-            point = (f"> {hi_J}" if outside == "above" else f"< {lo_J}" if outside == "below"
-                     else "-" if math.isnan(J) else f"{J:.2f}")
-            share = cens[0] + cens[1]
-            w(f"{T:>6} {point:>9}   {_interval(ci, lo_J, hi_J):<20} "
-              f"{(f'{100 * share:.0f}%' if share else ''):>8}\n")
+        rows = []
+        for t, (T, J) in enumerate(zip(law.T, law.Jstar)):
+            outside = law.Jstar_outside[t]
+            below, above = law.Jstar_censored[t]
+            rows.append({"T": T, "Jstar": (f"> {hi_J}" if outside == "above" else f"< {lo_J}"
+                                           if outside == "below" else None if math.isnan(J)
+                                           else J),
+                         "Jstar_ci": interval_text(law.Jstar_ci[t], law.Jstar_ci_side[t],
+                                                   law.J_range),
+                         "Jstar_censored": f"{100 * below:.0f}%, {100 * above:.0f}%"})
+        common.print_table(rows, COLUMNS)
         f = law.fits
         if f:
             w(f"  log law   J* = a + b log T : a = {f['a']['value']:.3g} {_ci(f['a'])}, "
@@ -114,18 +133,10 @@ def run(args) -> int:
               f"{100 * law.bootstrap_preference_log:.0f}% of bootstrap replicates)\n")
         else:
             w("  fewer than 3 values of T bracket this target: no fit\n")
+    for line in LEGEND:
+        w(line + "\n")
     w(f"wrote {out}\n")
     return 0
-
-
-def _interval(ci, lo_J, hi_J) -> str:
-    """``[62.05, 63.98]``; an end reaching censored replicates is open: ``[62.05, > 64)``."""
-    lo, hi = ci
-    if lo is not None and hi is not None and (math.isnan(lo) or math.isnan(hi)):
-        return "-"
-    a = f"(< {lo_J}" if lo is None else f"[{lo:.2f}"
-    b = f"> {hi_J})" if hi is None else f"{hi:.2f}]"
-    return f"{a}, {b}"
 
 
 def _ci(d):

@@ -16,9 +16,8 @@ def add_parser(sub):
                        "same command resumes; a directory with another configuration is refused.")
     p.add_argument("--J", default="4:256:log2", help="numbers of filters (default 4:256:log2)")
     p.add_argument("--T", default="8:4096:log2", help="filter lengths (default 8:4096:log2)")
-    p.add_argument("--N", default="4T", help="signal length: an integer or kT, e.g. 4T (default)")
-    p.add_argument("--boundary", choices=["circular", "linear"], default="circular")
-    common.add_layer_options(p, stride_note="D must divide every N; circular only")
+    common.add_grid(p, "4T")
+    common.add_layer_options(p, stride_note="D must divide every N; not with --N inf")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
     p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="multi-process run: address of process 0 (jax.distributed)")
@@ -87,15 +86,22 @@ def run(args) -> int:
 
     from ..kernels.initializers import effective_rescale
 
-    cfg = SweepConfig(J=tuple(Js), T=tuple(Ts), samples=args.samples, N=str(args.N),
-                      boundary=args.boundary, seed=args.seed, dtype=args.dtype, init=args.init,
+    from ..studies.sweep import sweep_grid
+
+    grid = common.grid_arg(args)
+    N, boundary = sweep_grid("inf" if grid.linear else args.N)
+    if args.boundary == "linear":   # the 0.2 spelling keeps its 0.2 configuration (resumes)
+        N = str(args.N)
+    cfg = SweepConfig(J=tuple(Js), T=tuple(Ts), samples=args.samples, N=N,
+                      boundary=boundary, seed=args.seed, dtype=args.dtype, init=args.init,
                       stride=args.stride, rescale=effective_rescale(args.init, args.rescale))
     validate(cfg)
     check_cluster_args(args)
-    from ..studies.sweep import prepare_dir, resolve_N
+    from ..studies.sweep import pending_cells, prepare_dir, resolve_N
     from .bounds import check_memory
 
     prepare_dir(args.out, cfg, write=False)   # a foreign folder or another sweep: refused now
+    n_pending = len(pending_cells(args.out, cfg))
     init_distributed(args)                    # before anything initialises the JAX backend
     max_memory = check_memory(args, [(J, T, resolve_N(cfg.N, T, cfg.boundary))
                                      for J, T in cfg.cells()])
@@ -103,7 +109,7 @@ def run(args) -> int:
 
     try:
         rows = run_sweep(cfg, args.out, max_memory=max_memory,
-                         progress=not args.quiet)
+                         progress=common.show_progress(args))
     except jax.errors.JaxRuntimeError as exc:
         if jax.process_count() == 1:
             raise
@@ -127,5 +133,11 @@ def run(args) -> int:
         common.print_table(shown, cols)
         for line in inf_notes:
             sys.stdout.write(line + "\n")
-        sys.stdout.write(f"sweep: {len(rows)} cells in {os.path.abspath(args.out)}\n")
+        where = os.path.abspath(args.out)
+        if n_pending == 0:
+            sys.stdout.write(f"sweep: nothing left to compute: all {len(rows)} cells were already "
+                             f"in {where}\n")
+        else:
+            sys.stdout.write(f"sweep: {len(rows)} cells in {where} ({n_pending} computed now, "
+                             f"{len(rows) - n_pending} already there)\n")
     return 0

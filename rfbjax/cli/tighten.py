@@ -23,15 +23,16 @@ def add_parser(sub):
                    help="array name in a .npz / tensor name in a .safetensors file")
     p.add_argument("--stride", type=int, default=1, metavar="D", help="stride (default 1)")
     p.add_argument("--target", type=float, default=1.01, help="kappa to reach, > 1 (default 1.01)")
-    p.add_argument("--N", type=int, default=None, metavar="N",
-                   help="check grid, a multiple of D above 2.22 T (default: >= 4T); the final "
-                   "certificate uses 4N")
+    p.add_argument("--N", default=None, metavar="N",
+                   help="check grid of the descent: an integer or kT such as 4T, a multiple of D "
+                   "above 2.22 T (default: >= 4T); the certificate is on l2(Z) (from 4N points), "
+                   "so inf is not a choice here")
     p.add_argument("--max-steps", type=int, default=3000, help="L-BFGS steps (default 3000)")
     p.add_argument("--batch", action="store_true",
                    help="IN (.npy/.npz) holds many layers, shape (..., J, C, T), tightened in one "
                    "call; without it a 4-D array with a singleton axis is one Conv2d-as-conv1d "
                    "kernel, as rfbjax audit reads it")
-    p.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    p.add_argument("--quiet", action="store_true", help="no summary on stdout, no progress bar")
     p.set_defaults(func=run)
 
 
@@ -60,8 +61,23 @@ def run(args) -> int:
     if os.path.abspath(out) == os.path.abspath(args.weights):
         raise InputError("--out: must differ from IN")
     w, source = _load(args.weights, args.key, load_conv1d, batch=args.batch)
-    res = tighten(w.astype(np.float32), stride=args.stride, N=args.N, target=args.target,
-                  max_steps=args.max_steps)
+    from ..remedies.tightening import PHASES
+
+    n_layers = int(np.prod(w.shape[:-3])) if w.ndim > 3 else 1
+    bar = common.progress_bar(len(PHASES), "tighten", args, unit="phase")
+
+    def on_phase(label):
+        if bar is not None:
+            if label != PHASES[0]:
+                bar.update(1)
+            bar.set_postfix_str(f"{label}, {n_layers} layer(s) at once", refresh=True)
+
+    try:
+        res = tighten(w.astype(np.float32), stride=args.stride, N=args.N, target=args.target,
+                      max_steps=args.max_steps, on_phase=on_phase)
+    finally:
+        if bar is not None:
+            bar.close()
     v = np.asarray(res.weights).reshape(source["shape"])
     buf = io.BytesIO()
     np.save(buf, v.astype(np.float32), allow_pickle=False)

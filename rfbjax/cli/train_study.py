@@ -37,7 +37,8 @@ def add_parser(sub):
     p.add_argument("--steps", type=int, default=None, help="Adam steps per run")
     p.add_argument("--J", type=int, default=None, help="filters")
     p.add_argument("--T", type=int, default=None, help="taps per filter")
-    p.add_argument("--N", type=int, default=None, help="signal length (the grid of kappa)")
+    p.add_argument("--N", type=int, default=None, help="signal length, an integer (also the "
+                   "grid Z_N of kappa)")
     p.add_argument("--stride", default=None, metavar="D[,D...]",
                    help="strides to study (default 1,4; --quick 1)")
     p.add_argument("--target", default=None, metavar="NAME[,NAME]",
@@ -106,12 +107,7 @@ def run(args) -> int:
     replacing = outputs.check_out_dir(args.out)
     sets = runner.load_sets(cfg, args.audio)
 
-    bar = None
-    if not args.quiet:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=runner.plan_steps(cfg), desc="train-study", unit="step",
-                   dynamic_ncols=True, file=sys.stderr)
+    bar = common.progress_bar(runner.plan_steps(cfg), "train-study", args, unit="step")
     last = [0]
 
     def progress(done: int, label: str) -> None:

@@ -219,8 +219,8 @@ def validate(name: str, J: int, *, stride: int = 1, N: int | None = None,
     init = get(name)
     if init.family == "tight":
         if N is None:
-            raise InputError("--init tight: the tight frame lives on Z_N (circular convolution); "
-                             "use --boundary circular")
+            raise InputError("--init tight: the tight frame lives on Z_N (circular convolution): "
+                             "give an integer --N, not inf (energy: --boundary circular)")
         if J < stride:
             raise InputError(f"--init tight: needs J >= stride (no stride-{stride} filterbank of "
                              f"J={J} filters is a frame)")

@@ -553,6 +553,26 @@ def _module(name):
 
 
 # ----------------------------------------------------------------------------- the audit
+def _grid(N):
+    """``None`` (the default per layer) or the parsed N (`rfbjax.base.grid`); ℓ²(ℤ) refused."""
+    if N is None:
+        return None
+    from ..base.grid import parse_N
+
+    g = parse_N(N, "--N")
+    if g.linear:
+        raise InputError("--N: inf (l2(Z)) is not available in the audit, which computes the "
+                         "bounds on Z_N with the reference draws; give an integer or kT (e.g. "
+                         "8T), or call rfbjax.layer_frame_bounds(w, N=math.inf) for l2(Z)")
+    return g
+
+
+def _grid_at(N, T, d):
+    """The grid of a layer with T taps and stride d: `default_N` when N is None, else N at T."""
+    g = _grid(N)
+    return default_N(T, d) if g is None else g.at(T)
+
+
 def _check_N(N, T, d, what=""):
     from ..kernels.strided import check_stride
 
@@ -569,7 +589,8 @@ def _of(row, Jg, K) -> str:
     return "kappa" if math.isfinite(row["kappa"]) or Jg > K else "riesz_kappa"
 
 
-def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, seed: int = 0,
+def audit_layer(w, *, stride: int = 1, N: int | str | None = None, draws: int = 1000,
+                seed: int = 0,
                 name: str | None = None, source: dict | None = None,
                 reference_work: float = DEFAULT_REFERENCE_WORK, notes: Sequence[str] = (),
                 groups: int = 1, dilation: int = 1, transposed: bool = False,
@@ -589,7 +610,7 @@ def audit_layer(w, *, stride: int = 1, N: int | None = None, draws: int = 1000, 
     Jg, C = J // g, g * Cg
     d = int(stride)
     check_stride(None, stride)
-    N = default_N(T, d) if N is None else int(N)
+    N = _grid_at(N, T, d)
     _check_N(N, T, d, f" {name!r}" if name else "")
     if draws < 0 or (0 < draws < 2):
         raise InputError(f"--draws: need 0 (no reference) or at least 2, got {draws}")
@@ -786,11 +807,11 @@ def _layers_from_file(path, key, layout, max_memory=None):
     return specs, source, notes
 
 
-def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed: int = 0,
+def audit(weights, *, stride=None, N: int | str | None = None, draws: int = 1000, seed: int = 0,
           key: str | None = None, layout: str | None = None,
           reference_work: float = DEFAULT_REFERENCE_WORK, cascade: Sequence[str] | None = None,
           max_memory: int | None = None, groups=None, dilation=None, transposed=None,
-          infer_groups: bool = False):
+          infer_groups: bool = False, on_layer=None):
     """Audit trained conv1d weights: frame and Riesz bounds, where they are attained, and κ (or
     the Riesz κ) against ``draws`` random Gaussian layers of the same structure (float64).
 
@@ -808,7 +829,8 @@ def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed
       dilation: δ per layer, like ``stride`` (the dilated kernel).
       transposed: names of transposed (ConvTranspose1d) layers, or ``True`` for an array.
       infer_groups: apply the groups a chain of shapes suggests (otherwise only noted).
-      N: the DFT grid (a multiple of each stride, at least T); ``None``: `default_N` per layer.
+      N: the DFT grid (a multiple of each stride, at least T): an int, ``"kT"`` (k times each
+        layer's T, e.g. ``"8T"``) or ``None``: `default_N` per layer. ``math.inf`` is refused.
       draws: reference draws per layer (reduced for large layers, see `reference_draws`);
         0 skips the reference.
       seed: seed of the reference draws.
@@ -819,6 +841,8 @@ def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed
       max_memory: memory budget in bytes; the audit's estimate
         (`rfbjax.engine.resources.audit_plan`) is checked against it before anything is computed
         (``None``: not checked), and the ONNX reader bounds its reads by it.
+      on_layer: (a path only) called as ``on_layer(name, done, total)`` before each layer is
+        audited and once more at the end (``name`` None): progress.
 
     Returns:
       A `LayerAudit` for an array (``.kappa``, ``.riesz_kappa``, ``.channels``, ``.reference``,
@@ -848,13 +872,15 @@ def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed
                                               infer=infer_groups)
         for s in specs:   # validate every layer before computing any
             T = (s.w.shape[-1] - 1) * s.dilation + 1
-            NN = default_N(T, s.stride) if N is None else int(N)
+            NN = _grid_at(N, T, s.stride)
             _check_N(NN, T, s.stride, f" {s.name!r}" if s.name else "")
         if cascade:
             _check_cascade_names(cascade, specs, N)
         _check_memory([_plan_row(s, N) for s in specs], max_memory)
         layers = []
-        for s in specs:
+        for i, s in enumerate(specs):
+            if on_layer is not None:
+                on_layer(s.name, i, len(specs))
             src = {**source, "key": s.name, "shape": list(s.shape), "dtype": s.dtype}
             layers.append(audit_layer(s.w, stride=s.stride, N=N, draws=draws, seed=seed,
                                       name=s.name, source=src, reference_work=reference_work,
@@ -865,6 +891,8 @@ def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed
         model = ModelAudit(source, layers, [n for n in notes if n not in kernel_notes])
         if cascade:
             audit_cascade(model, cascade, N=N)
+        if on_layer is not None:
+            on_layer(None, len(specs), len(specs))
         return model
     for opt, v in (("--stride", stride), ("--groups", groups), ("--dilation", dilation)):
         if isinstance(v, Mapping) or (isinstance(v, str) and "=" in v):
@@ -880,7 +908,7 @@ def audit(weights, *, stride=None, N: int | None = None, draws: int = 1000, seed
                     dilation=parse_layer_values(dilation, "--dilation")[0])
     spec.transposed = bool(transposed)
     T = (w.shape[-1] - 1) * spec.dilation + 1
-    NN = default_N(T, spec.stride) if N is None else int(N)
+    NN = _grid_at(N, T, spec.stride)
     _check_N(NN, T, spec.stride)
     _check_memory([_plan_row(spec, N)], max_memory)
     return audit_layer(w, stride=spec.stride, N=N, draws=draws, seed=seed,
@@ -894,7 +922,7 @@ def _plan_row(s, N):
     bound for a grouped one)."""
     J, Cg, T0 = s.w.shape
     T = (T0 - 1) * s.dilation + 1
-    NN = default_N(T, s.stride) if N is None else int(N)
+    NN = _grid_at(N, T, s.stride)
     return (s.name, J, Cg * s.groups, T, NN, s.stride)
 
 
@@ -939,7 +967,8 @@ def _check_cascade_names(names, specs, N):
         D = check_cascade([w.shape for w in ws], ds)
     except InputError as exc:
         raise InputError(f"--cascade: {str(exc).removeprefix('cascade: ')}") from None
-    if N is not None and int(N) % D:
+    g = _grid(N)
+    if g is not None and g.kind == "int" and g.at(1) % D:
         raise InputError(f"--N: {N} is not a multiple of the cascade's composite stride {D}")
 
 
@@ -948,7 +977,7 @@ CASCADE_ASSUMPTION = ("the product of the layers' sqrt(B) bounds the chain's Lip
                       "residual or parallel branches")
 
 
-def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = None) -> dict:
+def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | str | None = None) -> dict:
     """Frame and Riesz bounds of the linear composite of the audited layers ``names`` (in the
     order data flows, with the structure they were audited with), in float64
     (`rfbjax.kernels.cascade.composite_kernel`), beside the product of the layers' $\\sqrt B$.
@@ -980,7 +1009,7 @@ def audit_cascade(model: ModelAudit, names: Sequence[str], *, N: int | None = No
         h, D = composite_kernel(ws, strides)
         h = np.asarray(h, dtype=np.float64)
     J, C, T = h.shape
-    NN = default_N(T, D) if N is None else int(N)
+    NN = _grid_at(N, T, D)
     if NN % D:
         raise InputError(f"--N: {NN} is not a multiple of the cascade's composite stride {D}")
     bounds = structured_bounds(h, NN, D)

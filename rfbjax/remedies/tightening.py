@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import InputError
+from ..base.grid import parse_N
 from ..kernels.frames import condition_number
 from ..engine.montecarlo import compile_options
 from .regularizers import as_layer, exact_grid, kappa_penalty, tightness_penalty
@@ -308,9 +309,13 @@ def _start(shape, dtype, options):
     return jax.jit(run, compiler_options=dict(options))
 
 
-def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
+#: the phases of `tighten`, as its progress reports them
+PHASES = ("tightness descent", "kappa descent", "certificate on 4N points")
+
+
+def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1.01,
             max_steps: int = 3000, memory: int = 10,
-            max_memory: int = DEFAULT_MAX_MEMORY) -> TightenResult:
+            max_memory: int = DEFAULT_MAX_MEMORY, on_phase=None) -> TightenResult:
     r"""Weights with the same T taps whose κ on $\ell^2(\mathbb Z)$ is certified ≤ ``target``,
     as close to w (up to scale) as this descent gets (module docstring).
 
@@ -318,12 +323,14 @@ def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
       w: ``(J, T)``, ``(J, C, T)`` (one layer, PyTorch layout) or ``(..., J, C, T)`` (many at
         once). Computed in its float dtype (float64 needs ``jax_enable_x64``).
       stride: d (static).
-      N: the check grid, a multiple of d larger than π(T − 1)/√2; None: `default_grid`
-        (≥ 4T). The final certificate uses 4N.
+      N: the check grid, a multiple of d larger than π(T − 1)/√2: an int or ``"kT"`` (e.g.
+        ``"4T"``); None: `default_grid` (≥ 4T). The final certificate uses 4N.
       target: κ to reach, > 1.
       max_steps: L-BFGS steps per layer (both phases).
       memory: L-BFGS history.
       max_memory: refuse shapes whose estimate exceeds it (bytes).
+      on_phase: called as ``on_phase(label)`` when each of the `PHASES` begins (every layer
+        of a batch runs each phase at once, in one compiled program): progress.
 
     Returns:
       `TightenResult` (``weights`` has the shape of ``w``).
@@ -352,9 +359,11 @@ def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
                          f"no such layer is a frame (kappa is infinite for every choice of taps)")
     if N is None:
         N = default_grid(T, d)
-    if int(N) != N or N < 1:
-        raise InputError(f"--N: must be a positive integer, got {N}")
-    N = int(N)
+    grid = parse_N(N, "--N", minimum=1)
+    if grid.linear:
+        raise InputError("--N: inf: the certificate is always on l2(Z); --N is the check grid "
+                         "of the descent, an integer or kT (e.g. 4T, the default)")
+    N = grid.at(T)
     check_stride(N, d)
     if N <= math.pi * (T - 1) / math.sqrt(2):
         raise InputError(f"--N: {N} is too coarse to certify {T} taps between grid points "
@@ -375,11 +384,15 @@ def tighten(w, *, stride: int = 1, N: int | None = None, target: float = 1.01,
         raise InputError("weights: a layer is all zeros (nothing to tighten)")
     N_obj = exact_grid(T, d)
     N_fine = 4 * N
+    tick = on_phase if on_phase is not None else (lambda label: None)
     k0 = np.zeros(flat.shape[0], dtype=np.int32)
+    tick(PHASES[0])
     v, k, met = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "tightness")(
         unit, k0)
+    tick(PHASES[1])
     if not bool(np.all(np.asarray(met))):
         v, k, _ = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "kappa")(v, k)
+    tick(PHASES[2])
     v, kb, ka, kg, dist = _finish(*key, N_fine, float(target), orig_shape)(v, unit, norms)
     v = jax.block_until_ready(v)
     res = TightenResult(

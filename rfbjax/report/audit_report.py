@@ -125,7 +125,7 @@ def format_model(model, *, fs: float | None = None) -> str:
     out.append("# k/median: that number over its median among random Gaussian layers of the same "
                "structure; pct: its percentile among them (draws: how many)")
     out.append("# sqrt(B) per layer (Lipschitz constant): " + ", ".join(
-        f"{_module(lay.name)} {lay.lipschitz:.4g}" for lay in model.layers))
+        f"{printable(_module(lay.name))} {lay.lipschitz:.4g}" for lay in model.layers))
     for lay in model.layers:
         out.append(f"# {printable(lay.name)}: {printable(lay.sentence())}")
     for cas in model.cascades:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import jax.numpy as jnp
 
+from ..base.names import with_old_keys
 from ..kernels import initializers as inits
 from ..engine import montecarlo as mc
 from ..kernels.energy import energy_moments
@@ -101,9 +102,8 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                     s = mc.summarize(E[:, m], tuple(sorted(set(quantiles) | {1.0 - p})))
                     N = xs[m].shape[0]
                     row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
-                           "mean_analytic": float(mean_th[m]), "var_analytic": float(var_th[m]),
-                           "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
-                           "se_var_mc": s.se_var,
+                           "mean_exact": float(mean_th[m]), "var_exact": float(var_th[m]),
+                           "mean": s.mean, "se_mean": s.se, "var": s.var, "se_var": s.se_var,
                            "z_var": (s.var - float(var_th[m])) / s.se_var if s.se_var > 0 else 0.0,
                            "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
                            "folded": bool(boundary == "circular" and T > N), "samples": n_samples}
@@ -113,8 +113,8 @@ def energy_rows(signals, Js, Ts, *, n_samples: int, seed: int = 0, boundary: str
                     elif theory:
                         row.update(_exact_skipped(exact_max_T))
                     if theory:
-                        row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
-                    rows.append(row)
+                        row["alpha"] = s.quantiles[1.0 - p] - 1.0
+                    rows.append(with_old_keys(row))   # and the 0.2 names, for one release
     return rows
 
 
@@ -172,9 +172,8 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
                     row = {"signal": label, "J": J, "T": T, "N": N, "boundary": boundary,
                            "init": init, "stride": stride, "filter_length": info["filter_length"],
                            "tap_variance": info["tap_variance"],
-                           "mean_analytic": mean_th, "var_analytic": var_th,
-                           "mean_mc": s.mean, "se_mean_mc": s.se, "var_mc": s.var,
-                           "se_var_mc": s.se_var,
+                           "mean_exact": mean_th, "var_exact": var_th,
+                           "mean": s.mean, "se_mean": s.se, "var": s.var, "se_var": s.se_var,
                            "z_var": ((s.var - var_th) / s.se_var if s.se_var > 0 and var_th > 0
                                      else None),   # no z-score for a degenerate (constant) energy
                            "q05": s.quantiles[0.05], "q95": s.quantiles[0.95],
@@ -190,8 +189,8 @@ def _energy_rows_general(signals, Js, Ts, *, n_samples, seed, boundary, dtype, p
                                                           info["tap_variance"] * J * T)
                         row.update(law.theory_row(p))
                     if theory:
-                        row["alpha_mc"] = s.quantiles[1.0 - p] - 1.0
-                    rows.append(row)
+                        row["alpha"] = s.quantiles[1.0 - p] - 1.0
+                    rows.append(with_old_keys(row))   # and the 0.2 names, for one release
     return rows
 
 

@@ -19,8 +19,11 @@ independently across cells, and everything above is recomputed.
 J of the grid, $J^*$ lies beyond the grid (*censored above*); where it is already below
 $\kappa_0$ at the smallest J, before it (*censored below*). Such replicates are not
 dropped: they enter the interval's order statistics as $\pm\infty$, so an interval
-reaching them is open (``None`` at that end, printed ``> J_max`` or ``< J_min``), and the share of
-censored replicates is reported per T (``Jstar_censored``).
+reaching them is open (``None`` at that end, ``Jstar_ci_open`` true there and
+``Jstar_ci_side`` saying on which side of the grid it lies); it is printed ``[62.1, > 64)``,
+``(< 4, 10.2]``, or ``> 64`` / ``< 4`` when the whole interval lies beyond the grid
+(`interval_text`), and the share of censored replicates is reported per T
+(``Jstar_censored``: below, above).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["crossing_J", "censoring", "fit_log", "fit_power", "aic", "scaling_law"]
+__all__ = ["crossing_J", "censoring", "fit_log", "fit_power", "aic", "scaling_law",
+           "interval_text", "progress_units"]
 
 
 def crossing_J(Js, kappas, kappa0: float) -> float:
@@ -126,11 +130,28 @@ class LawResult:
     Jstar_outside: list = None
     #: the grid's smallest and largest J
     J_range: list = None
+    #: per T, [lower end open, upper end open]: True where that end of ``Jstar_ci`` lies beyond
+    #: the grid (``None`` in ``Jstar_ci``)
+    Jstar_ci_open: list = None
+    #: per T, for each end of ``Jstar_ci``: ``"below"`` (under the smallest J), ``"above"``
+    #: (over the largest J) or None (a finite end); ``["above", "above"]`` is the interval
+    #: "> J_max", ``["below", "below"]`` is "< J_min"
+    Jstar_ci_side: list = None
+
+
+def progress_units(n_boot: int, n_targets: int) -> int:
+    """The units of work `scaling_law` reports through ``on_progress``: one per replicate drawn
+    and one per replicate and target fitted."""
+    return int(n_boot) * (1 + int(n_targets))
 
 
 def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
-                ci: float = 0.95) -> list[LawResult]:
-    """Scaling law from raw samples ``{(J, T): (A, B)}`` for every target in ``kappa0s``."""
+                ci: float = 0.95, on_progress=None) -> list[LawResult]:
+    """Scaling law from raw samples ``{(J, T): (A, B)}`` for every target in ``kappa0s``.
+
+    ``on_progress(n)``, if given, is called with the units of work done since its last call
+    (`progress_units` in all)."""
+    tick = on_progress if on_progress is not None else (lambda n: None)
     Js = sorted({J for J, _ in samples})
     Ts = sorted({T for _, T in samples})
     missing = [(J, T) for J in Js for T in Ts if (J, T) not in samples]
@@ -145,11 +166,15 @@ def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
             i = rng.integers(0, A.size, A.size)
             bt[c] = _mean_kappa(A[i], B[i])
         boot_tables.append(bt)
+        tick(1)
     lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
     results = []
     for k0 in kappa0s:
         point = _law_from_table(Js, Ts, table, k0)
-        boots = [_law_from_table(Js, Ts, bt, k0) for bt in boot_tables]
+        boots = []
+        for bt in boot_tables:
+            boots.append(_law_from_table(Js, Ts, bt, k0))
+            tick(1)
         Jb = np.array([b["Jstar"] for b in boots]).reshape(n_boot, len(Ts))
         Cb = np.array([_censored(Js, Ts, bt, k0) for bt in boot_tables]).reshape(n_boot, len(Ts))
         J_lo, J_hi = _intervals(Jb, Cb, lo_q, hi_q)
@@ -174,13 +199,40 @@ def scaling_law(samples: dict, kappa0s, *, n_boot: int = 500, seed: int = 0,
         results.append(LawResult(float(k0), list(Ts), point["Jstar"].tolist(),
                                  [[_end(a), _end(b)] for a, b in zip(J_lo, J_hi)], fits,
                                  preferred, "AIC = n log(RSS/n) + 2k, residuals in J* space",
-                                 pref_frac, shares, outside, [min(Js), max(Js)]))
+                                 pref_frac, shares, outside, [min(Js), max(Js)],
+                                 [[bool(np.isinf(a)), bool(np.isinf(b))]
+                                  for a, b in zip(J_lo, J_hi)],
+                                 [[_side(a), _side(b)] for a, b in zip(J_lo, J_hi)]))
     return results
 
 
 def _end(v: float) -> float | None:
     """An interval end: None when open (censored), NaN when undetermined."""
     return None if np.isinf(v) else float(v)
+
+
+def _side(v: float) -> str | None:
+    """Where an open interval end lies: ``"above"`` the grid (+inf), ``"below"`` it (-inf)."""
+    return None if not np.isinf(v) else ("above" if v > 0 else "below")
+
+
+def interval_text(ends, sides, J_range, digits: int = 2) -> str:
+    """An interval of J* as it reads: ``[62.05, 63.98]``; an end beyond the grid is open:
+    ``[62.05, > 64)``, ``(< 4, 10.20]``, ``(< 4, > 64)``; wholly beyond it, ``> 64`` or
+    ``< 4`` (no end is invented); ``-`` when undetermined."""
+    lo, hi = ends
+    s_lo, s_hi = sides if sides is not None else (None, None)
+    lo_J, hi_J = J_range
+    if s_lo == "above":          # every replicate from the lower quantile on is above the grid
+        return f"> {hi_J}"
+    if s_hi == "below":
+        return f"< {lo_J}"
+    if (lo is None and s_lo is None) or (hi is None and s_hi is None) or \
+            (lo is not None and math.isnan(lo)) or (hi is not None and math.isnan(hi)):
+        return "-"
+    a = f"(< {lo_J}" if s_lo == "below" else f"[{lo:.{digits}f}"
+    b = f"> {hi_J})" if s_hi == "above" else f"{hi:.{digits}f}]"
+    return f"{a}, {b}"
 
 
 def _censored(Js, Ts, table, kappa0) -> list[int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -33,10 +34,10 @@ from ..engine import montecarlo as mc
 from ..errors import InputError
 from ..engine.measure import bounds_measurement
 from ..base.files import atomic_write_bytes
-from ..base.grid import resolve_N
+from ..base.grid import parse_N, resolve_N
 from ..report.outputs import MARKER_KEY, check_out_dir, write_json
 
-__all__ = ["SweepConfig", "resolve_N", "run_sweep", "load_sweep", "cell_name"]
+__all__ = ["SweepConfig", "resolve_N", "sweep_grid", "run_sweep", "load_sweep", "cell_name"]
 
 FORMAT = 1
 
@@ -74,6 +75,18 @@ class SweepConfig:
         return [(J, T) for J in self.J for T in self.T]
 
 
+def sweep_grid(N, name: str = "--N") -> tuple[str, str]:
+    """``(N, boundary)`` of a `SweepConfig` from a spelling of N (`rfbjax.base.grid.parse_N`).
+
+    ℓ²(ℤ) (``inf``) is stored as ``("4T", "linear")``, the configuration sweeps made with the
+    0.2 option ``--boundary linear`` have, so that such a folder resumes with ``--N inf``.
+    """
+    g = parse_N(N, name)
+    if g.linear:
+        return "4T", "linear"
+    return (str(N).strip() if isinstance(N, str) else g.spec()), "circular"
+
+
 def validate(cfg: SweepConfig) -> None:
     if not cfg.J or min(cfg.J) < 1:
         raise InputError("--J: values must be >= 1")
@@ -89,8 +102,8 @@ def validate(cfg: SweepConfig) -> None:
     if int(cfg.stride) != cfg.stride or cfg.stride < 1:
         raise InputError(f"--stride: must be an integer >= 1, got {cfg.stride}")
     if cfg.stride > 1 and cfg.boundary == "linear":
-        raise InputError("--stride: strided frame bounds are computed on Z_N; use "
-                         "--boundary circular")
+        raise InputError("--stride: strided frame bounds are computed on Z_N, not on l2(Z); "
+                         "give an integer N or kT (e.g. --N 4T) instead of inf")
     for T in cfg.T:
         N = resolve_N(cfg.N, T, cfg.boundary)
         if N is not None and N < 2:
@@ -190,6 +203,11 @@ def _prepare_cell(cfg: SweepConfig, J: int, T: int, N, *, max_memory, on_chunk, 
 LOOKAHEAD = 2
 
 
+def pending_cells(out: str, cfg: SweepConfig) -> list[tuple[int, int]]:
+    """The cells (J, T) of ``cfg`` that the folder ``out`` does not hold yet, in sweep order."""
+    return [(J, T) for J, T in cfg.cells() if not os.path.exists(cell_paths(out, J, T)[1])]
+
+
 def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_MEMORY,
               progress: bool = True, devices=None, log=None) -> list[dict]:
     """Run (or resume) the sweep into ``out``; returns the summaries of all cells.
@@ -209,13 +227,13 @@ def run_sweep(cfg: SweepConfig, out: str, *, max_memory: int = mc.DEFAULT_MAX_ME
         if not writer:
             prepare_dir(out, cfg, write=False)
     cells = cfg.cells()
-    todo = [(J, T) for J, T in cells if not os.path.exists(cell_paths(out, J, T)[1])]
+    todo = pending_cells(out, cfg)
     bar = None
-    if progress and writer:
+    if progress and writer and todo:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo) * cfg.samples, unit="sample", desc="sweep",
-                   dynamic_ncols=True)
+        bar = tqdm(total=len(todo) * cfg.samples, unit="filterbank", desc="sweep",
+                   smoothing=0.0, dynamic_ncols=True, leave=False, file=sys.stderr)
         bar.set_postfix_str(f"cells {len(cells) - len(todo)}/{len(cells)}")
     done_cells = len(cells) - len(todo)
     jobs: dict = {}

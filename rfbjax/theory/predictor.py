@@ -485,22 +485,29 @@ class Prediction:
     E_aliasing: float = 0.0
 
     def to_dict(self) -> dict:
-        """Flat JSON-ready dict: ``N`` is ``"inf"`` for ℓ²(Z); one ``kappa_qXX`` key per quantile."""
+        """Flat JSON-ready dict in the names of every command (`rfbjax.base.names`): ``pred_A``,
+        ``pred_B``, ``pred_inv_A``, ``pred_kappa``, ``pred_ratio_mean_B_mean_A``, one
+        ``pred_qXX_kappa`` per quantile, ``pred_median_kappa``, ``pred_aliasing``; ``N`` is
+        ``"inf"`` for ℓ²(Z). The names of release 0.2 (``E_A``, ``E_kappa``, ``kappa_q05`` …)
+        follow, with the same values, for one release."""
+        from ..base.names import quantile_key, with_old_keys
+
         out = {"J": self.J, "T": self.T, "N": "inf" if math.isinf(self.N) else int(self.N),
-               "stride": self.stride, "E_A": self.E_A, "E_B": self.E_B, "E_inv_A": self.E_inv_A,
-               "E_kappa": self.E_kappa, "ratio_of_means": self.ratio_of_means}
+               "stride": self.stride, "pred_A": self.E_A, "pred_B": self.E_B,
+               "pred_inv_A": self.E_inv_A, "pred_kappa": self.E_kappa,
+               "pred_ratio_mean_B_mean_A": self.ratio_of_means}
         for p, v in self.kappa_quantiles.items():
-            out[f"kappa_q{round(100 * float(p)):02d}"] = v
-        out["kappa_median"] = self.kappa_median
-        out["E_aliasing"] = self.E_aliasing
-        return out
+            out[quantile_key(p, "kappa", prefix="pred_")] = v
+        out["pred_median_kappa"] = self.kappa_median
+        out["pred_aliasing"] = self.E_aliasing
+        return with_old_keys(out)
 
     def __getitem__(self, key: str):
-        """``pred["E_kappa"]`` reads `to_dict` (the older dict interface)."""
+        """``pred["pred_kappa"]`` reads `to_dict` (the older dict interface)."""
         return self.to_dict()[key]
 
 
-def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
+def predict(J: int, T: int, N: float | str | None = None, *, stride: int = 1,
             quantiles=(0.05, 0.95)) -> Prediction:
     r"""Predicted E[A], E[B], E[κ] (and κ quantiles) of a Gaussian filterbank, without sampling.
 
@@ -508,9 +515,10 @@ def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
       J: filters; taps i.i.d. $\mathcal N(0, d/(JT))$ (κ does not depend on
         the variance; A and B scale with it).
       T: taps per filter.
-      N: DFT bins of circular convolution on $\mathbb Z_N$ (an int; d must divide it),
-        ``None`` for the default grid `DEFAULT_N` (as ``rfbjax predict``), or ``math.inf``
-        for linear convolution on $\ell^2(\mathbb Z)$ (continuous frequency).
+      N: DFT bins of circular convolution on $\mathbb Z_N$ (an int, or ``"kT"`` for k times
+        T; d must divide it), ``None`` for the default grid `DEFAULT_N` (as ``rfbjax
+        predict``), or ``math.inf`` (``"inf"``) for linear convolution on
+        $\ell^2(\mathbb Z)$ (continuous frequency).
       stride: d, keep every d-th output (`rfbjax.theory.polyphase` for d > 1).
       quantiles: probabilities of the κ quantiles to report.
 
@@ -530,12 +538,16 @@ def predict(J: int, T: int, N: float | None = None, *, stride: int = 1,
         raise InputError(f"predict: need J, T, stride >= 1, got J={J}, T={T}, stride={d}")
     if N is None:
         N = DEFAULT_N
-    if isinstance(N, float) and math.isinf(N) and N > 0:
+    from ..base.grid import parse_N
+
+    try:
+        grid = parse_N(N, "N", minimum=1)
+    except InputError as exc:
+        raise InputError(f"predict: {exc}") from None
+    if grid.linear:
         Nm, Nout = None, math.inf
     else:
-        if int(N) != N or int(N) < 1:
-            raise InputError(f"predict: N must be a positive integer or math.inf, got {N!r}")
-        Nm = Nout = int(N)
+        Nm = Nout = int(grid.at(T))
         if Nm % d:
             raise InputError(f"predict: stride {d} does not divide N={Nm}")
     if d > 1 and J == d:

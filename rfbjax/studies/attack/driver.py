@@ -62,12 +62,19 @@ class AttackResult:
         return self.restarts * max(self.iterations, 1) / max(self.run_s, 1e-12)
 
 
+#: the phases of `attack`, as its progress reports them
+PHASES = ("compiling the search", "searching")
+
+
 def attack(obj: Objective, c: Constraints, *, maximize: bool = True, restarts: int = 64,
            steps: int = 500, optimizer: str = "adam", lr: float = 0.1,
            schedule: str | None = None, tol: float = 1e-6, patience: int = 50, seed: int = 0,
-           dtype=jnp.float32) -> AttackResult:
+           dtype=jnp.float32, on_phase=None) -> AttackResult:
     """Run the search: ``restarts`` random starts (key `rfbjax.engine.seeds.seed_key`) in one
     compiled loop, keep the best restart, certify it (`certificate`).
+
+    ``on_phase(label)``, if given, is called when each of `PHASES` begins (progress; the
+    restarts and steps run inside one compiled loop, which reports nothing until it ends).
 
     Raises:
       InputError: restarts < 1, steps < 1, bad optimiser settings, every restart non-finite.
@@ -77,9 +84,12 @@ def attack(obj: Objective, c: Constraints, *, maximize: bool = True, restarts: i
                         schedule=schedule, tol=tol, patience=patience, dtype=dtype)
     z0 = initial_points(seed_key(seed), c, int(restarts), dtype)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), obj.params)
+    tick = on_phase if on_phase is not None else (lambda label: None)
     t0 = time.perf_counter()
+    tick(PHASES[0])
     compiled = jax.jit(solve).lower(params, z0).compile()
     t1 = time.perf_counter()
+    tick(PHASES[1])
     out = jax.block_until_ready(compiled(params, z0))
     t2 = time.perf_counter()
     out = jax.tree_util.tree_map(np.asarray, out)
