@@ -228,3 +228,118 @@ CASES = {
     "h5_external": ("ext.h5", lambda p, d: h5_external(p, npy_header(d / "other.bin", (4,)))),
     "h5_virtual": ("virt.h5", lambda p, d: h5_virtual(p, d / "src.h5")),
 }
+
+
+# ----------------------------------------------------------------------------- the structure readers
+def script_zip(path, pkl: bytes):
+    """A ``torch.jit.save``-shaped archive (``code/``, ``constants.pkl``) around ``pkl``."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/constants.pkl", P.PROTO + b"\x02" + P.EMPTY_TUPLE + P.STOP)
+        z.writestr("archive/code/__torch__.py", "import os\nos.system('true')\n")
+        z.writestr("archive/byteorder", "little")
+    return path
+
+
+def script_self_state(path):
+    """A scripted module whose state holds the module itself."""
+    pkl = (P.PROTO + b"\x02" + _global("__torch__", "M") + P.EMPTY_TUPLE + P.NEWOBJ
+           + P.BINPUT + b"\x00" + P.EMPTY_DICT + P.BINUNICODE + struct.pack("<I", 4) + b"self"
+           + P.BINGET + b"\x00" + P.SETITEM + P.BUILD + P.STOP)
+    return script_zip(path, pkl)
+
+
+def script_laughs(path, levels: int = 30, width: int = 10):
+    """A scripted module whose one attribute is a "billion laughs" of shared lists."""
+    inner = P.BININT1 + b"\x01"
+    for i in range(levels):   # memoise the level, take it off the stack, build the next one
+        inner += P.BINPUT + bytes([i]) + P.POP + P.MARK + (P.BINGET + bytes([i])) * width + P.LIST
+    pkl = (P.PROTO + b"\x02" + _global("__torch__", "M") + P.EMPTY_TUPLE + P.NEWOBJ
+           + P.EMPTY_DICT + P.BINUNICODE + struct.pack("<I", 1) + b"x" + inner + P.SETITEM
+           + P.BUILD + P.STOP)
+    return script_zip(path, pkl)
+
+
+def _onnx_conv(path, weight):
+    """An ONNX model of one Conv node whose weight is the TensorProto ``weight``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Conv", ["x", weight.name], ["y"], name="c")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          initializer=[weight])
+    onnx.save(helper.make_model(g), str(path))
+    return path
+
+
+def onnx_external(path, location: str, *, length: int = 64, dims=(4, 1, 4)):
+    """An ONNX Conv whose weight is external data at ``location``."""
+    from onnx import TensorProto
+
+    t = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=list(dims),
+                    data_location=TensorProto.EXTERNAL)
+    for k, v in (("location", location), ("offset", "0"), ("length", str(length))):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return _onnx_conv(path, t)
+
+
+def onnx_huge(path):
+    """An ONNX Conv weight declaring 10^12 floats over 16 bytes."""
+    from onnx import TensorProto
+
+    return _onnx_conv(path, TensorProto(name="w", data_type=TensorProto.FLOAT,
+                                        dims=[10 ** 6, 10 ** 6, 1], raw_data=bytes(16)))
+
+
+def keras_lying_config(path):
+    """A .keras zip whose config.json declares 64 bytes and inflates to 8 MiB."""
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h:
+        h.create_dataset("layers/conv1d/vars/0", data=np.ones((3, 1, 2), np.float32))
+    cfg = b'{"class_name": "Sequential", "config": {"layers": []}, "pad": "' + b" " * (8 << 20) \
+        + b'"}'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", cfg)
+        z.writestr("model.weights.h5", buf.getvalue())
+
+    def shrink(d):
+        for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            i = d.find(sig)
+            d[i + off:i + off + 4] = struct.pack("<I", 64)
+    return _patch_zip(path, shrink)
+
+
+def h5_config_huge(path):
+    """An .h5 whose model_config attribute holds 65 MiB (over the config limit)."""
+    import h5py
+
+    with h5py.File(path, "w", libver="latest") as h:    # dense storage: large attributes
+        h.attrs["model_config"] = np.void(bytes(65 << 20))
+        h.create_dataset("model_weights/c/c/kernel:0", data=np.ones((3, 1, 2), np.float32))
+    return path
+
+
+#: files whose weights or structure come from the readers of ONNX, TorchScript and Keras
+#: configs: name -> (file name, writer taking the path and a scratch folder); read by the audit
+STRUCTURE_CASES = {
+    "script_self_state": ("self.pt", lambda p, d: script_self_state(p)),
+    "script_laughs": ("laughs.pt", lambda p, d: script_laughs(p)),
+    "script_os_system": ("sys.pt", lambda p, d: script_zip(p, _os_system_pickle())),
+    "onnx_huge": ("huge.onnx", lambda p, d: onnx_huge(p)),
+    "onnx_external_outside": ("out.onnx", lambda p, d: onnx_external(
+        p, "../" + npy_header(d.parent / f"{d.name}-secret.bin", (16,)).name)),
+    "onnx_external_absolute": ("abs.onnx", lambda p, d: onnx_external(p, "/etc/passwd")),
+    "onnx_external_short": ("short.onnx", lambda p, d: onnx_external(
+        p, npy_header(d / "short.bin", (2,)).name, length=1024, dims=(64, 1, 4))),
+    "keras_lying_config": ("lie.keras", lambda p, d: keras_lying_config(p)),
+    "h5_config_huge": ("cfg.h5", lambda p, d: h5_config_huge(p)),
+}
+
+
+def _os_system_pickle() -> bytes:
+    return (P.PROTO + b"\x02" + _global("os", "system") + P.BINUNICODE + struct.pack("<I", 4)
+            + b"true" + P.TUPLE1 + P.REDUCE + P.STOP)

@@ -20,6 +20,7 @@ from rfbjax.base.text import printable
 from rfbjax.engine import compile_cache
 from rfbjax.errors import InputError
 from rfbjax.models import guards
+from rfbjax.models.keras_config import keras_structure
 from rfbjax.models.weights import read_tensors
 from rfbjax.report import outputs
 
@@ -39,11 +40,50 @@ def test_hostile_file_is_one_input_error(case, tmp_path):
     assert str(path) in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("case", sorted(hostile.STRUCTURE_CASES))
+def test_hostile_structure_file_is_one_input_error(case, tmp_path):
+    """ONNX graphs, TorchScript archives and Keras configs under the same rules."""
+    pytest.importorskip("onnx")
+    name, write = hostile.STRUCTURE_CASES[case]
+    path = tmp_path / name
+    write(path, tmp_path)
+    from rfbjax.models.audits import audit
+
+    t0 = time.monotonic()
+    with pytest.raises(InputError) as info:
+        audit(str(path), draws=0, N=16, max_memory=BUDGET)
+    msg = str(info.value)
+    assert str(path) in msg and "\n" not in msg, msg
+    assert time.monotonic() - t0 < 20
+
+
+def test_onnx_external_data_inside_the_folder_is_read(tmp_path):
+    pytest.importorskip("onnx")
+    from rfbjax.models.onnx_reader import read_onnx_layers
+
+    w = np.arange(16, dtype="<f4").reshape(4, 1, 4) + 1
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "w.bin").write_bytes(w.tobytes())
+    path = hostile.onnx_external(tmp_path / "m.onnx", "data/w.bin")
+    (layer,), _ = read_onnx_layers(str(path), budget=BUDGET)
+    np.testing.assert_array_equal(layer["weight"], w)
+    link = tmp_path / "data" / "link.bin"            # a link leading out of the folder
+    os.symlink(hostile.npy_header(tmp_path.parent / f"{tmp_path.name}-o.bin", (4,)), link)
+    hostile.onnx_external(path, "data/link.bin")
+    with pytest.raises(InputError, match="outside the model's folder"):
+        read_onnx_layers(str(path), budget=BUDGET)
+
+
 _CHILD = """
-import os, sys, resource
+import os, sys
 sys.path.insert(0, {tests!r})
 from rfbjax.cli import main
-sys.exit(main(["audit", {path!r}, "--draws", "0", "--max-memory", "64MB", "--out", {out!r}]))
+try:
+    rc = main(["audit", {path!r}, "--draws", "0", "--max-memory", "64MB", "--out", {out!r}])
+finally:   # this process's own peak (VmHWM is per address space; ru_maxrss keeps the parent's)
+    with open({hwm!r}, "w") as f:
+        f.write([ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0])
+sys.exit(rc)
 """
 
 
@@ -54,7 +94,7 @@ def test_hostile_file_bounded_in_a_subprocess(case, tmp_path):
     path = tmp_path / name
     write(path, tmp_path)
     code = _CHILD.format(tests=os.path.join(ROOT, "tests"), path=str(path),
-                         out=str(tmp_path / "out"))
+                         out=str(tmp_path / "out"), hwm=str(tmp_path / "hwm"))
     env = {**os.environ, "PYTHONPATH": ROOT, "RFBJAX_CACHE_DIR": "off"}
     import resource
 
@@ -66,14 +106,14 @@ def test_hostile_file_bounded_in_a_subprocess(case, tmp_path):
     with open(tmp_path / "err", "wb") as ferr:
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                 stderr=ferr, env=env, preexec_fn=limits)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - t0
     err = (tmp_path / "err").read_text()
     assert proc.returncode == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err, err
     assert elapsed < 60
-    peak = usage.ru_maxrss * 1024                      # KiB on Linux
+    peak = int((tmp_path / "hwm").read_text().split()[1]) * 1024      # kB
     assert peak < 1024 ** 3, peak   # the interpreter with JAX imported, plus the 64 MB budget
 
 
@@ -131,11 +171,15 @@ def _valid_files(tmp):
 
     with h5py.File(tmp / "a.h5", "w") as h:
         h.create_dataset("conv/kernel", data=w)
+        h.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "Conv1D", "config": {"name": "conv", "strides": [2]}}]}})
+    torchzip.torchscript(tmp / "a.pt", torchzip.script_module(
+        "M", conv=torchzip.script_module("torch.nn.modules.conv.Conv1d", weight=w)))
     return {p: (tmp / p).read_bytes() for p in ("a.npy", "a.npz", "a.safetensors", "a.pth",
-                                                  "a.h5")}
+                                                  "a.h5", "a.pt")}
 
 
-@pytest.mark.parametrize("fmt", ["a.npy", "a.npz", "a.safetensors", "a.pth", "a.h5"])
+@pytest.mark.parametrize("fmt", ["a.npy", "a.npz", "a.safetensors", "a.pth", "a.h5", "a.pt"])
 def test_fuzz_reader_returns_tensors_or_input_error(fmt, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     blob = _valid_files(tmp)[fmt]
@@ -157,6 +201,13 @@ def test_fuzz_reader_returns_tensors_or_input_error(fmt, tmp_path_factory):
             return
         assert isinstance(tensors, dict)
         assert all(isinstance(v, np.ndarray) for v in tensors.values())
+        if fmt == "a.h5":                                # the Keras config reader too
+            try:
+                structure = keras_structure(str(target))
+            except InputError as exc:
+                assert "\n" not in str(exc)
+                return
+            assert isinstance(structure, dict)
 
     check()
 

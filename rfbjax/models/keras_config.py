@@ -63,15 +63,11 @@ def keras_structure(path: str) -> dict:
     Raises:
       InputError: a config that is not JSON or is too large, naming the file.
     """
-    try:
+    with guards.reading(path, "a Keras model config"):   # any failure: one line naming the file
         text = _text(path)
         if text is None:
             return {}
         cfg = json.loads(text)
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read the model config of '{path}' ({exc})") from None
     out: dict = {}
 
     def visit(obj, depth=0):

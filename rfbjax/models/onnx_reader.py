@@ -13,6 +13,10 @@ convolutions with a singleton kernel axis are read as conv1d along the other axi
 Sizes are bounded before anything is allocated: the file against the memory budget, each tensor's
 declared size against the budget and against the bytes it actually holds, each folded result
 against the budget. Every failure is one `rfbjax.errors.InputError` naming the file.
+
+Tensors stored as external data (models over 2 GB) are read only from regular files inside the
+model's own folder (after resolving links; an absolute location or one leading out of the folder
+is refused), within the budget and within the file's bytes.
 """
 
 from __future__ import annotations
@@ -48,12 +52,49 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _tensor(t, budget: int) -> np.ndarray:
+def _external_bytes(t, nbytes: int, base: str | None) -> bytes:
+    """The bytes of a tensor stored as external data: only from a regular file inside ``base``
+    (the model's folder), at the declared offset and length."""
+    info = {e.key: e.value for e in t.external_data}
+    loc = info.get("location", "")
+    if base is None or not loc or os.path.isabs(loc):
+        raise _Bad(f"tensor {t.name!r}: external data location {loc!r:.80} is not a file name "
+                   f"inside the model's folder (refused)")
+    root = os.path.realpath(base)
+    full = os.path.realpath(os.path.join(root, loc))
+    if os.path.commonpath([root, full]) != root:
+        raise _Bad(f"tensor {t.name!r}: external data {loc!r:.80} lies outside the model's "
+                   f"folder (refused)")
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info.get("length", str(nbytes)))
+    except ValueError:
+        raise _Bad(f"tensor {t.name!r}: external data offset or length is not an integer") \
+            from None
+    if length != nbytes or offset < 0:
+        raise _Bad(f"tensor {t.name!r} declares {nbytes} bytes but its external data "
+                   f"{length} at offset {offset}")
+    import stat
+
+    try:
+        st = os.stat(full)
+    except OSError:
+        raise _Bad(f"tensor {t.name!r}: no external data file {loc!r:.80}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _Bad(f"tensor {t.name!r}: external data {loc!r:.80} is not a regular file")
+    if offset + length > st.st_size:
+        raise _Bad(f"tensor {t.name!r}: external data ends past {loc!r:.80} "
+                   f"({st.st_size} bytes)")
+    with open(full, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+def _tensor(t, budget: int, base: str | None = None) -> np.ndarray:
     """A TensorProto as an array, its declared size checked first."""
     from onnx import TensorProto, helper, numpy_helper
 
-    if t.data_location == TensorProto.EXTERNAL:
-        raise _NotConstant(f"tensor {t.name!r} is stored as external data (not read)")
+    external = t.data_location == TensorProto.EXTERNAL
     dims = [int(d) for d in t.dims]
     if any(d < 0 for d in dims):
         raise _Bad(f"tensor {t.name!r} has a negative dimension {dims}")
@@ -65,6 +106,11 @@ def _tensor(t, budget: int) -> np.ndarray:
     if n * dt.itemsize > budget:
         raise InputError(f"tensor {t.name!r} declares {dims} ({n * dt.itemsize:,} bytes), more "
                          f"than the memory budget ({budget:,} bytes)")
+    if external:
+        if dt.kind not in "fiub":
+            raise _NotConstant(f"tensor {t.name!r} has data type {dt}")
+        raw = _external_bytes(t, n * dt.itemsize, base)
+        return np.frombuffer(raw, dtype=dt.newbyteorder("<")).reshape(dims).astype(dt)
     if t.raw_data:
         if len(t.raw_data) != n * dt.itemsize:
             raise _Bad(f"tensor {t.name!r} declares {dims} ({n * dt.itemsize} bytes) but holds "
@@ -83,8 +129,8 @@ class _Scope:
     """Names visible in a graph: constants (initializers, Constant nodes) and the nodes that
     produce the other values, with the enclosing graphs' names behind them."""
 
-    def __init__(self, graph, outer, budget):
-        self.outer, self.budget = outer, budget
+    def __init__(self, graph, outer, budget, base=None):
+        self.outer, self.budget, self.base = outer, budget, base
         self.tensors = {t.name: t for t in graph.initializer}
         self.producer = {}
         for node in graph.node:
@@ -97,7 +143,7 @@ class _Scope:
         if name in self.values:
             return self.values[name]
         if name in self.tensors:
-            v = _tensor(self.tensors[name], self.budget)
+            v = _tensor(self.tensors[name], self.budget, self.base)
         elif name in self.producer:
             v = self._fold(self.producer[name], name, depth)
         elif self.outer is not None:
@@ -114,7 +160,7 @@ class _Scope:
         a = _attrs(node)
         if op == "Constant":
             if "value" in a:
-                return _tensor(a["value"], self.budget)
+                return _tensor(a["value"], self.budget, self.base)
             for k in ("value_float", "value_int"):
                 if k in a:
                     return np.asarray(a[k])
@@ -227,7 +273,8 @@ def read_onnx_layers(path: str, *, budget: int | None = None) -> tuple[list, lis
         if not model.HasField("graph"):
             raise _Bad("no graph")
         layers, notes = [], []
-        _walk(model.graph, None, budget, layers, notes, "")
+        _walk(model.graph, None, budget, layers, notes, "",
+              base=os.path.dirname(os.path.abspath(path)))
     except InputError as exc:
         msg = str(exc)
         raise InputError(msg if msg.startswith(f"'{path}'") else f"'{path}': {msg}") from None
@@ -247,14 +294,14 @@ def read_onnx_layers(path: str, *, budget: int | None = None) -> tuple[list, lis
     return layers, notes
 
 
-def _walk(graph, outer, budget, layers, notes, where, depth=0):
+def _walk(graph, outer, budget, layers, notes, where, depth=0, base=None):
     if depth > 16:
         raise _Bad("subgraphs nested more than 16 deep")
-    scope = _Scope(graph, outer, budget)
+    scope = _Scope(graph, outer, budget, base)
     for node in graph.node:
         for sub in _subgraphs(node):
             _walk(sub, scope, budget, layers, notes,
-                  f"{where}{node.name or node.op_type}/", depth + 1)
+                  f"{where}{node.name or node.op_type}/", depth + 1, base)
         if node.op_type not in ("Conv", "ConvTranspose") or node.domain not in ("", "ai.onnx"):
             continue
         if len(node.input) < 2 or not node.input[1]:
