@@ -158,6 +158,13 @@ def test_cli_outputs(tmp_path):
         np.testing.assert_array_equal(again[r["name"]]["kappa"], np.asarray(r["kappa"], float))
         np.testing.assert_array_equal(again[r["name"]]["w"], weights[r["name"]][:, 0])
     assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+    # the files written are listed in the folder's manifest; a replacing run removes only those
+    manifest = json.loads((out / ".rfbjax-manifest.json").read_text())
+    assert {"report.md", "study.json", "final_weights.npz"} <= set(manifest["files"])
+    assert doc["rfbjax"]["command"] == "train-study"
+    (out / "figures" / "study_poster.png").write_bytes(b"mine")   # named like ours, not ours
+    outputs.write_outputs(study, str(out))
+    assert (out / "figures" / "study_poster.png").read_bytes() == b"mine"
 
 
 def test_cli_refuses(tmp_path, capsys):

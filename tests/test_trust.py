@@ -389,3 +389,40 @@ def test_audit_text_escapes_names(tmp_path, capsys):
         elif isinstance(v, str):
             strings.append(v)
     assert name in strings
+
+
+def test_swapped_entry_in_a_shared_cache_changes_no_number(tmp_path):
+    """The attack of a cache folder others can write: one exported program swapped for
+    another's. In a private folder the swap takes effect (which is why ownership is checked);
+    in a 0777 folder the cache is off and the numbers are those of a fresh run."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": ROOT, "RFBJAX_CACHE_DIR": str(cache)}
+
+    def bounds(init, name):
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "rfbjax", "bounds", "--J", "4", "--T", "8",
+                               "--N", "32", "--samples", "50", "--init", init, "--json",
+                               str(out), "--quiet"], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(out.read_text())["rows"][0]["mean_A"], proc.stderr
+
+    exported = cache / "exported"
+    fresh, _ = bounds("gaussian", "g.json")
+    mine = {p.name for p in exported.glob("*.jaxexport")}
+    other, _ = bounds("pytorch", "p.json")
+    theirs = [p for p in exported.glob("*.jaxexport") if p.name not in mine]
+    assert len(mine) == 1 and len(theirs) == 1 and other != fresh
+    (exported / mine.pop()).write_bytes(theirs[0].read_bytes())      # the swap
+    swapped, _ = bounds("gaussian", "s.json")
+    assert swapped != fresh                       # a private cache is trusted: the swap acts
+    os.chmod(cache, 0o777)
+    shared, err = bounds("gaussian", "o.json")
+    assert shared == fresh
+    assert err.count("\n") == 1 and "writable by others" in err
+
+
+def test_file_names_in_markdown_reports_are_printable():
+    from rfbjax.report.markdown import _cols
+
+    (c,) = _cols({"signals": [{"kind": "sound", "label": "a\x1b[2J\nb.wav"}]}, "sound")
+    assert "\x1b" not in c["label"] and "\n" not in c["label"]

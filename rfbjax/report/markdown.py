@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ..base.text import printable
+
 __all__ = ["render_report"]
 
 
@@ -82,7 +84,8 @@ def _figure(figures: dict, name: str, alt: str) -> str:
 
 
 def _cols(energy: dict, kind: str) -> list[dict]:
-    return [c for c in energy["signals"] if c["kind"] == kind]
+    """The signals of one kind, their labels (file names) made printable."""
+    return [{**c, "label": printable(c["label"])} for c in energy["signals"] if c["kind"] == kind]
 
 
 def _energy_table(energy: dict, cols: list[dict]) -> str:
@@ -160,7 +163,7 @@ def _hist_paragraph(energy: dict) -> str:
         return "No sounds, no histograms."
     parts = []
     for h in hs:
-        parts.append(f"{h['label']}: 5–95 % range {_f(h['q05_mc'])}–{_f(h['q95_mc'])} "
+        parts.append(f"{printable(h['label'])}: 5–95 % range {_f(h['q05_mc'])}–{_f(h['q95_mc'])} "
                      f"(exact {_f(h['q05_exact'])}–{_f(h['q95_exact'])})")
     widest = max(hs, key=lambda h: h["q95_exact"] - h["q05_exact"])
     up = 100 * (widest["q95_exact"] - 1.0)

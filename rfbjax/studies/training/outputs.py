@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...base.files import atomic_write_bytes
+from ...base.text import printable
 from ...report.outputs import to_jsonable
 from .summary import final_table, findings
 
@@ -78,6 +79,9 @@ def study_json(results: dict) -> dict:
                      "numpy": np.__version__, "python": platform.python_version()},
         "reported_by_authors": REPORTED,
     }
+    from ...report.outputs import json_marker
+
+    doc["rfbjax"] = json_marker("train-study")
     return to_jsonable(doc)
 
 
@@ -168,7 +172,7 @@ def render_report(results: dict, figures: dict) -> str:
         L.append(f"| {t['name']} | {t['stride']} | {_fmt(t['A'], 6)} | {_fmt(t['B'], 6)} | "
                  f"{_fmt(t['kappa'], 6)} | {t['description']} |")
     src = results["data"]["train_sources"]
-    L += ["", "Training sources: " + ", ".join(f"{k} ({v})" for k, v in src.items()) + ".", "",
+    L += ["", "Training sources: " + ", ".join(f"{printable(k)} ({v})" for k, v in src.items()) + ".", "",
           "## What the data show", ""]
     for s in fnd["settings"]:
         L.append(f"**{s['target']}, stride {s['stride']}.** " + " ".join(s["sentences"]))
@@ -202,6 +206,12 @@ def write_outputs(results: dict, out: str, *, pdf: bool = False) -> dict:
     text = json.dumps(study_json(results), indent=1, allow_nan=False)
     atomic_write_bytes(os.path.join(out, "study.json"), (text + "\n").encode())
     atomic_write_bytes(os.path.join(out, "report.md"), render_report(results, rel).encode())
-    return {"report": os.path.join(out, "report.md"), "json": os.path.join(out, "study.json"),
-            "weights": os.path.join(out, "final_weights.npz"),
-            "figures": [p for v in figs.values() for p in v]}
+    paths = {"report": os.path.join(out, "report.md"), "json": os.path.join(out, "study.json"),
+             "weights": os.path.join(out, "final_weights.npz"),
+             "figures": [p for v in figs.values() for p in v]}
+    from ...report.outputs import remove_stale
+
+    # an earlier run's files this run did not write go, by the folder's manifest (never a glob)
+    remove_stale(out, OWN_PATTERNS, [paths["report"], paths["json"], paths["weights"],
+                                     *paths["figures"]], command="train-study")
+    return paths
