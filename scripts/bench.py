@@ -9,8 +9,13 @@ Workloads (W1, W2 by default; W3, W4 with --workloads):
   W1 frame bounds: N = 1024, J = 40, T = 8 … 1024, S filterbanks per T (default 2000).
   W2 energy:       speech_22k.wav and flute_22k.wav (``--audio``), J = 10, T = 8 … 1024,
                    S filterbanks per T (default 1000), circular boundary, Monte Carlo only.
-  W3 strided frame bounds, J = 40, T = 1024, N = 4096, d = 8 and 64 (scripts/bench_strided.py).
-  W4 adversarial search throughput, J = 10, T = 256, N = 4096 (scripts/bench_attack.py).
+  W3 strided frame bounds: J = 40, T = 1024, N = 4096, stride 8, S filterbanks (default 200);
+                   the peers: one batched eigvalsh of the polyphase frame operator per chunk.
+  W4 tightening:   J = 40, T = 1024 Gaussian taps to kappa <= 1.01, stride 1 and 4; rfbjax
+                   ``tighten`` (its own reported time, second call in the process: warm) against
+                   the NumPy alternating-projection tightener of scripts/peers/numpy_w4.py, whose
+                   result rfbjax then certifies on l2(Z).
+  (The older W3/W4 of scripts/bench_strided.py, scripts/bench_attack.py run on their own.)
 
 In-process mode (default) times steady state (a first run compiles, later runs are timed),
 each implementation in its own subprocess, the implementations interleaved ``--repeat`` times,
@@ -51,7 +56,9 @@ ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers")
 W2_CLIPS = ("speech_22k.wav", "flute_22k.wav")
 DEFAULT_AUDIO = os.path.join(ROOT, "..", "shared", "data", "audio")
-SIZES = {"W1": (40, 1024), "W2": (10, None)}
+SIZES = {"W1": (40, 1024), "W2": (10, None), "W3": (40, 4096)}
+W3_T, W3_STRIDE = 1024, 8
+W4_J, W4_T, W4_STRIDES, W4_TARGET = 40, 1024, (1, 4), 1.01
 
 
 def _peak_mb() -> float:
@@ -65,6 +72,8 @@ def _clips(audio_dir):
 def worker(workload: str, impl: str, Ts, S: int, max_memory: str, audio_dir: str,
            repeat: int) -> dict:
     """rfbjax in-process (``impl="rfbjax"``) or one part of W1's floor (``rng``, ``fft``)."""
+    if workload == "W4":
+        return _tighten_worker(Ts, max_memory)
     import numpy as np
 
     J, N = SIZES[workload]
@@ -117,6 +126,8 @@ def worker(workload: str, impl: str, Ts, S: int, max_memory: str, audio_dir: str
         for T in Ts:
             if workload == "W1":
                 sample_bounds(J, T, N, S, seed=0, max_memory=mem)
+            elif workload == "W3":
+                sample_bounds(J, T, N, S, seed=0, stride=W3_STRIDE, max_memory=mem)
             else:
                 sample_energy(xs, J, T, S, seed=0, max_memory=mem)
 
@@ -129,6 +140,88 @@ def worker(workload: str, impl: str, Ts, S: int, max_memory: str, audio_dir: str
         once()
         times.append(time.perf_counter() - t0)
     return {"seconds": float(np.median(times)), "first_seconds": first, "peak_mb": _peak_mb()}
+
+
+def _tighten_worker(args, max_memory: str) -> dict:
+    """W4, rfbjax: ``tighten`` twice in this process with the compile cache on (the first call
+    is cold or warm as the cache is, the second reuses the loaded programs); with a peer's result
+    (``args = [stride, path, "certify"]``), only its certified κ on l2(Z)."""
+    import numpy as np
+    from rfbjax.engine import compile_cache
+    from rfbjax.engine import montecarlo as mc
+    from rfbjax.remedies.tightening import certified_kappa, default_grid, tighten
+
+    d, path = int(args[0]), args[1]
+    w = np.load(path)
+    N_fine = 4 * default_grid(w.shape[-1], d)     # tighten's own certification grid
+    if len(args) > 2:                              # certify a peer's taps
+        return {"kappa_certified": float(certified_kappa(w, N_fine, d))}
+    mem = mc.parse_memory(max_memory)
+    compile_cache.enable()
+    cold = tighten(w, stride=d, target=W4_TARGET, max_memory=mem)
+    warm = tighten(w, stride=d, target=W4_TARGET, max_memory=mem)
+    assert np.array_equal(np.asarray(cold.weights), np.asarray(warm.weights))
+    return {"seconds": warm.seconds, "first_seconds": cold.seconds, "peak_mb": _peak_mb(),
+            "kappa_certified": float(warm.kappa_after), "distance": float(warm.distance),
+            "steps": int(warm.steps)}
+
+
+def run_w4(repeat: int, max_memory: str) -> list:
+    """W4 rows: rfbjax tighten against the alternating-projection peer, interleaved, medians."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    me = [sys.executable, os.path.abspath(__file__), "--worker", "W4", "--max-memory", max_memory]
+    rows = []
+    print("# rfbjax: tighten's reported seconds: cold cache, warm cache (a new process), and the"
+          " second call in one process")
+    print(f"{'W4 tighten':<10}{'cold s':>7}{'warm s':>7}{'2nd s':>7}{'kappa':>8}{'dist':>7}"
+          f"{'proj s':>8}{'its':>5}{'k grid':>8}{'k l2':>8}{'dist':>7}{'x proj':>8}")
+    with tempfile.TemporaryDirectory(prefix="rfbjax-bench-w4-") as tmp:
+        src = os.path.join(tmp, "w.npy")
+        w = np.random.default_rng(0).standard_normal((W4_J, W4_T)) / np.sqrt(W4_J * W4_T)
+        np.save(src, w.astype(np.float32))
+        for d in W4_STRIDES:
+            out = os.path.join(tmp, f"proj{d}.npy")
+            peer = [sys.executable, os.path.join(PEERS, "numpy_w4.py"), src, "--stride", str(d),
+                    "--target", str(W4_TARGET), "--save", out]
+            got = {"rfbjax": [], "warm": [], "proj": []}
+            for _ in range(repeat):
+                cache = tempfile.mkdtemp(prefix="rfbjax-bench-cache-")
+                try:
+                    e = dict(env, RFBJAX_CACHE_DIR=cache)
+                    got["rfbjax"].append(_json_run(me + ["--T", f"{d},{src}"], e))
+                    got["warm"].append(_json_run(me + ["--T", f"{d},{src}"], e))
+                finally:
+                    shutil.rmtree(cache, ignore_errors=True)
+                got["proj"].append(_json_run(peer, env))
+            cert = _json_run(me + ["--T", f"{d},{out},certify"], env)["kappa_certified"]
+            r, p = got["rfbjax"][-1], got["proj"][-1]
+            med = {k: _median([x["seconds"] for x in v]) for k, v in got.items()}
+            cold = _median([x["first_seconds"] for x in got["rfbjax"]])
+            warm = _median([x["first_seconds"] for x in got["warm"]])
+            row = {"workload": f"W4 tighten d={d}", "J": W4_J, "T": W4_T, "stride": d,
+                   "target": W4_TARGET, "rfbjax_cold_s": cold, "rfbjax_warm_s": warm,
+                   "rfbjax_second_call_s": med["rfbjax"],
+                   "rfbjax_kappa_certified": r["kappa_certified"],
+                   "rfbjax_distance": r["distance"], "rfbjax_steps": r["steps"],
+                   "projection_s": med["proj"], "projection_iterations": p["iterations"],
+                   "projection_kappa_grid": p["kappa_grid"],
+                   "projection_kappa_certified": cert, "projection_distance": p["distance"],
+                   "warm_speedup_vs_projection": med["proj"] / warm,
+                   "runs": {"cold": [x["first_seconds"] for x in got["rfbjax"]],
+                            "warm": [x["first_seconds"] for x in got["warm"]],
+                            "second_call": [x["seconds"] for x in got["rfbjax"]],
+                            "projection": [x["seconds"] for x in got["proj"]]}}
+            rows.append(row)
+            print(f"{'d=' + str(d):<10}{cold:>7.2f}{warm:>7.2f}{med['rfbjax']:>7.3f}"
+                  f"{r['kappa_certified']:>8.4f}{r['distance']:>7.3f}{med['proj']:>8.3f}"
+                  f"{p['iterations']:>5}{p['kappa_grid']:>8.4f}{cert:>8.4f}{p['distance']:>7.3f}"
+                  f"{row['warm_speedup_vs_projection']:>7.2f}x", flush=True)
+    return rows
 
 
 def _peer_cmd(python: str, lib: str, workload: str, Ts, S: int, audio_dir: str) -> list:
@@ -164,8 +257,10 @@ def run_inprocess(workloads, Ts, S, max_memory, audio_dir, repeat, torch_python)
     rows = []
     print(f"{'workload':<10}{'rfbjax s':>10}{'numpy32 s':>11}{'torch s':>9}{'x peer':>8}"
           f"{'floor s':>9}{'x floor':>8}{'rfb MB':>8}")
+    all_Ts = Ts
     for wl in workloads:
         S_wl = S[wl]
+        Ts = [W3_T] if wl == "W3" else all_Ts
         impls = {"rfbjax": [sys.executable, os.path.abspath(__file__), "--worker", wl,
                             "--impl", "rfbjax", "--T", ",".join(map(str, Ts)),
                             "--samples", str(S_wl), "--max-memory", max_memory,
@@ -310,11 +405,13 @@ def main(argv=None):
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
-    if args.T:
+    if args.T and args.worker != "W4":
         Ts = [int(t) for t in args.T.split(",")]
     else:
         Ts = [8 << k for k in range(6 if args.quick else 8)]
     if args.worker:
+        if args.worker == "W4":
+            Ts = args.T.split(",")
         print(json.dumps(worker(args.worker, args.impl, Ts, args.samples, args.max_memory,
                                 args.audio, max(1, args.repeat))))
         return 0
@@ -334,28 +431,20 @@ def main(argv=None):
                          "(choose from W1, W2, W3, W4)\n")
         return 2
     S = {"W1": args.samples or (200 if args.quick else 2000),
-         "W2": args.samples or (200 if args.quick else 1000)}
+         "W2": args.samples or (200 if args.quick else 1000),
+         "W3": args.samples or (50 if args.quick else 200)}
     info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "T": Ts, "samples": S, "repeat": args.repeat,
             "loadavg_before": os.getloadavg()}
     print(f"# rfbjax in-process benchmark {info['date']}, {info['cpus']} CPUs, "
           f"T={Ts[0]}..{Ts[-1]}, medians of {args.repeat}, interleaved")
     results = {"info": info, "rows": []}
-    main_wl = [w for w in workloads if w in ("W1", "W2")]
+    main_wl = [w for w in workloads if w in ("W1", "W2", "W3")]
     if main_wl:
         results["rows"] += run_inprocess(main_wl, Ts, S, args.max_memory, args.audio,
                                          max(1, args.repeat), args.torch_python)
-    for wl in workloads:
-        if wl == "W4":  # attack throughput (not a default): scripts/bench_attack.py
-            sys.path.insert(0, HERE)
-            from bench_attack import run_w4
-
-            results["rows"] += run_w4(args.quick)
-        elif wl == "W3":  # strided frame bounds (not a default): scripts/bench_strided.py
-            sys.path.insert(0, HERE)
-            from bench_strided import run_w3
-
-            results["rows"] += run_w3(args.quick, args.samples, args.max_memory)
+    if "W4" in workloads:
+        results["rows"] += run_w4(max(1, args.repeat), args.max_memory)
     info["loadavg_after"] = os.getloadavg()
     if args.json:
         _write(args.json, results)

@@ -236,3 +236,25 @@ def test_kernels_jit_and_vmap():
     A, B = jax.vmap(f)(keys)
     for i in range(5):
         chex.assert_trees_all_close(f(keys[i]), (A[i], B[i]), rtol=1e-6)
+
+
+def test_kernels_import_chex_on_first_check():
+    """Importing the kernels does not import chex; the first trace-time check does, and still
+    refuses a wrong rank."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import rfbjax.kernels.frames, rfbjax.kernels.strided, rfbjax.kernels.energy\n"
+            "assert 'chex' not in sys.modules, 'imported at import time'\n"
+            "import jax.numpy as jnp\n"
+            "from rfbjax.kernels import frames\n"
+            "try:\n"
+            "    frames.power_response(jnp.float32(1.0), 8)\n"
+            "except AssertionError as e:\n"
+            "    assert 'power_response' in str(e), e\n"
+            "else:\n"
+            "    raise SystemExit('no check')\n"
+            "assert 'chex' in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -21,10 +21,11 @@ occurs where it must not.
 
 from __future__ import annotations
 
-import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
+
+from ..base.lazy import chex
 
 __all__ = [
     "fft_size",

@@ -24,11 +24,11 @@ $$
 
 from __future__ import annotations
 
-import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
 
+from ..base.lazy import chex
 from .autocorr import lag_weights
 from .filters import fold_taps
 

@@ -16,10 +16,11 @@ Every sampler takes an explicit PRNG key and is a pure function, so it composes 
 
 from __future__ import annotations
 
-import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
+
+from ..base.lazy import chex
 
 __all__ = ["gaussian_sigma", "gaussian_filterbank", "fold_taps"]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
 
+from ..base.lazy import chex
 from .autocorr import fft_size, filterbank_autocorr, symmetric_extension
 from .filters import fold_taps
 

@@ -71,11 +71,11 @@ from __future__ import annotations
 
 import math
 
-import chex
 import numpy as np
 import jax
 import jax.numpy as jnp
 
+from ..base.lazy import chex
 from ..errors import InputError
 from .filters import fold_taps  # noqa: F401  (re-exported: part of this module's API)
 from .frames import circular_frame_bounds, rounding_floor
