@@ -156,3 +156,31 @@ def test_bad_arguments_are_one_line_input_errors(make, msg):
     with pytest.raises(InputError) as e:
         make()
     assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+def test_audit_of_a_saved_state_skips_the_free_parameters(tmp_path):
+    """A state saved from the modules (npz from Equinox, safetensors from Flax NNX): the rank-3
+    projector stack is not taken for a conv kernel, the plain conv after it is audited."""
+    import rfbjax
+    from safetensors.numpy import save_file
+
+    front = leqx.ParsevalConv1d(1, 4, 8, 2, ranks=3, key=jax.random.key(11))
+    back = eqx.nn.Conv1d(4, 3, 5, key=jax.random.key(12))
+    model = (front, back)
+    flat = {".".join(str(getattr(k, "name", getattr(k, "idx", k))) for k in path): np.asarray(v)
+            for path, v in jax.tree_util.tree_flatten_with_path(model)[0]}
+    assert flat["0.parseval_projectors"].shape == (3, 4, 3)         # rank 3: looks like a kernel
+    np.savez(tmp_path / "eqx.npz", **flat)
+    f = lflax.ParsevalConv1d(1, 4, 8, 2, rngs=nnx.Rngs(13))
+    tensors = {".".join(map(str, k)): np.asarray(v)
+               for k, v in nnx.to_flat_state(nnx.state(f, nnx.Param))}
+    tensors["head.weight"] = np.asarray(back.weight)
+    save_file(tensors, str(tmp_path / "flax.safetensors"))
+    for name in ("eqx.npz", "flax.safetensors"):
+        res = rfbjax.audit(str(tmp_path / name), stride=1, draws=0)
+        assert [lay.name for lay in res] == ["1.weight" if name == "eqx.npz" else "head.weight"]
+        assert any("parseval parameters skipped" in n and "rfbjax.parseval_kernel(params)" in n
+                   for n in res.notes), res.notes
+    # the kernel to audit
+    res = rfbjax.audit(np.asarray(front.kernel()), stride=2, draws=0)
+    assert res.kappa == pytest.approx(1.0, abs=1e-5)
