@@ -184,3 +184,13 @@ def test_audit_of_a_saved_state_skips_the_free_parameters(tmp_path):
     # the kernel to audit
     res = rfbjax.audit(np.asarray(front.kernel()), stride=2, draws=0)
     assert res.kappa == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_guide_example_runs():
+    """docs/guide/parseval.md's Python example, as written."""
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "guide", "parseval.md")
+    block, = re.findall(r"```python\n(.*?)```", open(path, encoding="utf-8").read(), re.S)
+    exec(compile(block, "parseval.md", "exec"), {"__name__": "guide"})
