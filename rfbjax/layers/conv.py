@@ -30,7 +30,7 @@ from ..kernels.parseval import nearest_multiple
 if TYPE_CHECKING:
     import jax
 
-__all__ = ["PADDINGS", "check_padding", "one_int", "raw_key", "strided_conv1d"]
+__all__ = ["PADDINGS", "check_padding", "check_input", "one_int", "raw_key", "strided_conv1d"]
 
 #: the paddings the modules accept
 PADDINGS = ("CIRCULAR", "VALID", "SAME")
@@ -66,6 +66,19 @@ def raw_key(key) -> jax.Array:
     return key
 
 
+def check_input(shape, C: int, T: int, stride: int, padding: str) -> None:
+    """InputError (one line) unless a ``(B, C, L)`` input fits the layer (`strided_conv1d`)."""
+    if shape[1] != C:
+        raise InputError(f"input: {shape[1]} channels, the layer has in_channels={C}")
+    L = shape[2]
+    if padding == "CIRCULAR" and L % stride:
+        raise InputError(f"input: length {L} is not a multiple of the stride {stride} "
+                         f"(circular padding needs one); nearest valid length "
+                         f"{nearest_multiple(L, stride)}")
+    if padding == "VALID" and L < T:
+        raise InputError(f"input: length {L} is shorter than the {T} taps (VALID padding)")
+
+
 def strided_conv1d(x: jax.Array, w: jax.Array, stride: int, padding: str) -> jax.Array:
     r"""Cross-correlate ``x`` ``(B, C, L)`` with ``w`` ``(J, C, T)`` at ``stride``: ``(B, J, M)``.
 
@@ -86,19 +99,12 @@ def strided_conv1d(x: jax.Array, w: jax.Array, stride: int, padding: str) -> jax
     import jax.numpy as jnp
 
     J, C, T = w.shape
-    if x.shape[1] != C:
-        raise InputError(f"input: {x.shape[1]} channels, the layer has in_channels={C}")
+    check_input(x.shape, C, T, stride, padding)
     L = x.shape[2]
     if padding == "CIRCULAR":
-        if L % stride:
-            raise InputError(f"input: length {L} is not a multiple of the stride {stride} "
-                             f"(circular padding needs one); nearest valid length "
-                             f"{nearest_multiple(L, stride)}")
         x = jnp.pad(x, ((0, 0), (0, 0), (0, T - 1)), mode="wrap")
         pads = [(0, 0)]
     elif padding == "VALID":
-        if L < T:
-            raise InputError(f"input: length {L} is shorter than the {T} taps (VALID padding)")
         pads = [(0, 0)]
     else:
         total = max((-(-L // stride) - 1) * stride + T - L, 0)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from ..errors import InputError
 from ..kernels.parseval import ParsevalParams, parseval_init, parseval_kernel
-from .conv import check_padding, one_int, raw_key, strided_conv1d
+from .conv import check_input, check_padding, one_int, raw_key, strided_conv1d
 
 __all__ = ["ParsevalConv1d"]
 
@@ -105,4 +105,5 @@ class ParsevalConv1d(eqx.Module):
         if x.ndim != 2:
             raise InputError(f"input: shape {tuple(x.shape)} must be (in_channels, length) = "
                              f"({self.in_channels}, L); vmap over a batch")
+        check_input((1,) + x.shape, self.in_channels, self.kernel_size, self.stride, self.padding)
         return strided_conv1d(x[None], self.kernel(), self.stride, self.padding)[0]

@@ -23,7 +23,7 @@ from flax import nnx
 
 from ..errors import InputError
 from ..kernels.parseval import ParsevalParams, parseval_init, parseval_kernel
-from .conv import check_padding, one_int, raw_key, strided_conv1d
+from .conv import check_input, check_padding, one_int, raw_key, strided_conv1d
 
 __all__ = ["ParsevalConv1d"]
 
@@ -100,5 +100,6 @@ class ParsevalConv1d(nnx.Module):
                              f"in_features={self.in_features})")
         lead = x.shape[:-2]
         xb = jnp.swapaxes(x.reshape((-1,) + x.shape[-2:]), 1, 2)           # (B, C, L)
+        check_input(xb.shape, self.in_features, self.kernel_size, self.strides, self.padding)
         y = strided_conv1d(xb, self.kernel(), self.strides, self.padding)   # (B, J, M)
         return jnp.swapaxes(y, 1, 2).reshape(lead + (y.shape[2], y.shape[1]))
