@@ -48,7 +48,7 @@ SITE_CSS = "css/rfbjax.css"
 
 #: the guide, in reading order; pages missing from the checkout are skipped, others follow
 GUIDE = ["energy", "bounds", "predict", "sweep", "reproduce", "attack", "audit", "real-models",
-         "remedies",
+         "remedies", "parseval",
          "training-study", "python-api"]
 #: reference pages of docs/, in this order; other top-level pages follow alphabetically
 REFERENCE = ["theory", "columns", "performance", "reliability", "architecture"]

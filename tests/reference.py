@@ -175,3 +175,15 @@ def extreme_eigenvalues(Phi):
     frame = float(s.min() ** 2) if rows >= cols and s.size == cols else 0.0
     riesz = float(s.min() ** 2) if cols >= rows and s.size == rows else 0.0
     return frame, riesz, float(s.max() ** 2)
+
+
+def strided_circular_xcorr(x, w, stride: int):
+    """y[j, m] = sum_c sum_t w[j, c, t] x[c, (m d + t) mod L], m < L/d: the conv1d of the
+    frameworks (cross-correlation) with circular padding, explicit loops; x (C, L), w (J, C, T)."""
+    C, L = x.shape
+    J, _, T = w.shape
+    y = np.zeros((J, L // stride))
+    for j in range(J):
+        for m in range(L // stride):
+            y[j, m] = sum(w[j, c, t] * x[c, (m * stride + t) % L] for c in range(C) for t in range(T))
+    return y

@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rfbjax.kernels",),                                    # 1 pure array functions
     ("rfbjax.engine",),                                     # 2 Monte Carlo engine
     ("rfbjax.theory",),                                     # 3 exact theory, predictors
-    ("rfbjax.remedies", "rfbjax.models"),                   # 4 remedies | models
+    ("rfbjax.remedies", "rfbjax.models", "rfbjax.layers"),  # 4 remedies | models | layers
     ("rfbjax.report",),                                     # 4½ signals in, reports out
     ("rfbjax.studies",),                                    # 5 studies
     ("rfbjax", "rfbjax.__main__", "rfbjax.api", "rfbjax.demo", "rfbjax.cli"),   # 6 edges
@@ -125,6 +125,14 @@ def find_cycle(graph) -> list[str] | None:
     return None
 
 
+def test_nothing_in_the_library_imports_the_framework_layers():
+    """rfbjax.layers needs Equinox or Flax: only its own modules may import it."""
+    found = [f"{m} imports {t}" for m, ts in sorted(GRAPH.items()) for t in sorted(ts)
+             if t.startswith("rfbjax.layers") and not m.startswith("rfbjax.layers")]
+    assert not found, "\n".join(found)
+    assert "rfbjax.layers.conv" in GRAPH["rfbjax.layers.flax"]
+
+
 def test_no_import_circles():
     cycle = find_cycle(GRAPH)
     assert cycle is None, "import circle: " + " -> ".join(cycle)
@@ -145,8 +153,8 @@ def test_top_of_the_package_stays_small():
     assert not extra, f"files at the top of rfbjax/ outside {sorted(TOP_FILES)}: {extra}"
 
 
-@pytest.mark.parametrize("room", ["base", "kernels", "engine", "remedies", "models", "report",
-                                  "studies"])
+@pytest.mark.parametrize("room", ["base", "kernels", "engine", "remedies", "models", "layers",
+                                  "report", "studies"])
 def test_subpackage_inits_import_nothing_heavy(room):
     """Importing one module of a room runs its package's __init__: keep those free of imports."""
     path = os.path.join(ROOT, room, "__init__.py")

@@ -538,14 +538,19 @@ def _looks_like_kernel(arr, layout) -> bool:
 
 def conv_kernels(tensors: dict, *, layout: str = "torch") -> tuple[list[Kernel], list[str]]:
     """The conv1d kernels among ``tensors`` (rank 3, or rank 4 with a singleton spatial axis),
-    in file order, and notes (squeezed 4-D kernels, skipped non-float tensors)."""
+    in file order, and notes (squeezed 4-D kernels, skipped non-float tensors, skipped free
+    parameters of `rfbjax.layers`: names whose last component starts with ``parseval_``)."""
     kernels, notes = [], []
     skipped = [k for k, v in tensors.items() if v.ndim in (3, 4) and not _is_float(v)]
     if skipped:
         notes.append(f"skipped {len(skipped)} non-float tensor(s) of rank 3-4: "
                      + ", ".join(skipped[:4]) + (", ..." if len(skipped) > 4 else ""))
+    pv = [k for k in tensors if k.replace("/", ".").split(".")[-1].startswith("parseval_")]
+    if pv:   # rfbjax.layers' free parameters are not kernels
+        notes.append(f"parseval parameters skipped ({', '.join(pv[:4])}"
+                     f"{', ...' if len(pv) > 4 else ''}): audit rfbjax.parseval_kernel(params) instead")
     for name, arr in tensors.items():
-        if not _looks_like_kernel(arr, layout):
+        if name in pv or not _looks_like_kernel(arr, layout):
             continue
         local: list[str] = []
         w = to_conv1d(arr, name=name, layout=layout, notes=local, allow_2d=False)
