@@ -426,3 +426,22 @@ def test_file_names_in_markdown_reports_are_printable():
 
     (c,) = _cols({"signals": [{"kind": "sound", "label": "a\x1b[2J\nb.wav"}]}, "sound")
     assert "\x1b" not in c["label"] and "\n" not in c["label"]
+
+
+def test_xla_entries_are_written_atomically(tmp_path, monkeypatch):
+    from jax._src import lru_cache
+
+    monkeypatch.setattr(lru_cache.LRUCache, "put", lru_cache.LRUCache.put)   # undone after
+    compile_cache._atomic_xla_entries()
+    assert getattr(lru_cache.LRUCache.put, "_rfbjax_atomic", False)
+    cache = lru_cache.LRUCache(str(tmp_path), max_size=-1)
+    cache.put("k1", b"x" * 1000)
+    assert cache.get("k1") == b"x" * 1000 and os.stat(tmp_path / "k1-cache").st_mode & 0o077 == 0
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)    # the disk fills during the write
+    with pytest.raises(OSError):
+        cache.put("k2", b"y" * 1000)
+    assert sorted(os.listdir(tmp_path)) == ["k1-cache"]   # no truncated entry, no scratch file

@@ -202,8 +202,41 @@ def enable() -> str | None:
             jax.config.update("jax_compilation_cache_dir", os.path.join(path, "xla"))
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+            _atomic_xla_entries()
             _reset_jax_cache_if_checked()
         return path
+
+
+def _atomic_xla_entries() -> None:
+    """Make JAX's writes of ``xla/`` entries atomic (a temporary file renamed into place), so
+    that a full disk or a killed process leaves no truncated entry for later runs to trip over.
+
+    JAX's file cache writes an entry in place; its ``put`` is replaced, for the file cache
+    without eviction (the one configured here), by the same logic through the atomic writer.
+    With eviction on (a ``jax_compilation_cache_max_size`` set by the user) JAX's own ``put``
+    runs, locks and access times included.
+    """
+    try:
+        from jax._src import lru_cache
+    except Exception:  # a private detail of JAX: without it, JAX's own writer stays
+        return
+    original = getattr(lru_cache.LRUCache, "put", None)
+    suffix = getattr(lru_cache, "_CACHE_SUFFIX", None)
+    if original is None or suffix is None or getattr(original, "_rfbjax_atomic", False):
+        return
+
+    def put(self, key, value):
+        if getattr(self, "eviction_enabled", True) or not key:
+            return original(self, key, value)
+        target = os.path.join(str(self.path), f"{key}{suffix}")
+        if os.path.exists(target):
+            return None
+        if not _write_atomic(target, bytes(value)):
+            raise OSError(f"cannot write the compile cache entry {target!r}")
+        return None
+
+    put._rfbjax_atomic = True
+    lru_cache.LRUCache.put = put
 
 
 def active() -> bool:
