@@ -262,12 +262,21 @@ def parseval_params(cfg: StudyConfig, stride: int, dtype=jnp.float64):
     Raises:
       InputError: no Parseval layer of this shape (one line naming J, T or the ranks).
     """
-    from ...kernels.parseval import parseval_init
+    return _parseval_draw_fn(cfg.seeds, cfg.J, cfg.T, int(stride), jnp.dtype(dtype))(
+        jax.random.PRNGKey(cfg.seed))
 
-    base = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _tag(PARSEVAL))
-    draws = [parseval_init(jax.random.fold_in(base, s), cfg.J, 1, cfg.T, int(stride),
-                           dtype=dtype) for s in range(cfg.seeds)]
-    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *draws)
+
+@functools.lru_cache(maxsize=16)
+def _parseval_draw_fn(seeds: int, J: int, T: int, stride: int, dtype):
+    from ...kernels.parseval import check_parseval_shape, parseval_init
+
+    check_parseval_shape(J, 1, T, stride)     # InputError before tracing (ranks: while tracing)
+
+    def draws(key):
+        base = jax.random.fold_in(key, _tag(PARSEVAL))
+        keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+        return jax.vmap(lambda k: parseval_init(k, J, 1, T, stride, dtype=dtype))(keys)
+    return jax.jit(draws)
 
 
 @functools.lru_cache(maxsize=16)
