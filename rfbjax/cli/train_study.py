@@ -22,8 +22,8 @@ def add_parser(sub):
         "built-in signals (or --audio files), for every initialiser, penalty and seed; log the "
         "training and held-out loss and the exact frame bounds A, B, kappa along training. "
         "Writes DIR/study.json, DIR/final_weights.npz, DIR/report.md and DIR/figures/. Default: "
-        "J=40, T=N=1024, strides 1 and 4, 5 seeds (about half an hour on 2 CPU cores); "
-        "--quick: J=20, T=N=256, stride 1, 3 seeds (under 3 minutes).")
+        "J=40, T=N=1024, strides 1 and 4, 5 seeds (well over half an hour on 2 CPU cores); "
+        "--quick: J=20, T=N=256, stride 1, 3 seeds (a few minutes).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (missing, empty, "
                    "or holding only an earlier train-study's outputs, which are replaced)")
     p.add_argument("--quick", action="store_true", help="small, fast configuration")
