@@ -104,7 +104,7 @@ def test_t_quantile_and_intervals():
 
 def _cli(tmp_path, out, *extra):
     return main(["train-study", "--quick", "--J", "8", "--T", "32", "--N", "32", "--steps", "60",
-                 "--seeds", "3", "--init", "gaussian,pytorch", "--out", str(out), "--quiet",
+                 "--seeds", "3", "--init", "gaussian,pytorch,parseval", "--out", str(out), "--quiet",
                  *extra])
 
 
@@ -118,9 +118,29 @@ def test_cli_outputs(tmp_path):
     assert (cfg["J"], cfg["T"], cfg["N"], cfg["steps"], cfg["seeds"]) == (8, 32, 32, 60, 3)
     weights = np.load(out / "final_weights.npz", allow_pickle=False)
     runs = doc["runs"]
-    n_set = len(cfg["targets"]) * len(cfg["inits"]) * len(cfg["penalties"]) * 3
-    assert len(runs) == n_set == len(weights.files)
-    w0 = runner.initial_weights(runner.SMALL.replace(seeds=3, inits=tuple(cfg["inits"])), 1)
+    assert cfg["inits"] == ["gaussian", "pytorch", "parseval"]
+    assert cfg["penalties"] == ["none", "kappa", "tightness", "smooth_sailing"]
+    # the Parseval arm trains under penalty none only (every penalty is zero on it)
+    n_set = len(cfg["targets"]) * (2 * len(cfg["penalties"]) + 1) * 3
+    assert len(runs) == n_set == len(weights.files) and doc["skipped"] == []
+    small = runner.SMALL.replace(seeds=3, inits=tuple(cfg["inits"]))
+    w0 = runner.initial_weights(small, 1)
+    w0["parseval"] = jax.vmap(distill.parseval_taps)(runner.parseval_params(small, 1))
+    # kappa of the Parseval arm at every recorded step: 1 up to rounding. Its kernel is a product
+    # of K - 1 = T/d - 1 exactly lossless blocks; each rounded block perturbs the frame
+    # operator's eigenvalues by a few float32 epsilons at most and these add up at worst
+    # linearly, so |lambda - 1| <= 4 K eps32 and kappa - 1 ~ 2 max|lambda - 1| <= 8 K eps32
+    # (3e-5 here; the study runs in float64, where it is ~1e-15). The unconstrained arms are
+    # far above it (kappa > 1.5).
+    tol = 8 * (32 // 1) * float(np.finfo(np.float32).eps)
+    par = [r for r in runs if r["init"] == "parseval"]
+    assert len(par) == 2 * 3 and {r["penalty"] for r in par} == {"none"}
+    for r in par:
+        assert max(abs(k - 1.0) for k in r["kappa"]) <= tol
+        assert r["loss"][-1] < 0.5 * r["loss"][0]
+    assert min(r["kappa"][0] for r in runs if r["init"] == "gaussian") > 1 + 1e4 * tol
+    for s_ in doc["findings"]["settings"]:
+        assert s_["parseval"]["run"] and s_["parseval"]["max_abs_kappa_minus_1"] <= tol
     for r in runs:
         assert {"init", "penalty", "seed", "step", "loss", "val_loss", "kappa", "A", "B"} <= set(r)
         assert r["step"] == [0, 20, 40, 60] and len(r["loss"]) == len(r["kappa"]) == 4
@@ -139,10 +159,21 @@ def test_cli_outputs(tmp_path):
     # penalties act: on the non-tight target they lower the final kappa of every seed
     by = {(r["target"], r["init"], r["penalty"], r["seed"]): r for r in runs}
     for p in ("kappa", "tightness"):
-        for i in cfg["inits"]:
+        for i in ("gaussian", "pytorch"):
             for s_ in range(3):
                 assert (by[("gammatone", i, p, s_)]["kappa"][-1]
                         < by[("gammatone", i, "none", s_)]["kappa"][-1])
+    # the smooth-sailing arm lowers its own objective (B - c)/c of the final weights below that
+    # of the same draw trained without it, on both targets
+    from rfbjax.regularizers import smooth_sailing_penalty
+
+    def ss(r):
+        return float(smooth_sailing_penalty(jnp.asarray(weights[r["name"]]), stride=1, N=32))
+
+    for t in ("parseval", "gammatone"):
+        for s_ in range(3):
+            assert ss(by[(t, "gaussian", "smooth_sailing", s_)]) < ss(by[(t, "gaussian", "none",
+                                                                           s_)])
     report = (out / "report.md").read_text()
     assert "What the data show" in report and "figures/study_parseval_s1.png" in report
     assert (out / "figures" / "study_gammatone_s1.png").is_file()
@@ -151,7 +182,7 @@ def test_cli_outputs(tmp_path):
 
     assert outputs.check_out_dir(str(out)) is True
     study = runner.run_study(runner.QUICK.replace(J=8, T=32, N=32, steps=60, seeds=3,
-                                                  inits=("gaussian", "pytorch")),
+                                                  inits=("gaussian", "pytorch", "parseval")),
                              runner.load_sets(runner.QUICK.replace(N=32)))
     again = {r["name"]: r for r in study["runs"]}
     for r in runs:
@@ -165,6 +196,22 @@ def test_cli_outputs(tmp_path):
     (out / "figures" / "study_poster.png").write_bytes(b"mine")   # named like ours, not ours
     outputs.write_outputs(study, str(out))
     assert (out / "figures" / "study_poster.png").read_bytes() == b"mine"
+
+
+def test_parseval_arm_skipped_where_no_parseval_layer_exists():
+    # J = 1 filter of T > d taps: no FIR Parseval layer (no projector rank in 1..J-1); the
+    # cell says why, the other arms run
+    cfg = runner.SMALL.replace(J=1, T=8, N=8, steps=10, log_every=10, seeds=2,
+                               targets=("gammatone",), inits=("gaussian", "parseval"),
+                               penalties=("none",))
+    study = runner.run_study(cfg, runner.load_sets(cfg))
+    assert [r["init"] for r in study["runs"]] == ["gaussian", "gaussian"]
+    (sk,) = study["skipped"]
+    assert (sk["target"], sk["stride"], sk["init"]) == ("gammatone", 1, "parseval")
+    assert "ranks" in sk["reason"] and "\n" not in sk["reason"]
+    (fs,) = summary.findings(study)["settings"]
+    assert fs["parseval"] == {"run": False, "reason": sk["reason"]}
+    assert any("Parseval arm was not run" in x for x in fs["sentences"])
 
 
 def test_cli_refuses(tmp_path, capsys):

@@ -22,8 +22,8 @@ def add_parser(sub):
         "built-in signals (or --audio files), for every initialiser, penalty and seed; log the "
         "training and held-out loss and the exact frame bounds A, B, kappa along training. "
         "Writes DIR/study.json, DIR/final_weights.npz, DIR/report.md and DIR/figures/. Default: "
-        "J=40, T=N=1024, strides 1 and 4, 5 seeds (about half an hour on 2 CPU cores); "
-        "--quick: J=20, T=N=256, stride 1, 3 seeds (under 3 minutes).")
+        "J=40, T=N=1024, strides 1 and 4, 5 seeds (well over half an hour on 2 CPU cores); "
+        "--quick: J=20, T=N=256, stride 1, 3 seeds (a few minutes).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (missing, empty, "
                    "or holding only an earlier train-study's outputs, which are replaced)")
     p.add_argument("--quick", action="store_true", help="small, fast configuration")
@@ -44,15 +44,18 @@ def add_parser(sub):
     p.add_argument("--target", default=None, metavar="NAME[,NAME]",
                    help="targets to imitate (default parseval,gammatone)")
     p.add_argument("--init", default=None, metavar="NAME[,NAME...]",
-                   help="initialisers to compare (default: gaussian, pytorch and tight_fir when "
-                   "available)")
+                   help="initialisers to compare (default: gaussian, pytorch, tight_fir when "
+                   "available, and parseval: the arm trained through the Parseval "
+                   "parametrisation, without a penalty)")
     p.add_argument("--penalty", default=None, metavar="NAME[,NAME...]",
-                   help="penalties (default none,kappa,tightness)")
+                   help="penalties (default none,kappa,tightness,smooth_sailing)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate "
                    "(default 0.06/sqrt(J T))")
     p.add_argument("--beta-kappa", type=float, default=None, help="beta of the kappa penalty")
     p.add_argument("--beta-tightness", type=float, default=None,
                    help="beta of the tightness penalty")
+    p.add_argument("--beta-smooth-sailing", type=float, default=None,
+                   help="beta of the smooth_sailing penalty (B - c)/c")
     p.add_argument("--pdf", action="store_true", help="also write the figures as PDF")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=run)
@@ -83,6 +86,8 @@ def _config(args):
         beta["kappa"] = float(args.beta_kappa)
     if args.beta_tightness is not None:
         beta["tightness"] = float(args.beta_tightness)
+    if args.beta_smooth_sailing is not None:
+        beta["smooth_sailing"] = float(args.beta_smooth_sailing)
     kw["beta"] = beta
     cfg = cfg.replace(**kw)
     if args.steps is not None and cfg.steps % cfg.log_every:

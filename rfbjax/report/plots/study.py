@@ -10,7 +10,8 @@ __all__ = ["study_figure", "study_figures", "figure_name"]
 
 _COLORS = ("C0", "C1", "C2", "C3", "C4")
 #: how a penalty's name reads in a figure
-_PENALTY = {"kappa": "κ", "none": "none", "tightness": "tightness"}
+_PENALTY = {"kappa": "κ", "none": "none", "tightness": "tightness",
+            "smooth_sailing": "smooth sailing (B − c)/c"}
 
 
 def figure_name(target: str, stride: int) -> str:
@@ -19,7 +20,8 @@ def figure_name(target: str, stride: int) -> str:
 
 def study_figure(results: dict, target: str, stride: int, out_dir: str | None = None, *,
                  pdf: bool = False):
-    """Two rows (held-out loss, κ; log scales) × one column per penalty; one colour per init.
+    """Two rows (held-out loss, κ; log scales) × one column per penalty; one colour per init
+    (the Parseval arm, trained without a penalty, appears in the ``none`` column).
 
     Lines are the median over seeds, bands the range (min to max) over seeds; the training
     loss median is dashed; the target's κ is a dotted black line. Writes
@@ -69,8 +71,12 @@ def study_figure(results: dict, target: str, stride: int, out_dir: str | None = 
 
     band = Patch(facecolor="0.5", alpha=0.2, label=f"band: range over {cfg.seeds} seeds")
     for row in range(2):
-        handles = axes[row, 0].get_legend_handles_labels()[0]
-        axes[row, 0].legend(handles=handles + [band], fontsize=7)
+        # every init once, from whichever column has it (the Parseval arm: penalty none only)
+        seen: dict = {}
+        for ax in axes[row]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(lab, h)
+        axes[row, 0].legend(handles=list(seen.values()) + [band], fontsize=7)
     fig.suptitle(f"Distilling a {target} target, J = {cfg.J}, T = {cfg.T}, N = {cfg.N}, "
                  f"stride {stride}: median over {cfg.seeds} seeds", fontsize=11)
     if out_dir is None:

@@ -35,7 +35,10 @@ convolutions). Float64 is advised: the loss is a difference of O(1) terms.
 `train_runs` trains many runs at once (``vmap`` over initial weights) with optax Adam, an
 optional penalty transformation chained before it, and logs at every ``log_every`` steps the
 training loss, the held-out loss and the exact frame bounds A, B of the weights on
-$\mathbb Z_N$ with stride d (`rfbjax.kernels.strided.strided_frame_bounds`).
+$\mathbb Z_N$ with stride d (`rfbjax.kernels.strided.strided_frame_bounds`). The trained
+parameters are the taps themselves, or the free parameters of a parametrisation that maps them
+to taps (``to_kernel``; `parseval_taps`: the Parseval layers of `rfbjax.kernels.parseval`,
+trained through `rfbjax.kernels.parseval.parseval_kernel`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from ...kernels.frames import condition_number
 from ...kernels.strided import strided_frame_bounds
 
 __all__ = ["DistillStats", "analysis", "distill_stats", "distill_loss", "full_spectrum",
-           "train_runs"]
+           "parseval_taps", "train_runs"]
 
 
 class DistillStats(NamedTuple):
@@ -127,13 +130,25 @@ def full_spectrum(w: jax.Array, N: int) -> jax.Array:
     return jnp.concatenate([W, jnp.conj(W[..., 1:(N + 1) // 2][..., ::-1])], axis=-1)
 
 
+def parseval_taps(params) -> jax.Array:
+    """The ``(J, T)`` taps of a one-channel `rfbjax.kernels.parseval.ParsevalParams`: the
+    student of the study's Parseval arm, tight for every value of its free parameters."""
+    from ...kernels.parseval import parseval_kernel
+
+    return parseval_kernel(params)[:, 0, :]
+
+
 @functools.lru_cache(maxsize=32)
-def _compiled(N: int, d: int, log_every: int, lr: float, penalty_tx):
+def _compiled(N: int, d: int, log_every: int, lr: float, penalty_tx, to_kernel=None):
     """Jitted (optimiser init, ``log_every`` steps), vmapped over runs — one compilation per
-    setting, whatever the target (the statistics are arguments, not constants)."""
+    setting, whatever the target (the statistics are arguments, not constants). ``to_kernel``
+    maps the trained parameters to the ``(J, T)`` taps (None: they are the taps)."""
     adam = optax.adam(lr)
     opt = adam if penalty_tx is None else optax.chain(penalty_tx, adam)
-    grad = jax.grad(distill_loss)
+    if to_kernel is None:
+        grad = jax.grad(distill_loss)
+    else:
+        grad = jax.grad(lambda p, tr, N, d: distill_loss(to_kernel(p), tr, N, d))
 
     def one_step(carry, tr):
         w, state = carry
@@ -157,9 +172,14 @@ def _metrics(N: int, d: int):
     return jax.jit(jax.vmap(metrics, in_axes=(0, None, None)))
 
 
+@functools.lru_cache(maxsize=8)
+def _kernels(to_kernel):
+    return jax.jit(jax.vmap(to_kernel))
+
+
 def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: int, steps: int,
                log_every: int, lr: float, penalty_tx: optax.GradientTransformation | None = None,
-               on_log: Callable[[int], None] | None = None) -> dict:
+               on_log: Callable[[int], None] | None = None, to_kernel=None) -> dict:
     r"""Train R runs at once from initial weights ``w0 (R, J, T)``.
 
     The optimiser is ``optax.chain(penalty_tx, optax.adam(lr))`` (``optax.adam(lr)`` alone
@@ -169,24 +189,29 @@ def train_runs(w0, train: DistillStats, val: DistillStats, *, N: int, stride: in
     d. ``steps`` must be a multiple of ``log_every``. ``on_log(k)`` is called after each
     logging interval with the number of steps done per run.
 
+    With ``to_kernel`` (a module-level function, e.g. `parseval_taps`), ``w0`` is a pytree of
+    R stacked parameter sets, the loss is that of ``to_kernel(params)`` and the gradient flows
+    through it; everything logged is of those taps.
+
     Returns:
       dict of NumPy arrays: ``step (L+1,)``, ``loss``, ``val_loss``, ``A``, ``B``, ``kappa``
-        ``(R, L+1)`` and ``w (R, J, T)`` (final weights); L = steps/log_every.
+        ``(R, L+1)`` and ``w (R, J, T)`` (final taps); L = steps/log_every.
     """
     d = int(stride)
     if steps % log_every:
         raise ValueError("steps must be a multiple of log_every")
-    init, block = _compiled(int(N), d, int(log_every), float(lr), penalty_tx)
+    init, block = _compiled(int(N), d, int(log_every), float(lr), penalty_tx, to_kernel)
     metrics = _metrics(int(N), d)
+    taps = (lambda w: w) if to_kernel is None else _kernels(to_kernel)
 
-    w = jnp.asarray(w0)
+    w = jax.tree_util.tree_map(jnp.asarray, w0)
     state = init(w)
-    logs = [tuple(np.asarray(v) for v in metrics(w, train, val))]
+    logs = [tuple(np.asarray(v) for v in metrics(taps(w), train, val))]
     for k in range(steps // log_every):
         w, state = block(w, state, train)
-        logs.append(tuple(np.asarray(v) for v in metrics(w, train, val)))
+        logs.append(tuple(np.asarray(v) for v in metrics(taps(w), train, val)))
         if on_log is not None:
             on_log((k + 1) * log_every)
     loss, val_loss, A, B, kappa = (np.stack([lg[i] for lg in logs], axis=1) for i in range(5))
     return {"step": np.arange(0, steps + 1, log_every), "loss": loss, "val_loss": val_loss,
-            "A": A, "B": B, "kappa": kappa, "w": np.asarray(w)}
+            "A": A, "B": B, "kappa": kappa, "w": np.asarray(taps(w))}

@@ -72,6 +72,7 @@ def study_json(results: dict) -> dict:
         "targets": [{k: v for k, v in t.items() if k != "w"} for t in results["targets"]],
         "data": results["data"],
         "runs": runs,
+        "skipped": results.get("skipped", []),
         "summary": final_table(results["runs"]),
         "findings": _findings(results),
         "seconds": results["seconds"],
@@ -164,7 +165,11 @@ def render_report(results: dict, figures: dict) -> str:
          f"{results['data']['n_val']} other excerpts. κ = B/A is exact on the N-point grid "
          f"(the operator being trained), logged every {cfg.log_every} steps. "
          f"{cfg.seeds} seeds per initialiser; the same initial draw is trained under every "
-         f"penalty. Penalties: "
+         f"penalty. "
+         + (f"The `parseval` arm is trained through its Parseval parametrisation "
+            f"(`rfbjax.parseval_kernel`, lr = {cfg.parseval_learning_rate:.4g}), penalty none. "
+            if "parseval" in cfg.inits else "")
+         + "Penalties: "
          + ", ".join(f"{p} (β = {cfg.beta[p]:g})" if p != "none" else p for p in cfg.penalties)
          + f". Seed {cfg.seed}; {results['seconds']:.0f} s of training.", "",
          "| target | stride | A | B | κ | description |", "|---|---|---|---|---|---|"]
@@ -188,6 +193,9 @@ def render_report(results: dict, figures: dict) -> str:
         L.append(f"| {r['target']} | {r['stride']} | {r['init']} | {r['penalty']} | "
                  f"{_ci(r['kappa0'])} | {_ci(r['kappa'])} | {_ci(r['val_loss'], 3)} | "
                  f"{_ci(r['loss'], 3)} |")
+    for k in results.get("skipped", ()):
+        L.append(f"| {k['target']} | {k['stride']} | {k['init']} | {k['penalty']} | not run: "
+                 f"{k['reason']} | – | – | – |")
     L += ["", "Files: `study.json` (configuration, every run's step, loss, val_loss, kappa, A, B), "
           "`final_weights.npz` (one (J, 1, T) array per run, named "
           "`{target}-s{stride}-{init}-{penalty}-{seed}`), `figures/`.", ""]

@@ -8,9 +8,17 @@ the exact frame bounds A, B (hence κ = B/A) on the N-point grid are logged alon
 * **inits** — ``gaussian`` (the paper's, σ² = d/(JT)), ``pytorch`` (Conv1d default,
   U(±1/√T)) from `rfbjax.kernels.initializers`, and ``tight_fir`` (a Gaussian draw tightened with its
   T taps to κ ≤ 1.01) when `rfbjax.kernels.initializers` provides it;
-* **penalties** — ``none``, ``kappa`` (β(B/A − 1)) and ``tightness`` (β·mean_ξ‖M(ξ)/c − I‖²_F) from
-  `rfbjax.remedies.regularizers`, applied as an optax transformation chained before Adam
-  (``optax.chain(penalize(...), optax.adam(lr))``), on the same N-point grid as the metrics;
+* **the Parseval arm** — ``parseval``: the student is *parametrised* by
+  `rfbjax.kernels.parseval.ParsevalParams` (drawn by ``parseval_init``, gain 1 = the targets'
+  mean gain) and trained through ``parseval_kernel`` with the same Adam, without a penalty (every
+  penalty here is zero on a Parseval layer), so κ = 1 at every step; its learning rate follows
+  the same rule in units of its own parameters' size (`StudyConfig.parseval_learning_rate`).
+  Where the construction has no layer of the configured shape (`check_parseval_shape`, or
+  J = 1 with T > d), the arm is left out of that cell and the reason recorded (``skipped``);
+* **penalties** — ``none``, ``kappa`` (β(B/A − 1)), ``tightness`` (β·mean_ξ‖M(ξ)/c − I‖²_F) and
+  ``smooth_sailing`` (β(B − c)/c) from `rfbjax.remedies.regularizers`, applied as an optax
+  transformation chained before Adam (``optax.chain(penalize(...), optax.adam(lr))``), on the
+  same N-point grid as the metrics;
 * **seeds** — the same initial draw (per init and seed) is used for every penalty and every
   target, so comparisons between penalties are paired.
 
@@ -33,19 +41,24 @@ import jax.numpy as jnp
 from ...errors import InputError
 from ...remedies import initializers
 from .data import SignalSets, audio_sets, builtin_sets
-from .distill import analysis, distill_stats, train_runs
+from .distill import analysis, distill_stats, parseval_taps, train_runs
 from .targets import TARGET_NAMES, make_target
 
 __all__ = ["StudyConfig", "QUICK", "FULL", "SMALL", "INITS", "PENALTIES", "DEFAULT_BETA",
-           "available_inits", "available_penalties", "validate_config", "load_sets",
-           "estimate_bytes", "plan_steps", "run_study", "run_name"]
+           "PARSEVAL", "available_inits", "available_penalties", "validate_config", "load_sets",
+           "estimate_bytes", "plan_steps", "parseval_params", "run_study", "run_name"]
 
-#: initialisers the study compares (``tight_fir`` only when the library has it)
-INITS = ("gaussian", "pytorch", "tight_fir")
+#: the arm trained through the Parseval parametrisation (penalty ``none`` only)
+PARSEVAL = "parseval"
+#: initialisers the study compares (``tight_fir`` only when the library has it); ``parseval``
+#: is the Parseval arm (module docstring)
+INITS = ("gaussian", "pytorch", "tight_fir", PARSEVAL)
 #: penalties: name -> function name in `rfbjax.remedies.regularizers`
-PENALTIES = {"none": None, "kappa": "kappa_penalty", "tightness": "tightness_penalty"}
-#: β per penalty (see README "Training study" for how they were chosen)
-DEFAULT_BETA = {"kappa": 1e-2, "tightness": 1e-1}
+PENALTIES = {"none": None, "kappa": "kappa_penalty", "tightness": "tightness_penalty",
+             "smooth_sailing": "smooth_sailing_penalty"}
+#: β per penalty (see docs/guide/training-study.md for how they were chosen; smooth_sailing's
+#: (B − c)/c is a scale-free eigenvalue ratio like kappa's B/A − 1, and gets kappa's β)
+DEFAULT_BETA = {"kappa": 1e-2, "tightness": 1e-1, "smooth_sailing": 1e-2}
 #: Adam learning rate, in units of the Gaussian tap size 1/sqrt(J T)
 LR_SCALE = 0.06
 
@@ -93,12 +106,22 @@ class StudyConfig:
     def learning_rate(self) -> float:
         return float(self.lr) if self.lr is not None else LR_SCALE / math.sqrt(self.J * self.T)
 
+    @property
+    def parseval_learning_rate(self) -> float:
+        """The Parseval arm's Adam learning rate: `learning_rate` × √T. The free matrices'
+        entries have size 1/√J (orthonormal columns), √T times a Gaussian tap's 1/√(JT), so the
+        same relative step per parameter (6 % by default)."""
+        return self.learning_rate * math.sqrt(self.T)
+
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["strides"] = list(self.strides)
         d["stride"] = list(self.strides)
         d["lr"] = self.learning_rate
         d["lr_rule"] = (f"{LR_SCALE} / sqrt(J T)" if self.lr is None else "given")
+        if PARSEVAL in self.inits:
+            d["lr_parseval"] = self.parseval_learning_rate
+            d["lr_parseval_rule"] = "lr * sqrt(T) (free-matrix entries have size 1/sqrt(J))"
         d["beta"] = {p: self.beta[p] for p in self.penalties if p != "none"}
         d["optimizer"] = "adam (optax), full batch; penalty as optax.chain(penalize, adam)"
         d["loss"] = "mean ||Phi_w x - y*||^2 / mean ||y*||^2 (relative MSE of the outputs)"
@@ -144,7 +167,11 @@ def estimate_bytes(cfg: StudyConfig) -> int:
     chunk = 64 * cfg.J * cfg.N * (8 + 16 + 16)
     stats = 16 * (cfg.N * d + cfg.J * cfg.N) * 2
     train = runs * 8 * (cfg.J * (4 * cfg.T + 4 * cfg.N) + cfg.N * d * d)
-    return int(sets + chunk + stats + 8 * train)
+    # the Parseval arm's backward pass keeps the (J, T) polynomial of each of the T/d factors
+    # (twice: the carry and the projected part)
+    par = (cfg.seeds * 8 * 2 * (cfg.T // min(cfg.strides)) * cfg.J * cfg.T
+           if PARSEVAL in cfg.inits else 0)
+    return int(sets + chunk + stats + 8 * train + par)
 
 
 def validate_config(cfg: StudyConfig) -> None:
@@ -199,7 +226,8 @@ def load_sets(cfg: StudyConfig, audio=None) -> SignalSets:
 
 def plan_steps(cfg: StudyConfig) -> int:
     """Units of progress of a whole study: optimiser steps summed over compiled calls."""
-    return len(cfg.strides) * len(cfg.targets) * len(cfg.penalties) * cfg.steps
+    arms = len(cfg.penalties) * any(i != PARSEVAL for i in cfg.inits) + (PARSEVAL in cfg.inits)
+    return len(cfg.strides) * len(cfg.targets) * arms * cfg.steps
 
 
 def _tag(name: str) -> int:
@@ -211,7 +239,7 @@ def initial_weights(cfg: StudyConfig, stride: int, dtype=jnp.float64) -> dict:
     ``fold_in(fold_in(key(seed), tag(init)), s)``, the same for every target and penalty (paired
     comparisons); ``tight_fir`` tightens the ``gaussian`` draw of the same seed. The i.i.d.
     initialisers are drawn in one compiled call."""
-    iid = tuple(i for i in cfg.inits if i != "tight_fir")
+    iid = tuple(i for i in cfg.inits if i not in ("tight_fir", PARSEVAL))
     out = dict(zip(iid, _draw_fn(iid, cfg.seeds, cfg.J, cfg.T, stride, cfg.N,
                                  jnp.dtype(dtype))(jax.random.PRNGKey(cfg.seed))))
     if "tight_fir" in cfg.inits:
@@ -222,7 +250,33 @@ def initial_weights(cfg: StudyConfig, stride: int, dtype=jnp.float64) -> dict:
         out["tight_fir"] = jnp.stack([
             initializers.tight_fir(jax.random.fold_in(base, s), cfg.J, cfg.T, stride=stride,
                                    dtype=dtype) for s in range(cfg.seeds)])
-    return {i: out[i] for i in cfg.inits}
+    return {i: out[i] for i in cfg.inits if i != PARSEVAL}
+
+
+def parseval_params(cfg: StudyConfig, stride: int, dtype=jnp.float64):
+    """The Parseval arm's initial free parameters: a `ParsevalParams` whose leaves stack the
+    ``cfg.seeds`` draws, seed s from ``fold_in(fold_in(key(seed), tag("parseval")), s)`` (the
+    key `rfbjax.kernels.initializers.draw` gets for ``parseval``, so the initial taps are those
+    of ``--init parseval``), default ranks ⌊J/2⌋, gain 1.
+
+    Raises:
+      InputError: no Parseval layer of this shape (one line naming J, T or the ranks).
+    """
+    return _parseval_draw_fn(cfg.seeds, cfg.J, cfg.T, int(stride), jnp.dtype(dtype))(
+        jax.random.PRNGKey(cfg.seed))
+
+
+@functools.lru_cache(maxsize=16)
+def _parseval_draw_fn(seeds: int, J: int, T: int, stride: int, dtype):
+    from ...kernels.parseval import check_parseval_shape, parseval_init
+
+    check_parseval_shape(J, 1, T, stride)     # InputError before tracing (ranks: while tracing)
+
+    def draws(key):
+        base = jax.random.fold_in(key, _tag(PARSEVAL))
+        keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+        return jax.vmap(lambda k: parseval_init(k, J, 1, T, stride, dtype=dtype))(keys)
+    return jax.jit(draws)
 
 
 @functools.lru_cache(maxsize=16)
@@ -270,12 +324,32 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
     validate_config(cfg)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     t0 = time.perf_counter()
-    runs, targets = [], []
+    runs, targets, skipped = [], [], []
     done = 0
+    kernel_inits = [i for i in cfg.inits if i != PARSEVAL]
+
+    def record(out, r0, tname, d, init, pen):
+        for s in range(cfg.seeds):
+            r = r0 + s
+            runs.append({
+                "name": run_name(tname, d, init, pen, s), "target": tname,
+                "stride": d, "N": cfg.N, "init": init, "penalty": pen, "seed": s,
+                "step": out["step"], "loss": out["loss"][r],
+                "val_loss": out["val_loss"][r], "kappa": out["kappa"][r],
+                "A": out["A"][r], "B": out["B"][r], "w": out["w"][r]})
+
     for d in cfg.strides:
         w0 = initial_weights(cfg, d, dtype)
-        stacked = jnp.concatenate([w0[i] for i in cfg.inits])
+        stacked = jnp.concatenate([w0[i] for i in kernel_inits]) if kernel_inits else None
         txs = {p: _penalty_tx(cfg, p, d) for p in cfg.penalties}   # one compilation per penalty
+        p0 = None
+        if PARSEVAL in cfg.inits:
+            try:
+                p0 = parseval_params(cfg, d, dtype)
+            except InputError as e:
+                for tname in cfg.targets:
+                    skipped.append({"target": tname, "stride": d, "init": PARSEVAL,
+                                    "penalty": "none", "reason": str(e)})
         for tname in cfg.targets:
             tg = make_target(tname, cfg.J, cfg.T, d, seed=cfg.seed, sample_rate=sets.sample_rate)
             A, B = (float(v) for v in _bounds(jnp.asarray(tg.w, dtype), cfg.N, d))
@@ -284,27 +358,25 @@ def run_study(cfg: StudyConfig, sets: SignalSets, *,
                             "w": tg.w})
             tr = distill_stats(sets.train, analysis(tg.w, sets.train, d), d, dtype=dtype)
             va = distill_stats(sets.val, analysis(tg.w, sets.val, d), d, dtype=dtype)
-            for pen in cfg.penalties:
-                label = f"{tname} stride {d} {pen}"
+            arms = [(pen, stacked, cfg.learning_rate, txs[pen], None)
+                    for pen in (cfg.penalties if stacked is not None else ())]
+            if p0 is not None:
+                arms.append(("none", p0, cfg.parseval_learning_rate, None, parseval_taps))
+            for pen, start, lr, tx, to_kernel in arms:
+                label = f"{tname} stride {d} {pen if to_kernel is None else PARSEVAL}"
                 base = done
 
                 def seg(k, base=base, label=label):
                     if on_progress is not None:
                         on_progress(base + k, label)
 
-                out = train_runs(stacked, tr, va, N=cfg.N, stride=d, steps=cfg.steps,
-                                 log_every=cfg.log_every, lr=cfg.learning_rate,
-                                 penalty_tx=txs[pen], on_log=seg)
+                out = train_runs(start, tr, va, N=cfg.N, stride=d, steps=cfg.steps,
+                                 log_every=cfg.log_every, lr=lr, penalty_tx=tx, on_log=seg,
+                                 to_kernel=to_kernel)
                 done += cfg.steps
-                r = 0
-                for init in cfg.inits:
-                    for s in range(cfg.seeds):
-                        runs.append({
-                            "name": run_name(tname, d, init, pen, s), "target": tname,
-                            "stride": d, "N": cfg.N, "init": init, "penalty": pen, "seed": s,
-                            "step": out["step"], "loss": out["loss"][r],
-                            "val_loss": out["val_loss"][r], "kappa": out["kappa"][r],
-                            "A": out["A"][r], "B": out["B"][r], "w": out["w"][r]})
-                        r += 1
+                for j, init in enumerate(kernel_inits if to_kernel is None else [PARSEVAL]):
+                    record(out, j * cfg.seeds, tname, d, init, pen)
+            if PARSEVAL in cfg.inits and p0 is None:
+                done += cfg.steps
     return {"config": cfg, "targets": targets, "data": sets.describe(), "runs": runs,
-            "seconds": time.perf_counter() - t0}
+            "skipped": skipped, "seconds": time.perf_counter() - t0}

@@ -190,18 +190,39 @@ def findings(results: dict) -> dict:
     * does a run's own κ at step 0 predict its end? Spearman correlation (permutation p-value)
       of κ at step 0 with final κ and with final held-out loss over all unpenalised runs;
     * each penalty against none, paired per init and seed: mean change of final κ and mean
-      log-ratio of held-out loss, with intervals.
+      log-ratio of held-out loss, with intervals;
+    * the Parseval arm (``parseval``, trained through its parametrisation; compared with the
+      other inits like any init, left out of the κ-at-step-0 correlation since its κ is 1 by
+      construction): the largest |κ − 1| along all its recorded steps, or why it was not run.
     """
     groups = group_runs(results["runs"])
     tk = {(t["name"], t["stride"]): t["kappa"] for t in results["targets"]}
     cfg = results["config"]
     inits = list(cfg.inits)
     pens = list(cfg.penalties)
+    skipped = {(k["target"], k["stride"]): k["reason"] for k in results.get("skipped", ())}
     out = []
     for d in cfg.strides:
         for t in cfg.targets:
-            out.append(_setting(groups, t, d, tk[(t, d)], inits, pens, cfg.beta))
+            here = [i for i in inits if (t, d, i, "none") in groups or "none" not in pens]
+            s = _setting(groups, t, d, tk[(t, d)], here, pens, cfg.beta)
+            _parseval_finding(s, groups.get((t, d, "parseval", "none")), skipped.get((t, d)))
+            out.append(s)
     return {"settings": out}
+
+
+def _parseval_finding(s: dict, runs, reason) -> None:
+    if reason is not None:
+        s["parseval"] = {"run": False, "reason": reason}
+        s["sentences"].append(f"The Parseval arm was not run: {reason}.")
+        return
+    if not runs:
+        return
+    dev = max(float(np.max(np.abs(np.asarray(r["kappa"], float) - 1.0))) for r in runs)
+    s["parseval"] = {"run": True, "max_abs_kappa_minus_1": dev,
+                     "steps": [int(v) for v in runs[0]["step"]]}
+    s["sentences"].append(f"The Parseval arm stayed tight at every recorded step (largest "
+                          f"|κ − 1| {_fmt(dev, 2)} over {len(runs)} runs).")
 
 
 def _setting(groups, t, d, target_kappa, inits, pens, beta) -> dict:
@@ -243,7 +264,7 @@ def _setting(groups, t, d, target_kappa, inits, pens, beta) -> dict:
                         f"held-out loss factor {_fmt(_exp(dl['diff']), 3)}, CI "
                         f"[{_fmt(_exp(dl['lo']), 3)}, {_fmt(_exp(dl['hi']), 3)}]).")
         s.update({"kappa0": k0, "kappa_final": kf, "val_final": vf, "init_pairs": pairs})
-        allr = [r for i in inits for r in base[i]]
+        allr = [r for i in inits if i != "parseval" for r in base[i]]
         ck = spearman([r["kappa"][0] for r in allr], [r["kappa"][-1] for r in allr])
         cl = spearman([r["kappa"][0] for r in allr], [r["val_loss"][-1] for r in allr])
         s["kappa0_correlation"] = {"final_kappa": ck, "final_val_loss": cl}
@@ -261,6 +282,8 @@ def _setting(groups, t, d, target_kappa, inits, pens, beta) -> dict:
             continue
         dk, dl = [], []
         for i in inits:
+            if (t, d, i, p) not in groups:       # the Parseval arm: no penalty
+                continue
             a, b = groups[(t, d, i, "none")], groups[(t, d, i, p)]
             dk += [(x["kappa"][-1], y["kappa"][-1]) for x, y in zip(a, b)]
             dl += [(x["val_loss"][-1], y["val_loss"][-1]) for x, y in zip(a, b)]
