@@ -235,7 +235,7 @@ def _atomic_xla_entries() -> None:
             raise OSError(f"cannot write the compile cache entry {target!r}")
         return None
 
-    put._rfbjax_atomic = True
+    put._rfbjax_atomic = True  # type: ignore[attr-defined]
     lru_cache.LRUCache.put = put
 
 
