@@ -5,7 +5,7 @@ Two stores live under one directory, both on by default:
 * ``xla/``: JAX's persistent compilation cache (XLA executables keyed by JAX from the lowered
   program, the compiler and the devices). Thresholds are set so that small programs are
   cached too (no minimum compile time, no minimum size).
-* ``exported/``: the Monte Carlo driver's programs serialised with `jax.export`
+* ``exported/``: the Monte Carlo driver's and ``tighten``'s programs serialised with `jax.export`
   (StableHLO, never pickle), so that a warm process skips Python tracing and lowering as
   well. An entry is keyed by a digest of everything the program depends on
   (`program_key`): the measurement function (module, name and the values it closes
