@@ -324,3 +324,35 @@ def test_blas_threads_told_to_sleep_before_numpy_loads():
                                    text=True, timeout=60).stdout.split()
     assert run(env) == ["False", "4"]
     assert run(dict(env, OPENBLAS_THREAD_TIMEOUT="9")) == ["False", "9"]
+
+
+def test_exported_lowering_skips_lapack_only_without_lapack(tmp_path, monkeypatch):
+    """`compile_cache.lower`: a reloaded program that calls no LAPACK is lowered without JAX's
+    LAPACK set-up, one that calls eigvalsh with it; both give the numbers of the jitted
+    program (direct float64 references: the sum of squares, NumPy's eigenvalues)."""
+    from jax._src.lax import linalg as jax_linalg
+
+    d = tmp_path / "cache"
+    (d / "exported").mkdir(parents=True)
+    monkeypatch.setattr(compile_cache, "_state", {"enabled": True, "dir": str(d), "owned": True})
+    calls = []
+    original = jax_linalg.initialize_lapack
+    monkeypatch.setattr(jax_linalg, "initialize_lapack", lambda: (calls.append(1), original()))
+    x = np.random.default_rng(3).standard_normal((3, 4, 4)).astype(np.float32)
+    spd = x @ x.transpose(0, 2, 1)
+    spec = [jax.ShapeDtypeStruct(x.shape, x.dtype)]
+    plain = jax.jit(lambda a: jnp.sum(a * a, axis=(1, 2)))
+    eig = jax.jit(jnp.linalg.eigvalsh)
+    for rnd in range(2):                       # exported and stored, then reloaded
+        calls.clear()
+        out = compile_cache.lower(plain, spec, "a" * 40).compile()(x)
+        assert not calls, rnd
+        np.testing.assert_allclose(out, np.sum(x.astype(np.float64) ** 2, axis=(1, 2)),
+                                   rtol=1e-5)
+        out = compile_cache.lower(eig, spec, "b" * 40).compile()(spd)
+        assert calls, rnd
+        np.testing.assert_allclose(out, np.linalg.eigvalsh(spd.astype(np.float64)),
+                                   rtol=1e-4, atol=1e-4)
+    assert sorted(os.listdir(d / "exported")) == ["a" * 40 + ".jaxexport", "b" * 40 + ".jaxexport"]
+    assert not compile_cache.calls_lapack(compile_cache.load_exported("a" * 40))
+    assert compile_cache.calls_lapack(compile_cache.load_exported("b" * 40))

@@ -136,7 +136,31 @@ def test_a_call_compiles_only_the_solver_programs(caplog):
     w = np.random.default_rng(11).standard_normal((3, J, 1, T)).astype(np.float32)  # new shape
     with caplog.at_level(logging.WARNING), jax.log_compiles():
         res = tighten(w, stride=D, target=TARGET)
-    names = [r.getMessage().split(" with ")[0] for r in caplog.records
-             if r.getMessage().startswith("Compiling ")]
+    # XLA compilations (a program exported for the cache is lowered twice, compiled once)
+    names = [r.getMessage().split(" in ")[0] for r in caplog.records
+             if r.getMessage().startswith("Finished XLA compilation")]
     assert 3 <= len(names) <= 4, names
     assert bool(np.all(res.converged)) and res.weights.shape == w.shape
+
+
+def test_reloaded_programs_give_the_same_weights(tmp_path, monkeypatch):
+    """With the export cache on, tighten's programs are exported, then reloaded by a fresh
+    process (here: the in-process programs forgotten) instead of traced; the weights are
+    bit-identical to those of the cache off."""
+    import os
+
+    from rfbjax.engine import compile_cache
+    from rfbjax.remedies import tightening
+
+    w = np.random.default_rng(5).standard_normal((J, 1, T)).astype(np.float32)
+    monkeypatch.setattr(tightening, "_PROGRAMS", {})
+    off = tighten(w, stride=D, target=TARGET)
+    d = tmp_path / "cache"
+    (d / "exported").mkdir(parents=True)
+    monkeypatch.setattr(compile_cache, "_state", {"enabled": True, "dir": str(d), "owned": True})
+    for _ in range(2):                  # exported and stored, then reloaded
+        monkeypatch.setattr(tightening, "_PROGRAMS", {})
+        on = tighten(w, stride=D, target=TARGET)
+        np.testing.assert_array_equal(np.asarray(on.weights), np.asarray(off.weights))
+        assert int(on.steps) == int(off.steps)
+    assert len([n for n in os.listdir(d / "exported") if n.endswith(".jaxexport")]) >= 3

@@ -5,7 +5,7 @@ Two stores live under one directory, both on by default:
 * ``xla/``: JAX's persistent compilation cache (XLA executables keyed by JAX from the lowered
   program, the compiler and the devices). Thresholds are set so that small programs are
   cached too (no minimum compile time, no minimum size).
-* ``exported/``: the Monte Carlo driver's programs serialised with `jax.export`
+* ``exported/``: the Monte Carlo driver's and ``tighten``'s programs serialised with `jax.export`
   (StableHLO, never pickle), so that a warm process skips Python tracing and lowering as
   well. An entry is keyed by a digest of everything the program depends on
   (`program_key`): the measurement function (module, name and the values it closes
@@ -58,7 +58,7 @@ import threading
 from ..base.files import atomic_write_bytes
 
 __all__ = ["cache_dir", "enable", "active", "clear", "untrusted", "MARKER", "program_key", "load_exported",
-           "store_exported", "load_meta", "store_meta", "cache_size", "DEFAULT_MAX_SIZE"]
+           "store_exported", "load_meta", "store_meta", "cache_size", "DEFAULT_MAX_SIZE", "lower", "calls_lapack"]
 
 DEFAULT_MAX_SIZE = 1024 ** 3
 _OFF = {"off", "0", "none", "false", "no", "disable", "disabled"}
@@ -493,3 +493,97 @@ def store_exported(key: str | None, exported) -> bool:
     except Exception:
         return False
     return _write_atomic(p, _EXPORT_MAGIC + _digest(blob).encode() + b"\n" + blob)
+
+
+# ----------------------------------------------------------------------------- lowering
+_no_lapack = threading.local()
+
+
+def _lapack_targets() -> tuple | None:
+    """The names of jaxlib's CPU LAPACK kernels as bytes, or None when jaxlib does not list
+    them (then every exported program is treated as calling LAPACK)."""
+    try:
+        from jax._src.lib import lapack
+
+        names = tuple(n.encode() for n, _, _ in lapack.registrations().get("cpu", ()))
+        return names or None
+    except Exception:
+        return None
+
+
+def _lapack_guard() -> bool:
+    """Let `lower` skip JAX's LAPACK set-up for an exported program that calls no LAPACK.
+
+    JAX's lowering of a call of an exported program on CPU always initialises jaxlib's LAPACK
+    kernels, which imports ``scipy.linalg`` (about 0.1 s warm, 0.3 s under a profiler) even
+    when the program calls none of them. The set-up is wrapped once so that it is skipped
+    while `lower` lowers a program whose serialised module names no LAPACK kernel; everywhere
+    else (other threads, programs with LAPACK, JAX's own lowering of ``eigh`` and friends,
+    which initialise LAPACK themselves) it runs as before. False, changing nothing, when this
+    private detail of JAX is not there.
+    """
+    try:
+        from jax._src.export import _export
+    except Exception:
+        return False
+    original = getattr(_export, "_ensure_backends_initialized", None)
+    if original is None:
+        return False
+    if getattr(original, "_rfbjax_guard", False):
+        return True
+
+    def ensure(platforms, *rest, **kw):
+        if getattr(_no_lapack, "on", False):
+            return None
+        return original(platforms, *rest, **kw)
+
+    ensure._rfbjax_guard = True
+    _export._ensure_backends_initialized = ensure
+    return True
+
+
+def calls_lapack(exported) -> bool:
+    """Whether the serialised module of ``exported`` may call a jaxlib LAPACK kernel (True
+    when that cannot be told: a name found anywhere in the bytes counts)."""
+    names = _lapack_targets()
+    try:
+        blob = bytes(exported.mlir_module_serialized)
+    except Exception:
+        return True
+    return names is None or any(n in blob for n in names)
+
+
+def lower(jitted, specs, key: str | None):
+    """``jitted.lower(*specs)``, through the export cache when ``key`` names the program.
+
+    With the cache active and a ``key`` (`program_key`): the `jax.export.Exported` stored under
+    ``key`` is reloaded (or ``jitted`` is exported for ``specs`` and stored), and its call is
+    lowered instead of ``jitted``: no Python tracing of the program in a warm process, and
+    no LAPACK set-up when it calls no LAPACK (`calls_lapack`). Without a key, with the cache
+    off, or when the export fails, ``jitted`` is lowered as usual; the numbers are the same
+    either way.
+    """
+    import jax
+
+    if key is None or not active():
+        return jitted.lower(*specs)
+    exported = load_exported(key)
+    if exported is None:
+        try:
+            from jax import export
+
+            exported = export.export(jitted)(*specs)
+            if not store_exported(key, exported):
+                exported = None
+        except Exception:  # not exportable (e.g. a custom call): trace as usual
+            exported = None
+    if exported is None:
+        return jitted.lower(*specs)
+    target = jax.jit(exported.call)
+    if calls_lapack(exported) or not _lapack_guard():
+        return target.lower(*specs)
+    _no_lapack.on = True
+    try:
+        return target.lower(*specs)
+    finally:
+        _no_lapack.on = False

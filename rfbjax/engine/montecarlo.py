@@ -523,26 +523,12 @@ def _program(fn, block: int, mesh: Mesh, chunk: int, avals: tuple, key, args):
     if hit is not None:
         return hit
     jitted = _compiled(fn, block, mesh, len(args))
-    target = jitted
     idx_spec = jax.ShapeDtypeStruct((chunk,), np.uint32, sharding=NamedSharding(mesh, P("samples")))
     specs = [jax.ShapeDtypeStruct(np.shape(v), getattr(v, "dtype", None) or np.asarray(v).dtype)
              for v in (key,) + tuple(args)]
     specs = [specs[0], idx_spec] + specs[1:]
     pkey = compile_cache.program_key(fn, "montecarlo.run/v1", block, len(dev_ids), chunk, avals)
-    if pkey is not None and compile_cache.active() and jax.process_count() == 1:
-        exported = compile_cache.load_exported(pkey)
-        if exported is None:
-            try:
-                from jax import export
-
-                exported = export.export(jitted)(*specs)
-                if not compile_cache.store_exported(pkey, exported):
-                    exported = None
-            except Exception:  # not exportable (e.g. a custom call): trace as usual
-                exported = None
-        if exported is not None:
-            target = jax.jit(exported.call)
-    lowered = target.lower(*specs)
+    lowered = compile_cache.lower(jitted, specs, pkey if jax.process_count() == 1 else None)
     if jax.process_count() == 1:
         program = _compile_pool().submit(lowered.compile, options)
     else:   # several processes: every compilation and run in one thread, in the same order

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 from ..errors import InputError
 from ..base.grid import parse_N
 from ..kernels.frames import condition_number
+from ..engine import compile_cache
 from ..engine.montecarlo import compile_options
 from .regularizers import as_layer, exact_grid, kappa_penalty, tightness_penalty
 from ..kernels.strided import certified_bounds, check_stride, grid_size, layer_frame_bounds
@@ -264,7 +265,7 @@ def _phase(shape, dtype, d, N, options, N_obj, target, max_steps, memory, object
     def one(v, k0):
         return lbfgs(f, v, stop=stop, max_steps=max_steps, memory=memory, tol=tol, k0=k0)
 
-    return jax.jit(jax.vmap(one), compiler_options=dict(options))
+    return jax.jit(jax.vmap(one))
 
 
 @functools.lru_cache(maxsize=None)
@@ -295,7 +296,7 @@ def _finish(shape, dtype, d, N, options, N_fine, target, out_shape):
         return out, condition_number(A[0], B[0]), condition_number(lo, hi), \
             condition_number(A[1], B[1]), dist
 
-    return jax.jit(run, compiler_options=dict(options))
+    return jax.jit(run)
 
 
 @functools.lru_cache(maxsize=None)
@@ -306,7 +307,32 @@ def _start(shape, dtype, options):
         unit = w / jnp.where(norms > 0, norms, 1)[:, None, None, None]
         return jnp.all(jnp.isfinite(w)), norms, unit
 
-    return jax.jit(run, compiler_options=dict(options))
+    return jax.jit(run)
+
+
+_PROGRAMS: dict = {}
+
+
+def _call(builder, parts: tuple, options: tuple, *args):
+    """``builder(*parts)`` (a jitted program) applied to ``args``, compiled once per process
+    with the driver's compile ``options``.
+
+    Lowered through the export cache (`rfbjax.engine.compile_cache.lower`) when the cache is
+    active: a warm process reloads the program instead of tracing it (the L-BFGS loops cost
+    about 0.3 s each to trace and lower), and the XLA executable comes from the persistent
+    cache. The numbers are those of the jitted program either way.
+    """
+    specs = tuple(jax.ShapeDtypeStruct(np.shape(a), a.dtype) for a in args)
+    avals = tuple((s.shape, str(s.dtype)) for s in specs)
+    memo = (builder, parts, options, avals)
+    compiled = _PROGRAMS.get(memo)
+    if compiled is None:
+        key = compile_cache.program_key(builder, "tightening/v1", parts, options, avals)
+        compiled = compile_cache.lower(builder(*parts), specs, key).compile(dict(options))
+        if len(_PROGRAMS) > 64:
+            _PROGRAMS.clear()
+        _PROGRAMS[memo] = compiled
+    return compiled(*args)
 
 
 #: the phases of `tighten`, as its progress reports them
@@ -377,7 +403,7 @@ def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1
     # the driver's compile options (fast LLVM pipeline on CPU): part of the cache keys
     options = tuple(sorted(compile_options(jax.default_backend()).items()))
     key = (flat.shape, str(flat.dtype), d, N, options)
-    finite, norms, unit = _start(*key[:2], options)(flat)
+    finite, norms, unit = _call(_start, key[:2] + (options,), options, flat)
     if not bool(finite):
         raise InputError("weights: NaN or Inf values")
     if not bool(np.all(np.asarray(norms) > 0)):
@@ -387,13 +413,14 @@ def tighten(w, *, stride: int = 1, N: int | str | None = None, target: float = 1
     tick = on_phase if on_phase is not None else (lambda label: None)
     k0 = np.zeros(flat.shape[0], dtype=np.int32)
     tick(PHASES[0])
-    v, k, met = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "tightness")(
-        unit, k0)
+    phase = key + (N_obj, float(target), int(max_steps), int(memory))
+    v, k, met = _call(_phase, phase + ("tightness",), options, unit, k0)
     tick(PHASES[1])
     if not bool(np.all(np.asarray(met))):
-        v, k, _ = _phase(*key, N_obj, float(target), int(max_steps), int(memory), "kappa")(v, k)
+        v, k, _ = _call(_phase, phase + ("kappa",), options, v, k)
     tick(PHASES[2])
-    v, kb, ka, kg, dist = _finish(*key, N_fine, float(target), orig_shape)(v, unit, norms)
+    v, kb, ka, kg, dist = _call(_finish, key + (N_fine, float(target), orig_shape), options,
+                                v, unit, norms)
     v = jax.block_until_ready(v)
     res = TightenResult(
         weights=v,
