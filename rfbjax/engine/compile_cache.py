@@ -537,7 +537,7 @@ def _lapack_guard() -> bool:
             return None
         return original(platforms, *rest, **kw)
 
-    ensure._rfbjax_guard = True
+    ensure._rfbjax_guard = True  # type: ignore[attr-defined]
     _export._ensure_backends_initialized = ensure
     return True
 
