@@ -275,6 +275,16 @@ def gram_defect(U: jax.Array) -> jax.Array:
     return ((eye - mm(U1, U1)) - mid) - tail
 
 
+_CHUNKS = 8
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """The factors 0 … n − 1 in at most `_CHUNKS` consecutive ranges ``[a, b)``."""
+    c = min(_CHUNKS, n)
+    edges = [round(i * n / c) for i in range(c + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
 def parseval_kernel(params: ParsevalParams) -> jax.Array:
     r"""The ``(J, C, T)`` kernel (PyTorch layout) of a Parseval layer: A = B = gain.
 
@@ -314,7 +324,7 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
     # (the defect of an exact QR factor is 0 for every parameter value: no gradient through it)
     Q = Q + 0.5 * jnp.matmul(Q, jax.lax.stop_gradient(gram_defect(Q)), precision=hi)
     Cd = C * d
-    H0 = jnp.zeros((J, K * Cd), dt).at[:, :Cd].set(Q)            # [j, k Cd + (c d + r)]
+    H = jnp.zeros((J, K, Cd), dt).at[:, 0].set(Q)                 # [j, k, c d + r]
     if K > 1:
         mask = np.arange(rmax)[None, :] < np.asarray(p.ranks)[:, None]     # (K-1, rmax)
         U = _orthonormal(p.projectors) * jnp.asarray(mask, dt)[:, None, :]
@@ -323,16 +333,20 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
         # E is 0 for an exact QR factor, whatever the parameters: no gradient through it.
         E = jax.lax.stop_gradient(gram_defect(U))                   # (K-1, rmax, rmax)
 
-        def factor(H, UE):
+        def factor(H, UE):                                          # H: (J, n Cd)
             Uk, Ek = UE
             X = jnp.matmul(Uk.T, H, precision=hi)
             X = X + jnp.matmul(Ek, X, precision=hi)                 # (I + E) U^T H, unrounded E
-            PH = jnp.matmul(Uk, X, precision=hi)                    # P_k H
-            shifted = jnp.concatenate([jnp.zeros_like(PH[:, :Cd]), PH[:, :-Cd]], axis=1)
-            return H - PH + shifted, None                           # (I - P + z^-1 P) H
+            # (I - P + z^-1 P) H = H + U (z^-1 - 1) X: the shift acts on the r rows of X
+            D = jnp.pad(X[:, :-Cd], ((0, 0), (Cd, 0))) - X
+            return H + jnp.matmul(Uk, D, precision=hi), None
 
-        H, _ = jax.lax.scan(factor, H0, (U, E))
-    else:
-        H = H0
+        # factor k leaves a polynomial of degree k + 1: each chunk of factors runs on the tap
+        # blocks that can be nonzero by its end (the rest are exactly 0), about half the work
+        H = H.reshape(J, K * Cd)
+        for a, b in _chunks(K - 1):
+            n = min(b + 1, K) * Cd
+            Hn, _ = jax.lax.scan(factor, H[:, :n], (U[a:b], E[a:b]))
+            H = Hn if n == K * Cd else jnp.concatenate([Hn, H[:, n:]], axis=1)
     w = H.reshape(J, K, C, d).transpose(0, 2, 1, 3).reshape(J, C, T)
     return w if p.gain == 1.0 else (math.sqrt(p.gain) * w).astype(dt)
