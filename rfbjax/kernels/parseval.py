@@ -276,6 +276,7 @@ def gram_defect(U: jax.Array) -> jax.Array:
 
 
 _CHUNKS = 8
+_GROUP = 2
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
@@ -333,20 +334,38 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
         # E is 0 for an exact QR factor, whatever the parameters: no gradient through it.
         E = jax.lax.stop_gradient(gram_defect(U))                   # (K-1, rmax, rmax)
 
-        def factor(H, UE):                                          # H: (J, n Cd)
-            Uk, Ek = UE
-            X = jnp.matmul(Uk.T, H, precision=hi)
-            X = X + jnp.matmul(Ek, X, precision=hi)                 # (I + E) U^T H, unrounded E
-            # (I - P + z^-1 P) H = H + U (z^-1 - 1) X: the shift acts on the r rows of X
-            D = jnp.pad(X[:, :-Cd], ((0, 0), (Cd, 0))) - X
-            return H + jnp.matmul(Uk, D, precision=hi), None
+        W = U + jnp.matmul(U, E, precision=hi)                     # U (I + E): P = W U^T
+        # m factors per scan step (compact form of their product): with Y = [W_0 .. W_{m-1}]^T H,
+        # X_i = W_i^T V_{i-1} ... V_0 H = Y_i + sum_{l<i} G_il D_l, G_il = W_i^T U_l, and
+        # D_i = (z^-1 - 1) X_i; then V_{m-1} ... V_0 H = H + sum_i U_i D_i. Two J-row matmuls
+        # per m factors; the recursion runs on r-row blocks. Padding factors U = W = 0 are V = I
+        # exactly.
+        m = min(_GROUP, K - 1)
+        ng = -(-(K - 1) // m)
+        pad = ((0, ng * m - (K - 1)), (0, 0), (0, 0))
+        r = rmax
+        Ug = jnp.pad(U, pad).reshape(ng, m, J, r).transpose(0, 2, 1, 3).reshape(ng, J, m * r)
+        Wg = jnp.pad(W, pad).reshape(ng, m, J, r).transpose(0, 2, 1, 3).reshape(ng, J, m * r)
+        G = jnp.einsum("gja,gjb->gab", Wg, Ug, precision=hi)       # (ng, m r, m r)
 
-        # factor k leaves a polynomial of degree k + 1: each chunk of factors runs on the tap
+        def group(H, UWG):                                          # H: (J, n Cd)
+            Uk, Wk, Gk = UWG
+            Y = jnp.matmul(Wk.T, H, precision=hi)                   # (m r, n Cd)
+            Ds = []
+            for i in range(m):
+                X = Y[i * r:(i + 1) * r]
+                if i:
+                    X = X + jnp.matmul(Gk[i * r:(i + 1) * r, :i * r],
+                                       jnp.concatenate(Ds, axis=0), precision=hi)
+                Ds.append(jnp.pad(X[:, :-Cd], ((0, 0), (Cd, 0))) - X)   # (z^-1 - 1) X
+            return H + jnp.matmul(Uk, jnp.concatenate(Ds, axis=0), precision=hi), None
+
+        # after group g the polynomial has degree (g + 1) m: each chunk of groups runs on the tap
         # blocks that can be nonzero by its end (the rest are exactly 0), about half the work
         H = H.reshape(J, K * Cd)
-        for a, b in _chunks(K - 1):
-            n = min(b + 1, K) * Cd
-            Hn, _ = jax.lax.scan(factor, H[:, :n], (U[a:b], E[a:b]))
+        for a, b in _chunks(ng):
+            n = min(b * m + 1, K) * Cd
+            Hn, _ = jax.lax.scan(group, H[:, :n], (Ug[a:b], Wg[a:b], G[a:b]))
             H = Hn if n == K * Cd else jnp.concatenate([Hn, H[:, n:]], axis=1)
     w = H.reshape(J, K, C, d).transpose(0, 2, 1, 3).reshape(J, C, T)
     return w if p.gain == 1.0 else (math.sqrt(p.gain) * w).astype(dt)
