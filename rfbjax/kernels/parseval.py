@@ -268,11 +268,14 @@ def gram_defect(U: jax.Array) -> jax.Array:
     R1 = U - U1                                                   # exact
     U2 = jnp.round(R1 * s2) / s2
     R2 = R1 - U2                                                  # exact, |R2| <= 2^(-2 beta - 1)
-    mid = mm(U1, U2)                                              # exact
-    mid = mid + jnp.swapaxes(mid, -1, -2)
-    tail = mm(U1, R2)                                             # rounded, size 2^(-2 beta)
-    tail = tail + jnp.swapaxes(tail, -1, -2) + mm(U2, U2)
-    return ((eye - mm(U1, U1)) - mid) - tail
+    k = U.shape[-1]
+    # one batched dot for the four products (XLA's CPU dot is slow on many tiny matrices)
+    P = mm(jnp.concatenate([U1, U2], -1), jnp.concatenate([U1, U2, R2], -1))   # (..., 2k, 3k)
+    p11, p12, p13, p22 = (P[..., :k, :k], P[..., :k, k:2 * k], P[..., :k, 2 * k:],
+                          P[..., k:, k:2 * k])
+    mid = p12 + jnp.swapaxes(p12, -1, -2)                         # exact
+    tail = p13 + jnp.swapaxes(p13, -1, -2) + p22                  # rounded, size 2^(-2 beta)
+    return ((eye - p11) - mid) - tail
 
 
 _CHUNKS = 8
