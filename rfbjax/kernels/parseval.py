@@ -296,7 +296,9 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
     $H(z) = V_{K-1}(z) \cdots V_1(z) Q$ (module docstring), for *every* value of the free
     parameters. This is the kernel to audit (`rfbjax.audit`, `rfbjax.layer_frame_bounds`) of a
     saved `rfbjax.layers` module: its stored leaves are free parameters, not a kernel.
-    Cost: $O(K^2 J C d\, r)$ (K = T/d) by a ``lax.scan`` over the factors.
+    Cost: $O(K^2 J C d\, r)$ (K = T/d): a ``lax.scan`` applies two factors per step in
+    compact form, each of a few chunks of steps only on the tap blocks that can be nonzero by its
+    end (equal to the factors applied one by one, up to rounding).
 
     Args:
       params: a `ParsevalParams` (leaves may be batched under ``vmap``).
