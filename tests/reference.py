@@ -187,3 +187,46 @@ def strided_circular_xcorr(x, w, stride: int):
         for m in range(L // stride):
             y[j, m] = sum(w[j, c, t] * x[c, (m * stride + t) % L] for c in range(C) for t in range(T))
     return y
+
+
+def parseval_kernel_sequential(params):
+    """The Parseval kernel by the K − 1 factors applied one after another (a ``lax.scan``).
+
+    Brute-force reference for `rfbjax.kernels.parseval.parseval_kernel` (JAX, any dtype):
+    $H \\leftarrow (I - P_k) H + z^{-1} P_k H$ for k = 1 … K − 1 starting from $H = Q$, with the
+    same QR parametrisation, rank masks and second-order projector $P = U(I + E)U^\\top$.
+    """
+    import math
+
+    import jax
+    import jax.numpy as jnp
+
+    from rfbjax.kernels.parseval import _orthonormal, gram_defect
+
+    p = params
+    J, C, T, d = p.J, p.C, p.T, p.stride
+    K, Cd = T // d, C * d
+    rmax = p.projectors.shape[-1]
+    dt = p.isometry.dtype
+    hi = "highest"
+    Q = _orthonormal(p.isometry)
+    Q = Q + 0.5 * jnp.matmul(Q, jax.lax.stop_gradient(gram_defect(Q)), precision=hi)
+    H0 = jnp.zeros((J, K * Cd), dt).at[:, :Cd].set(Q)
+    if K > 1:
+        mask = np.arange(rmax)[None, :] < np.asarray(p.ranks)[:, None]
+        U = _orthonormal(p.projectors) * jnp.asarray(mask, dt)[:, None, :]
+        E = jax.lax.stop_gradient(gram_defect(U))
+
+        def factor(H, UE):
+            Uk, Ek = UE
+            X = jnp.matmul(Uk.T, H, precision=hi)
+            X = X + jnp.matmul(Ek, X, precision=hi)
+            PH = jnp.matmul(Uk, X, precision=hi)
+            shifted = jnp.concatenate([jnp.zeros_like(PH[:, :Cd]), PH[:, :-Cd]], axis=1)
+            return H - PH + shifted, None
+
+        H, _ = jax.lax.scan(factor, H0, (U, E))
+    else:
+        H = H0
+    w = H.reshape(J, K, C, d).transpose(0, 2, 1, 3).reshape(J, C, T)
+    return w if p.gain == 1.0 else (math.sqrt(p.gain) * w).astype(dt)

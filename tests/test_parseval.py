@@ -12,7 +12,7 @@ import pytest
 from rfbjax.errors import InputError
 from rfbjax.kernels import parseval as pv
 from rfbjax.kernels.strided import layer_frame_bounds
-from reference import circular_conv, layer_analysis_matrix
+from reference import circular_conv, layer_analysis_matrix, parseval_kernel_sequential
 
 KEY = jnp.array([0, 26], jnp.uint32)
 
@@ -179,3 +179,24 @@ def test_parseval_initializer_mean_square_tap_is_exact():
     assert w.shape == (16, 32) and info["filter_length"] == 32
     assert np.mean(w * w) == pytest.approx(info["tap_variance"], rel=1e-12)
     assert info["energy_gain"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("J,C,T,d,ranks", [(6, 2, 14, 2, (1, 5, 3, 2, 4, 1)), (5, 1, 23, 1, 2),
+                                           (4, 1, 6, 3, None)])
+def test_grouped_product_equals_the_sequential_factors(J, C, T, d, ranks):
+    """The grouped, chunked product against the K - 1 factors one after another (float64),
+    for K - 1 odd and even (padding), unequal ranks and non-orthonormal free matrices."""
+    p = pv.parseval_init(KEY, J, C, T, d, ranks=ranks, dtype=jnp.float64, gain=2.0)
+    k1, k2 = jax.random.split(jax.random.PRNGKey(5))
+    p = pv.ParsevalParams(p.isometry + jax.random.normal(k1, p.isometry.shape, jnp.float64),
+                          p.projectors + jax.random.normal(k2, p.projectors.shape, jnp.float64),
+                          p.J, p.C, p.T, p.stride, p.ranks, p.gain)
+    want = np.asarray(parseval_kernel_sequential(p))
+    got = np.asarray(jax.jit(pv.parseval_kernel)(p))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+    assert np.abs(want[..., T // 2:]).max() > 1e-3             # the later chunks are reached
+    loss = lambda f: lambda q: jnp.sum(jnp.sin(f(q)))           # noqa: E731
+    gw = jax.grad(loss(parseval_kernel_sequential))(p)
+    gg = jax.grad(loss(pv.parseval_kernel))(p)
+    for a, b in zip(jax.tree.leaves(gg), jax.tree.leaves(gw)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-11)

@@ -268,11 +268,25 @@ def gram_defect(U: jax.Array) -> jax.Array:
     R1 = U - U1                                                   # exact
     U2 = jnp.round(R1 * s2) / s2
     R2 = R1 - U2                                                  # exact, |R2| <= 2^(-2 beta - 1)
-    mid = mm(U1, U2)                                              # exact
-    mid = mid + jnp.swapaxes(mid, -1, -2)
-    tail = mm(U1, R2)                                             # rounded, size 2^(-2 beta)
-    tail = tail + jnp.swapaxes(tail, -1, -2) + mm(U2, U2)
-    return ((eye - mm(U1, U1)) - mid) - tail
+    k = U.shape[-1]
+    # one batched dot for the four products (XLA's CPU dot is slow on many tiny matrices)
+    P = mm(jnp.concatenate([U1, U2], -1), jnp.concatenate([U1, U2, R2], -1))   # (..., 2k, 3k)
+    p11, p12, p13, p22 = (P[..., :k, :k], P[..., :k, k:2 * k], P[..., :k, 2 * k:],
+                          P[..., k:, k:2 * k])
+    mid = p12 + jnp.swapaxes(p12, -1, -2)                         # exact
+    tail = p13 + jnp.swapaxes(p13, -1, -2) + p22                  # rounded, size 2^(-2 beta)
+    return ((eye - p11) - mid) - tail
+
+
+_CHUNKS = 8
+_GROUP = 2
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """The factors 0 … n − 1 in at most `_CHUNKS` consecutive ranges ``[a, b)``."""
+    c = min(_CHUNKS, n)
+    edges = [round(i * n / c) for i in range(c + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 def parseval_kernel(params: ParsevalParams) -> jax.Array:
@@ -282,7 +296,9 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
     $H(z) = V_{K-1}(z) \cdots V_1(z) Q$ (module docstring), for *every* value of the free
     parameters. This is the kernel to audit (`rfbjax.audit`, `rfbjax.layer_frame_bounds`) of a
     saved `rfbjax.layers` module: its stored leaves are free parameters, not a kernel.
-    Cost: $O(K^2 J C d\, r)$ (K = T/d) by a ``lax.scan`` over the factors.
+    Cost: $O(K^2 J C d\, r)$ (K = T/d): a ``lax.scan`` applies two factors per step in
+    compact form, each of a few chunks of steps only on the tap blocks that can be nonzero by its
+    end (equal to the factors applied one by one, up to rounding).
 
     Args:
       params: a `ParsevalParams` (leaves may be batched under ``vmap``).
@@ -314,7 +330,7 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
     # (the defect of an exact QR factor is 0 for every parameter value: no gradient through it)
     Q = Q + 0.5 * jnp.matmul(Q, jax.lax.stop_gradient(gram_defect(Q)), precision=hi)
     Cd = C * d
-    H0 = jnp.zeros((J, K * Cd), dt).at[:, :Cd].set(Q)            # [j, k Cd + (c d + r)]
+    H = jnp.zeros((J, K, Cd), dt).at[:, 0].set(Q)                 # [j, k, c d + r]
     if K > 1:
         mask = np.arange(rmax)[None, :] < np.asarray(p.ranks)[:, None]     # (K-1, rmax)
         U = _orthonormal(p.projectors) * jnp.asarray(mask, dt)[:, None, :]
@@ -323,16 +339,38 @@ def parseval_kernel(params: ParsevalParams) -> jax.Array:
         # E is 0 for an exact QR factor, whatever the parameters: no gradient through it.
         E = jax.lax.stop_gradient(gram_defect(U))                   # (K-1, rmax, rmax)
 
-        def factor(H, UE):
-            Uk, Ek = UE
-            X = jnp.matmul(Uk.T, H, precision=hi)
-            X = X + jnp.matmul(Ek, X, precision=hi)                 # (I + E) U^T H, unrounded E
-            PH = jnp.matmul(Uk, X, precision=hi)                    # P_k H
-            shifted = jnp.concatenate([jnp.zeros_like(PH[:, :Cd]), PH[:, :-Cd]], axis=1)
-            return H - PH + shifted, None                           # (I - P + z^-1 P) H
+        W = U + jnp.matmul(U, E, precision=hi)                     # U (I + E): P = W U^T
+        # m factors per scan step (compact form of their product): with Y = [W_0 .. W_{m-1}]^T H,
+        # X_i = W_i^T V_{i-1} ... V_0 H = Y_i + sum_{l<i} G_il D_l, G_il = W_i^T U_l, and
+        # D_i = (z^-1 - 1) X_i; then V_{m-1} ... V_0 H = H + sum_i U_i D_i. Two J-row matmuls
+        # per m factors; the recursion runs on r-row blocks. Padding factors U = W = 0 are V = I
+        # exactly.
+        m = min(_GROUP, K - 1)
+        ng = -(-(K - 1) // m)
+        pad = ((0, ng * m - (K - 1)), (0, 0), (0, 0))
+        r = rmax
+        Ug = jnp.pad(U, pad).reshape(ng, m, J, r).transpose(0, 2, 1, 3).reshape(ng, J, m * r)
+        Wg = jnp.pad(W, pad).reshape(ng, m, J, r).transpose(0, 2, 1, 3).reshape(ng, J, m * r)
+        G = jnp.einsum("gja,gjb->gab", Wg, Ug, precision=hi)       # (ng, m r, m r)
 
-        H, _ = jax.lax.scan(factor, H0, (U, E))
-    else:
-        H = H0
+        def group(H, UWG):                                          # H: (J, n Cd)
+            Uk, Wk, Gk = UWG
+            Y = jnp.matmul(Wk.T, H, precision=hi)                   # (m r, n Cd)
+            Ds = []
+            for i in range(m):
+                X = Y[i * r:(i + 1) * r]
+                if i:
+                    X = X + jnp.matmul(Gk[i * r:(i + 1) * r, :i * r],
+                                       jnp.concatenate(Ds, axis=0), precision=hi)
+                Ds.append(jnp.pad(X[:, :-Cd], ((0, 0), (Cd, 0))) - X)   # (z^-1 - 1) X
+            return H + jnp.matmul(Uk, jnp.concatenate(Ds, axis=0), precision=hi), None
+
+        # after group g the polynomial has degree (g + 1) m: each chunk of groups runs on the tap
+        # blocks that can be nonzero by its end (the rest are exactly 0), about half the work
+        H = H.reshape(J, K * Cd)
+        for a, b in _chunks(ng):
+            n = min(b * m + 1, K) * Cd
+            Hn, _ = jax.lax.scan(group, H[:, :n], (Ug[a:b], Wg[a:b], G[a:b]))
+            H = Hn if n == K * Cd else jnp.concatenate([Hn, H[:, n:]], axis=1)
     w = H.reshape(J, K, C, d).transpose(0, 2, 1, 3).reshape(J, C, T)
     return w if p.gain == 1.0 else (math.sqrt(p.gain) * w).astype(dt)
