@@ -196,7 +196,7 @@ def test_grouped_product_equals_the_sequential_factors(J, C, T, d, ranks):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
     assert np.abs(want[..., T // 2:]).max() > 1e-3             # the later chunks are reached
     loss = lambda f: lambda q: jnp.sum(jnp.sin(f(q)))           # noqa: E731
-    gw = jax.grad(loss(parseval_kernel_sequential))(p)
-    gg = jax.grad(loss(pv.parseval_kernel))(p)
+    gw = jax.jit(jax.grad(loss(parseval_kernel_sequential)))(p)
+    gg = jax.jit(jax.grad(loss(pv.parseval_kernel)))(p)
     for a, b in zip(jax.tree.leaves(gg), jax.tree.leaves(gw)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-11)
